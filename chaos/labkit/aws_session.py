@@ -1,0 +1,24 @@
+"""boto3 client for the lab's EC2 API: explicit endpoint, credentials, short timeouts.
+
+Explicit credentials and AWS_EC2_METADATA_DISABLED keep botocore from ever looking for the
+instance metadata service: the lab must send no traffic outside its own hosts.
+"""
+import os
+
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from . import topology as t  # noqa: E402
+
+
+def ec2_client(timeout: float = 2.0):
+    return boto3.client(
+        "ec2",
+        endpoint_url=t.ec2_endpoint(),
+        region_name=t.REGION,
+        aws_access_key_id=t.AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=t.AWS_SECRET_ACCESS_KEY,
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
+    )

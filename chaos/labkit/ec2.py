@@ -1,0 +1,79 @@
+"""The EC2-compatible API server (moto) on the `aws` host, and the VPC the lab seeds in it.
+
+moto differs from AWS in ways the lab must not hide from the manager (LAB.md): create_route on
+an existing destination silently overwrites, and filtering describe_route_tables by
+route.network-interface-id returns HTTP 500. The lab seeds with plain create calls only.
+"""
+import os
+import sys
+
+from . import state, topology as t
+from .shell import LabError, in_ns, spawn, wait_for
+
+CHAOS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.environ.get("MYHA_LAB_VENV", "/opt/myha-lab/venv")
+
+
+def python() -> str:
+    return os.path.join(VENV, "bin", "python")
+
+
+def pid() -> int | None:
+    p = state.load().get("moto_pid")
+    return p if state.alive(p, "moto_server") else None
+
+
+def start():
+    if pid():
+        return
+    os.makedirs(state.DIR, exist_ok=True)
+    p = spawn(t.AWS.ns, [os.path.join(VENV, "bin", "moto_server"), "-H", t.AWS.ip, "-p", str(t.EC2_PORT)],
+              state.path("moto.log"))
+    st = state.load()
+    st["moto_pid"] = p
+    st.pop("ec2", None)  # a new moto holds nothing: seed again
+    state.save(st)
+    wait_for("the EC2 API server", lambda: run_helper("ping").strip() == "ok", 30, interval=0.1)
+
+
+def run_helper(*args: str) -> str:
+    """Talk to moto with boto3 from the router namespace (it reaches every host)."""
+    p = in_ns(t.ROUTER_NS, [python(), "-m", "labkit.ec2_client", *args], check=False, timeout=60,
+              cwd=CHAOS_DIR)
+    if p.returncode != 0:
+        raise LabError(f"EC2 API call {args[0]} failed: {p.stderr.strip()}")
+    return p.stdout
+
+
+def seeded() -> dict | None:
+    ec2 = state.load().get("ec2")
+    if not ec2 or not pid():
+        return None
+    # moto keeps state in memory: check it still knows our VPC
+    return ec2 if run_helper("has-vpc", ec2["vpc_id"]).strip() == "yes" else None
+
+
+def seed() -> dict:
+    import json
+    ec2 = json.loads(run_helper("seed"))
+    st = state.load()
+    st["ec2"] = ec2
+    state.save(st)
+    return ec2
+
+
+def set_vip_route(eni_id: str):
+    run_helper("set-vip-route", eni_id)
+
+
+def vip_targets() -> dict:
+    import json
+    return json.loads(run_helper("vip-targets"))
+
+
+def stop():
+    state.kill(pid())
+
+
+if __name__ == "__main__":
+    sys.exit("use chaos/lab")

@@ -1,0 +1,3 @@
+fn main() {
+    println!("myha {}", env!("CARGO_PKG_VERSION"));
+}
