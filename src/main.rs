@@ -1,3 +1,4 @@
+//! The `myha` command: the manager service and the DBA command-line tool.
 fn main() {
     println!("myha {}", env!("CARGO_PKG_VERSION"));
 }
