@@ -1,5 +1,11 @@
 //! myha — a MySQL / MariaDB high-availability failover controller.
 //!
 //! # Layout
+//! - [`config`]: the TOML configuration, validated as a whole before anything connects.
 //! - [`gtid`]: the GTID algebra of MariaDB (`domain-server-seq`) and MySQL (`uuid:intervals`).
+//! - [`flavor`]: MariaDB and MySQL behind one abstraction: statements and row parsing.
+//! - [`topology`]: what a probe round saw — node states and the immutable cluster snapshot.
+pub mod config;
+pub mod flavor;
 pub mod gtid;
+pub mod topology;

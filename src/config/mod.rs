@@ -1,0 +1,311 @@
+//! The configuration file (TOML): clusters and their nodes, credentials by reference,
+//! ZooKeeper, EC2 and timing. [`load`] parses *and* validates everything — secrets included —
+//! before anything connects anywhere; every problem names its key.
+//!
+//! The reference for each key is `config/example-aws.toml`.
+
+mod secret;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub use secret::{Secret, SecretRef};
+
+use crate::flavor::Flavor;
+use serde::Deserialize;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a configuration file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// the file
+        path: PathBuf,
+        /// the I/O error
+        source: std::io::Error,
+    },
+    /// Not TOML, a wrong type, a missing or an unknown key (the message names it).
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// the file
+        path: PathBuf,
+        /// the TOML error, with line and key
+        message: String,
+    },
+    /// Well-formed, but values that cannot work together.
+    #[error("config file {path}:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// the file
+        path: PathBuf,
+        /// one line per problem: `key: reason`
+        problems: Vec<String>,
+    },
+}
+
+/// The whole configuration of a manager (and of the CLI commands that read it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This manager's identity and HTTP listener.
+    #[serde(default)]
+    pub manager: ManagerConfig,
+    /// Coordination among managers. Without it a manager acts alone.
+    pub zookeeper: Option<ZookeeperConfig>,
+    /// Where the floating IP's route tables live.
+    pub ec2: Ec2Config,
+    /// Probe and detection timing, for every cluster.
+    #[serde(default)]
+    pub timing: Timing,
+    /// The clusters this manager watches (`[[cluster]]`).
+    #[serde(rename = "cluster")]
+    pub clusters: Vec<ClusterConfig>,
+}
+
+/// `[manager]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerConfig {
+    /// Name of this manager in leadership and audit records; `--id` overrides it. Hostnames
+    /// are no default: they are the same in every lab namespace and often across AMIs.
+    pub id: Option<String>,
+    /// Where the HTTP API listens.
+    #[serde(default = "default_http_listen")]
+    pub http_listen: SocketAddr,
+}
+
+fn default_http_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 7480))
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            id: None,
+            http_listen: default_http_listen(),
+        }
+    }
+}
+
+/// `[zookeeper]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZookeeperConfig {
+    /// `host:port,host:port,…`
+    pub connect: String,
+    /// Root of myha's nodes; each cluster lives under `<root>/<cluster>`.
+    #[serde(default = "default_zk_root")]
+    pub root: String,
+    /// Session timeout asked of the ensemble.
+    #[serde(default = "default_session_timeout", with = "humantime_serde")]
+    pub session_timeout: Duration,
+}
+
+fn default_zk_root() -> String {
+    "/myha".into()
+}
+
+fn default_session_timeout() -> Duration {
+    Duration::from_secs(4)
+}
+
+/// `[ec2]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2Config {
+    /// AWS region of the VPC.
+    pub region: String,
+    /// EC2 API endpoint; the regional AWS endpoint when unset (set it for a local server).
+    pub endpoint: Option<String>,
+    /// Static access key id; without it the default AWS credential chain is used.
+    pub access_key_id: Option<String>,
+    /// Environment variable holding the secret access key (with `access_key_id`).
+    pub secret_access_key_env: Option<String>,
+    /// File holding the secret access key (with `access_key_id`).
+    pub secret_access_key_file: Option<String>,
+    /// Resolved secret access key.
+    #[serde(skip)]
+    pub secret_access_key_value: Option<Secret>,
+    /// Timeout of one EC2 API call attempt.
+    #[serde(default = "default_ec2_timeout", with = "humantime_serde")]
+    pub call_timeout: Duration,
+    /// Attempts per call (1 = no retry).
+    #[serde(default = "default_ec2_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_ec2_timeout() -> Duration {
+    Duration::from_millis(1500)
+}
+
+fn default_ec2_attempts() -> u32 {
+    3
+}
+
+/// `[timing]`: how often nodes are probed and when a master counts as dead.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    /// Time between the starts of two probe rounds.
+    #[serde(default = "d_probe_interval", with = "humantime_serde")]
+    pub probe_interval: Duration,
+    /// Hard limit on connecting to a node and on each query of a probe.
+    #[serde(default = "d_probe_timeout", with = "humantime_serde")]
+    pub probe_timeout: Duration,
+    /// Consecutive failed probes before the master is suspected.
+    #[serde(default = "d_failures")]
+    pub failures_before_suspect: u32,
+    /// How long a replica must have received nothing from the master (no event, no
+    /// heartbeat) to count as having lost it. Must exceed the replicas' heartbeat period.
+    #[serde(default = "d_agreement", with = "humantime_serde")]
+    pub replica_agreement_window: Duration,
+    /// A replica further behind than this is reported as lagging.
+    #[serde(default = "d_max_lag", with = "humantime_serde")]
+    pub max_replica_lag: Duration,
+}
+
+fn d_probe_interval() -> Duration {
+    Duration::from_millis(250)
+}
+fn d_probe_timeout() -> Duration {
+    Duration::from_millis(400)
+}
+fn d_failures() -> u32 {
+    2
+}
+fn d_agreement() -> Duration {
+    Duration::from_millis(1500)
+}
+fn d_max_lag() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            probe_interval: d_probe_interval(),
+            probe_timeout: d_probe_timeout(),
+            failures_before_suspect: d_failures(),
+            replica_agreement_window: d_agreement(),
+            max_replica_lag: d_max_lag(),
+        }
+    }
+}
+
+/// `[[cluster]]`: one replication cluster behind one VIP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Cluster name: in ZooKeeper paths, API URLs and logs.
+    pub name: String,
+    /// `mariadb` or `mysql`.
+    pub flavor: Flavor,
+    /// The floating IP and the route tables that carry it.
+    pub vip: VipConfig,
+    /// The account the manager uses (needs SUPER / all privileges).
+    pub admin: Credentials,
+    /// The account replicas use to connect to the master.
+    pub replication: Credentials,
+    /// The nodes (`[[cluster.node]]`).
+    #[serde(rename = "node")]
+    pub nodes: Vec<NodeConfig>,
+}
+
+/// `[cluster.vip]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VipConfig {
+    /// The floating IP (a /32 outside the VPC CIDR).
+    pub address: Ipv4Addr,
+    /// Route tables by id…
+    #[serde(default)]
+    pub route_tables: Vec<String>,
+    /// …and/or every route table carrying this tag, as `key=value`.
+    pub route_table_tag: Option<String>,
+}
+
+/// A user and a reference to its password.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// MySQL user name.
+    pub user: String,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password.
+    pub password_file: Option<String>,
+    /// The resolved password.
+    #[serde(skip)]
+    pub password: Secret,
+}
+
+/// `[[cluster.node]]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Node name (unique in the cluster).
+    pub name: String,
+    /// Host name or IP the manager and the replicas use to reach it.
+    pub address: String,
+    /// MySQL port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// The ENI the VIP route points at when this node is master; looked up by the node's
+    /// private IP (`address`) through the EC2 API when unset.
+    pub eni: Option<String>,
+    /// Availability zone.
+    pub az: String,
+    /// Higher wins among equally up-to-date candidates.
+    #[serde(default)]
+    pub priority: i32,
+    /// Never promote this node (a backup or reporting replica).
+    #[serde(default)]
+    pub no_promote: bool,
+}
+
+fn default_port() -> u16 {
+    3306
+}
+
+impl Config {
+    /// The cluster named `name`.
+    pub fn cluster(&self, name: &str) -> Option<&ClusterConfig> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+}
+
+impl ClusterConfig {
+    /// The node named `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeConfig> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+/// Read, parse and validate a configuration file; resolves every secret.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parse and validate configuration text (`path` is only used in messages).
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let problems = validate::validate(&mut cfg);
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        })
+    }
+}

@@ -1,0 +1,240 @@
+//! Semantic checks of a parsed configuration. Each problem is one line, `key: reason`, with
+//! the key spelled as a path (`cluster.lab.node.db2.port`).
+
+use super::{Config, Credentials, SecretRef, Timing};
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+fn resolve_credentials(key: &str, c: &mut Credentials, problems: &mut Vec<String>) {
+    if c.user.is_empty() {
+        problems.push(format!("{key}.user: must not be empty"));
+    }
+    let r = SecretRef {
+        env: c.password_env.as_deref(),
+        file: c.password_file.as_deref(),
+        keys: ("password_env", "password_file"),
+    };
+    match r.resolve() {
+        Ok(s) => c.password = s,
+        Err(e) => problems.push(format!("{key}: {e}")),
+    }
+}
+
+fn check_timing(t: &Timing, problems: &mut Vec<String>) {
+    let ms = |d: Duration| d.as_millis();
+    if t.probe_interval < Duration::from_millis(50) || t.probe_interval > Duration::from_secs(10) {
+        problems.push(format!(
+            "timing.probe_interval: {} ms is outside 50 ms ..= 10 s",
+            ms(t.probe_interval)
+        ));
+    }
+    if t.probe_timeout < Duration::from_millis(20) {
+        problems.push(format!(
+            "timing.probe_timeout: {} ms is below 20 ms",
+            ms(t.probe_timeout)
+        ));
+    }
+    if t.probe_timeout > t.probe_interval * 4 {
+        problems.push(format!(
+            "timing.probe_timeout: {} ms is more than 4 × probe_interval ({} ms): a hung node would stretch every round",
+            ms(t.probe_timeout),
+            ms(t.probe_interval)
+        ));
+    }
+    if t.failures_before_suspect == 0 || t.failures_before_suspect > 100 {
+        problems.push("timing.failures_before_suspect: must be 1 ..= 100".into());
+    }
+    if t.replica_agreement_window < t.probe_interval {
+        problems.push(format!(
+            "timing.replica_agreement_window: {} ms is shorter than probe_interval ({} ms): replicas could not be observed within it",
+            ms(t.replica_agreement_window),
+            ms(t.probe_interval)
+        ));
+    }
+}
+
+/// Check everything, resolve secrets, and return every problem found (empty = valid).
+pub fn validate(cfg: &mut Config) -> Vec<String> {
+    let mut problems = Vec::new();
+
+    if let Some(id) = &cfg.manager.id {
+        if !valid_name(id) {
+            problems.push(format!(
+                "manager.id: {id:?} must be 1-64 letters, digits, '-' or '_'"
+            ));
+        }
+    }
+    if let Some(zk) = &cfg.zookeeper {
+        if zk.connect.split(',').any(|hp| {
+            let hp = hp.trim();
+            hp.rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        }) {
+            problems.push(format!(
+                "zookeeper.connect: {:?} must be host:port[,host:port…]",
+                zk.connect
+            ));
+        }
+        if !zk.root.starts_with('/') || zk.root.ends_with('/') || zk.root.contains("//") {
+            problems.push(format!(
+                "zookeeper.root: {:?} must be an absolute path without a trailing '/'",
+                zk.root
+            ));
+        }
+        if zk.session_timeout < Duration::from_secs(1)
+            || zk.session_timeout > Duration::from_secs(60)
+        {
+            problems.push(format!(
+                "zookeeper.session_timeout: {} ms is outside 1 s ..= 60 s",
+                zk.session_timeout.as_millis()
+            ));
+        }
+    }
+
+    let ec2 = &mut cfg.ec2;
+    if ec2.region.is_empty() {
+        problems.push("ec2.region: must not be empty".into());
+    }
+    if let Some(ep) = &ec2.endpoint {
+        if !(ep.starts_with("http://") || ep.starts_with("https://")) {
+            problems.push(format!(
+                "ec2.endpoint: {ep:?} must start with http:// or https://"
+            ));
+        }
+    }
+    match (
+        &ec2.access_key_id,
+        &ec2.secret_access_key_env,
+        &ec2.secret_access_key_file,
+    ) {
+        (None, None, None) => {}
+        (None, _, _) => {
+            problems.push("ec2.access_key_id: required with secret_access_key_env / _file".into())
+        }
+        (Some(_), env, file) => {
+            let r = SecretRef {
+                env: env.as_deref(),
+                file: file.as_deref(),
+                keys: ("secret_access_key_env", "secret_access_key_file"),
+            };
+            match r.resolve() {
+                Ok(s) => ec2.secret_access_key_value = Some(s),
+                Err(e) => problems.push(format!("ec2: {e}")),
+            }
+        }
+    }
+    if ec2.call_timeout < Duration::from_millis(50) || ec2.call_timeout > Duration::from_secs(30) {
+        problems.push(format!(
+            "ec2.call_timeout: {} ms is outside 50 ms ..= 30 s",
+            ec2.call_timeout.as_millis()
+        ));
+    }
+    if ec2.max_attempts == 0 || ec2.max_attempts > 10 {
+        problems.push("ec2.max_attempts: must be 1 ..= 10".into());
+    }
+
+    check_timing(&cfg.timing, &mut problems);
+
+    if cfg.clusters.is_empty() {
+        problems.push("cluster: at least one [[cluster]] is required".into());
+    }
+    let mut cluster_names = HashSet::new();
+    for c in &mut cfg.clusters {
+        let ck = format!("cluster.{}", c.name);
+        if !valid_name(&c.name) {
+            problems.push(format!(
+                "cluster.name: {:?} must be 1-64 letters, digits, '-' or '_'",
+                c.name
+            ));
+        }
+        if !cluster_names.insert(c.name.clone()) {
+            problems.push(format!("{ck}: cluster name used twice"));
+        }
+        if c.vip.route_tables.is_empty() && c.vip.route_table_tag.is_none() {
+            problems.push(format!("{ck}.vip: set route_tables and/or route_table_tag"));
+        }
+        for rt in &c.vip.route_tables {
+            if !rt.starts_with("rtb-") {
+                problems.push(format!(
+                    "{ck}.vip.route_tables: {rt:?} is not a route table id (rtb-…)"
+                ));
+            }
+        }
+        if let Some(tag) = &c.vip.route_table_tag {
+            if tag.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
+                problems.push(format!(
+                    "{ck}.vip.route_table_tag: {tag:?} must be key=value"
+                ));
+            }
+        }
+        let vip = c.vip.address;
+        if vip.is_unspecified() || vip.is_loopback() || vip.is_broadcast() || vip.is_multicast() {
+            problems.push(format!("{ck}.vip.address: {vip} cannot be a floating IP"));
+        }
+        resolve_credentials(&format!("{ck}.admin"), &mut c.admin, &mut problems);
+        resolve_credentials(
+            &format!("{ck}.replication"),
+            &mut c.replication,
+            &mut problems,
+        );
+
+        if c.nodes.is_empty() {
+            problems.push(format!(
+                "{ck}.node: at least one [[cluster.node]] is required"
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut endpoints = HashSet::new();
+        for n in &c.nodes {
+            let nk = format!("{ck}.node.{}", n.name);
+            if !valid_name(&n.name) {
+                problems.push(format!(
+                    "{ck}.node.name: {:?} must be 1-64 letters, digits, '-' or '_'",
+                    n.name
+                ));
+            }
+            if !names.insert(n.name.as_str()) {
+                problems.push(format!("{nk}: node name used twice"));
+            }
+            if n.address.is_empty() || n.address.contains(char::is_whitespace) {
+                problems.push(format!(
+                    "{nk}.address: {:?} is not a host name or IP",
+                    n.address
+                ));
+            }
+            if n.port == 0 {
+                problems.push(format!("{nk}.port: must be 1 ..= 65535"));
+            }
+            if !endpoints.insert((n.address.as_str(), n.port)) {
+                problems.push(format!(
+                    "{nk}: {}:{} is used by another node",
+                    n.address, n.port
+                ));
+            }
+            if let Some(eni) = &n.eni {
+                if !eni.starts_with("eni-") {
+                    problems.push(format!(
+                        "{nk}.eni: {eni:?} is not a network interface id (eni-…)"
+                    ));
+                }
+            }
+            if n.az.is_empty() {
+                problems.push(format!("{nk}.az: must not be empty"));
+            }
+        }
+        if !c.nodes.is_empty() && c.nodes.iter().all(|n| n.no_promote) {
+            problems.push(format!(
+                "{ck}.node: every node is no_promote: nothing could ever be promoted"
+            ));
+        }
+    }
+    problems
+}
