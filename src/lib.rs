@@ -5,7 +5,15 @@
 //! - [`gtid`]: the GTID algebra of MariaDB (`domain-server-seq`) and MySQL (`uuid:intervals`).
 //! - [`flavor`]: MariaDB and MySQL behind one abstraction: statements and row parsing.
 //! - [`topology`]: what a probe round saw — node states and the immutable cluster snapshot.
+//! - [`mysql`]: the MySQL admin edge (trait + mysql_async implementation).
+//! - [`probe`]: probe rounds: every node concurrently, each round one snapshot.
+//! - [`detect`]: the detector: recent snapshots → a diagnosis with a sentence.
+//! - [`cli`]: the `myha` subcommands.
 pub mod config;
 pub mod flavor;
 pub mod gtid;
 pub mod topology;
+pub mod mysql;
+pub mod probe;
+pub mod detect;
+pub mod cli;

@@ -113,6 +113,14 @@ def up():
         for h in t.DB_HOSTS:
             mariadb.wait_ready(h)
         master, problems = mariadb.health(t.DB_HOSTS)
+        if master is None:
+            # a killed-and-restarted master comes back read-only: if every replica still
+            # follows it and the VIP still points at it, it only needs to be writable again
+            followed = mariadb.followed_master(t.DB_HOSTS)
+            if followed and vip_node() == followed:
+                log(f"{followed.name} is followed by every replica and holds the VIP: making it writable again")
+                mariadb.make_writable_master(followed)
+                master, problems = mariadb.health(t.DB_HOSTS)
         if master and not problems and vip_node() != master:
             problems.append(f"the VIP routes to {vip_node() and vip_node().name}, master is {master.name}")
         if problems:

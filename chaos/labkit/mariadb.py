@@ -225,8 +225,38 @@ def health(dbs: list[t.Host]) -> tuple[t.Host | None, list[str]]:
     return master, problems
 
 
+def followed_master(dbs: list[t.Host]) -> t.Host | None:
+    """The node every running replica replicates from, if they agree on one."""
+    masters = set()
+    for h in dbs:
+        if not pid(h):
+            continue
+        st = slave_status(h)
+        if st:
+            masters.add(st.get("Master_Host"))
+    if len(masters) != 1:
+        return None
+    ip = masters.pop()
+    return next((h for h in dbs if h.ip == ip), None)
+
+
+def make_writable_master(h: t.Host):
+    """What a DBA does to a restarted master that nothing replaced: it starts read-only (as
+    configured), so make it writable again and re-enable the semi-sync master side."""
+    root_sql(h, "SET GLOBAL read_only=OFF; SET GLOBAL rpl_semi_sync_master_enabled=ON")
+
+
 def write_client_configs():
-    """Option files for `lab sql`, so passwords are not on any command line."""
+    """Option files for `lab sql`, so passwords are not on any command line, and the password
+    files config/lab.toml points at (`secrets/<role>.password`)."""
+    os.makedirs(state.path("secrets"), mode=0o700, exist_ok=True)
+    secrets = {f"{role}.password": password for role, (_, password) in t.USERS.items()}
+    secrets["aws_secret_access_key"] = t.AWS_SECRET_ACCESS_KEY
+    for name, value in secrets.items():
+        p = state.path("secrets", name)
+        with open(p, "w") as f:
+            f.write(value + "\n")
+        os.chmod(p, 0o600)
     for role, (user, password) in t.USERS.items():
         p = state.path(f"client-{role}.cnf")
         with open(p, "w") as f:

@@ -56,6 +56,15 @@ pub enum Flavor {
     MySql,
 }
 
+impl std::fmt::Display for Flavor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Flavor::MariaDb => "mariadb",
+            Flavor::MySql => "mysql",
+        })
+    }
+}
+
 /// The raw rows of one probe, statement by statement.
 #[derive(Debug, Clone, Default)]
 pub struct ProbeRows {

@@ -10,8 +10,12 @@ pub const GLOBALS: &str = "SELECT @@server_id AS server_id, @@read_only AS read_
      @@super_read_only AS super_read_only, @@version AS version, @@gtid_executed AS gtid_executed";
 pub const REPLICA_STATUS: &str = "SHOW REPLICA STATUS";
 // Heartbeats are not in SHOW REPLICA STATUS on MySQL.
-pub const HEARTBEAT: &str = "SELECT CHANNEL_NAME, COUNT_RECEIVED_HEARTBEATS, \
-     LAST_HEARTBEAT_TIMESTAMP FROM performance_schema.replication_connection_status";
+// HEARTBEAT_INTERVAL matters: the default is slave_net_timeout / 2 (30 s), and a replica's
+// silence only means something when measured against it.
+pub const HEARTBEAT: &str = "SELECT s.CHANNEL_NAME, s.COUNT_RECEIVED_HEARTBEATS, \
+     s.LAST_HEARTBEAT_TIMESTAMP, c.HEARTBEAT_INTERVAL \
+     FROM performance_schema.replication_connection_status s \
+     JOIN performance_schema.replication_connection_configuration c USING (CHANNEL_NAME)";
 
 fn gtid_set(v: &str, query: &'static str, column: &str) -> Result<Gtids, FlavorError> {
     MySqlGtidSet::parse(v)
@@ -33,9 +37,12 @@ fn replica(row: &Row, heartbeat: Option<&Row>) -> Result<ReplicaStatus, FlavorEr
         value: io_text.into(),
         reason: "expected Yes, No or Connecting".into(),
     })?;
-    let heartbeats = match heartbeat {
-        Some(h) => num(h, HEARTBEAT, &["COUNT_RECEIVED_HEARTBEATS"])?.unwrap_or(0),
-        None => 0,
+    let (heartbeats, period_s) = match heartbeat {
+        Some(h) => (
+            num(h, HEARTBEAT, &["COUNT_RECEIVED_HEARTBEATS"])?.unwrap_or(0),
+            num::<f64>(h, HEARTBEAT, &["HEARTBEAT_INTERVAL"])?.unwrap_or(0.0),
+        ),
+        None => (0, 0.0),
     };
     Ok(ReplicaStatus {
         master_host: text(row, q, &["Source_Host", "Master_Host"])?.to_string(),
@@ -52,9 +59,7 @@ fn replica(row: &Row, heartbeat: Option<&Row>) -> Result<ReplicaStatus, FlavorEr
             "Retrieved_Gtid_Set",
         )?,
         heartbeats,
-        // MySQL does not report the period in status; the IO thread's default is
-        // slave_net_timeout / 2, which the detector does not need to know here.
-        heartbeat_period_ms: 0,
+        heartbeat_period_ms: (period_s * 1000.0).round() as u64,
         read_position: format!(
             "{}:{}",
             text(row, q, &["Source_Log_File", "Master_Log_File"])?,

@@ -23,7 +23,7 @@ fn fixture(text: &str) -> ProbeRows {
                 Some(&mut rows.semi_sync_variables)
             } else if stmt.starts_with("SHOW GLOBAL STATUS") {
                 Some(&mut rows.semi_sync_status)
-            } else if stmt.starts_with("SELECT CHANNEL_NAME") {
+            } else if stmt.starts_with("SELECT s.CHANNEL_NAME") {
                 Some(&mut rows.heartbeat)
             } else {
                 None // a comment
@@ -118,7 +118,7 @@ fn mysql80_replica() {
     assert_eq!(r.master_host, "10.0.1.11");
     assert_eq!(r.io, IoThread::Yes);
     assert_eq!(r.seconds_behind, Some(2));
-    assert_eq!(r.heartbeats, 5127);
+    assert_eq!((r.heartbeats, r.heartbeat_period_ms), (5127, 1000));
     // received = Retrieved_Gtid_Set ∪ executed: 1-930 of the master, 1-3 of an old one
     assert_eq!(
         s.received().to_string(),

@@ -1,0 +1,198 @@
+//! `myha status --config F`: probe the nodes directly, show the topology as a table and the
+//! detector's sentence.
+
+use super::{load_config, table, EXIT_UNHEALTHY};
+use crate::config::{ClusterConfig, Timing};
+use crate::detect::{ClusterState, Diagnosis, History};
+use crate::mysql::client::MysqlClient;
+use crate::probe::Prober;
+use crate::topology::{IoThread, NodeObservation, Snapshot};
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// The role of a node in a snapshot, given the diagnosis.
+pub fn role(n: &NodeObservation, d: &Diagnosis) -> &'static str {
+    if d.state.master() == Some(n.name.as_str()) {
+        return "master";
+    }
+    match n.ok() {
+        Some(s) if !s.read_only => "writable!",
+        Some(s) if s.replica.is_some() => "replica",
+        Some(_) => "standalone",
+        None => "?",
+    }
+}
+
+fn node_state(n: &NodeObservation) -> String {
+    match &n.state {
+        Err(e) => format!("unreachable: {e}"),
+        Ok(s) => match &s.replica {
+            None => "running".into(),
+            Some(r) if !r.sql_running => "broken".into(),
+            Some(r) => match r.io {
+                IoThread::Yes => "replicating".into(),
+                IoThread::Connecting => "reconnecting".into(),
+                IoThread::No => "io stopped".into(),
+            },
+        },
+    }
+}
+
+fn yes_no(io: IoThread) -> &'static str {
+    match io {
+        IoThread::Yes => "Yes",
+        IoThread::Connecting => "Connecting",
+        IoThread::No => "No",
+    }
+}
+
+fn table_for(cluster: &ClusterConfig, s: &Snapshot, d: &Diagnosis) -> String {
+    let rows: Vec<Vec<String>> = s
+        .nodes
+        .iter()
+        .map(|n| {
+            let dash = || "-".to_string();
+            let st = n.ok();
+            let r = st.and_then(|s| s.replica.as_ref());
+            vec![
+                n.name.clone(),
+                format!("{}:{}", n.address, n.port),
+                role(n, d).into(),
+                node_state(n),
+                r.and_then(|r| r.seconds_behind).map(|l| format!("{l}s")).unwrap_or_else(dash),
+                st.map(|s| s.received().to_string()).unwrap_or_else(dash),
+                st.map(|s| s.executed.to_string()).unwrap_or_else(dash),
+                r.map(|r| yes_no(r.io).to_string()).unwrap_or_else(dash),
+                r.map(|r| (if r.sql_running { "Yes" } else { "No" }).to_string()).unwrap_or_else(dash),
+                st.map(|s| (if s.read_only { "ON" } else { "OFF" }).to_string()).unwrap_or_else(dash),
+                st.map(|s| {
+                    if s.semi_sync.master_enabled {
+                        format!("master {} ({} clients)", if s.semi_sync.master_active { "on" } else { "off" }, s.semi_sync.master_clients)
+                    } else if s.semi_sync.replica_enabled {
+                        format!("replica {}", if s.semi_sync.replica_active { "on" } else { "off" })
+                    } else {
+                        "off".into()
+                    }
+                })
+                .unwrap_or_else(dash),
+            ]
+        })
+        .collect();
+    let title = format!("Cluster: {} ({})", cluster.name, cluster.flavor);
+    let header = ["Node", "Address", "Role", "State", "Lag", "Received GTID", "Applied GTID", "IO", "SQL", "read_only", "semi-sync"];
+    format!("{}\n{}", table::render(&title, &header, &rows), d)
+}
+
+fn snapshot_json(s: &Snapshot, d: &Diagnosis) -> serde_json::Value {
+    json!({
+        "cluster": s.cluster,
+        "round": s.round,
+        "at": humantime::format_rfc3339_millis(s.wall).to_string(),
+        "round_ms": s.duration.as_secs_f64() * 1000.0,
+        "diagnosis": d.to_string(),
+        "state": d.state,
+        "issues": d.issues,
+        "actionable": d.state.is_actionable(),
+        "nodes": s.nodes.iter().map(|n| json!({
+            "name": n.name,
+            "address": n.address,
+            "port": n.port,
+            "role": role(n, d),
+            "state": node_state(n),
+            "latency_ms": n.latency.as_secs_f64() * 1000.0,
+            "probe": n.state,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+struct Watched {
+    cluster: Arc<ClusterConfig>,
+    prober: Prober<MysqlClient>,
+    history: History,
+}
+
+pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let clusters: Vec<&ClusterConfig> = cfg.clusters.iter().filter(|c| only.is_none_or(|o| o == c.name)).collect();
+    if clusters.is_empty() {
+        eprintln!("myha: no cluster {:?} in {}", only.unwrap_or_default(), config.display());
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
+    let timing: Timing = cfg.timing.clone();
+    let mut watched: Vec<Watched> = clusters
+        .into_iter()
+        .map(|c| {
+            let c = Arc::new(c.clone());
+            let client = MysqlClient::new(&c, timing.probe_timeout);
+            Watched { prober: Prober::new(c.clone(), client, timing.clone()), cluster: c, history: History::new(&timing) }
+        })
+        .collect();
+
+    let mut tick = tokio::time::interval(timing.probe_interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // A one-shot status still takes a few rounds: a dead master needs
+    // failures_before_suspect of them, errant transactions two.
+    let rounds = timing.failures_before_suspect.max(2);
+    let started = Instant::now();
+    let mut last: Vec<Option<String>> = vec![None; watched.len()];
+    let mut round = 0;
+    loop {
+        tick.tick().await;
+        round += 1;
+        for (i, w) in watched.iter_mut().enumerate() {
+            let snap = Arc::new(w.prober.round().await);
+            w.history.push(snap.clone());
+            let Some(d) = w.history.diagnose(&timing) else { continue };
+            if watch {
+                let sentence = d.to_string();
+                // print changes of verdict, not every growing failure count
+                let signature = format!(
+                    "{} {:?} {}",
+                    d.state.kind(),
+                    d.state.master(),
+                    d.issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                );
+                if last[i].as_ref() != Some(&signature) {
+                    let t = started.elapsed().as_secs_f64();
+                    if json {
+                        let mut j = snapshot_json(&snap, &d);
+                        j["elapsed_s"] = json!(t);
+                        println!("{j}");
+                    } else {
+                        println!("[{} +{t:.3}s] {}: {sentence}", humantime::format_rfc3339_millis(SystemTime::now()), w.cluster.name);
+                    }
+                    last[i] = Some(signature);
+                }
+            }
+        }
+        if !watch && round >= rounds {
+            break;
+        }
+    }
+    let mut healthy = true;
+    let mut docs = Vec::new();
+    for w in &watched {
+        let (Some(s), Some(d)) = (w.history.latest(), w.history.diagnose(&timing)) else { continue };
+        healthy &= matches!(d.state, ClusterState::Healthy { .. }) && d.issues.is_empty();
+        if json {
+            docs.push(snapshot_json(s, &d));
+        } else {
+            println!("{}", table_for(&w.cluster, s, &d));
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "clusters": docs })).unwrap_or_default());
+    }
+    if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_UNHEALTHY)
+    }
+}

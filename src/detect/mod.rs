@@ -1,0 +1,282 @@
+//! The detector: a pure function from recent snapshots to a [`Diagnosis`].
+//!
+//! A master is *dead* only when (Orchestrator's DeadMaster, MaxScale's
+//! `verify_master_failure`): the manager failed to reach it for `failures_before_suspect`
+//! consecutive rounds, **and** every reachable replica of it has lost it — its IO thread is
+//! no longer connected, or nothing (no event, no heartbeat) arrived for longer than
+//! `max(replica_agreement_window, 1.5 × the replica's heartbeat period)`. A master the manager
+//! cannot reach while some replica still hears from it is only *unreachable*: the manager is
+//! the one cut off, and failing over would split the brain.
+
+mod diagnosis;
+#[cfg(test)]
+mod tests;
+
+pub use diagnosis::{ClusterState, Diagnosis, Lost, NodeIssue};
+
+use crate::config::Timing;
+use crate::topology::{IoThread, NodeObservation, Snapshot};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The recent snapshots of one cluster, oldest first, bounded.
+#[derive(Debug, Clone)]
+pub struct History {
+    snapshots: VecDeque<Arc<Snapshot>>,
+    capacity: usize,
+}
+
+impl History {
+    /// Keep enough rounds to cover the agreement window and the failure count, with margin.
+    pub fn new(timing: &Timing) -> Self {
+        let per_window = timing.replica_agreement_window.as_millis() / timing.probe_interval.as_millis().max(1);
+        let capacity = (per_window as usize * 3).max(timing.failures_before_suspect as usize * 2).clamp(8, 512);
+        History { snapshots: VecDeque::with_capacity(capacity), capacity }
+    }
+
+    /// Add the newest snapshot, dropping the oldest beyond capacity.
+    pub fn push(&mut self, s: Arc<Snapshot>) {
+        if self.snapshots.len() == self.capacity {
+            self.snapshots.pop_front();
+        }
+        self.snapshots.push_back(s);
+    }
+
+    /// The newest snapshot.
+    pub fn latest(&self) -> Option<&Arc<Snapshot>> {
+        self.snapshots.back()
+    }
+
+    /// Diagnose the cluster from these snapshots.
+    pub fn diagnose(&self, timing: &Timing) -> Option<Diagnosis> {
+        let v: Vec<&Snapshot> = self.snapshots.iter().map(Arc::as_ref).collect();
+        diagnose(&v, timing)
+    }
+}
+
+/// Consecutive newest snapshots in which `node` could not be probed.
+fn failures(history: &[&Snapshot], node: &str) -> u32 {
+    history
+        .iter()
+        .rev()
+        .take_while(|s| s.node(node).is_some_and(|n| n.state.is_err()))
+        .count() as u32
+}
+
+/// Which node the reachable replicas in `s` replicate from, by votes (config order on ties).
+fn voted_master(s: &Snapshot) -> Option<&NodeObservation> {
+    let mut best: Option<(&NodeObservation, usize)> = None;
+    for candidate in &s.nodes {
+        let votes = s
+            .nodes
+            .iter()
+            .filter_map(|n| n.ok()?.replica.as_ref())
+            .filter(|r| r.master_host == candidate.address && r.master_port == candidate.port)
+            .count();
+        if votes > 0 && best.is_none_or(|(_, b)| votes > b) {
+            best = Some((candidate, votes));
+        }
+    }
+    best.map(|(n, _)| n)
+}
+
+fn writable(s: &Snapshot) -> Vec<&NodeObservation> {
+    s.nodes.iter().filter(|n| n.ok().is_some_and(|st| !st.read_only)).collect()
+}
+
+/// The master: the one writable node, else the node replicas follow, else the last master
+/// an earlier snapshot saw.
+fn find_master<'a>(history: &[&'a Snapshot]) -> Option<&'a str> {
+    for s in history.iter().rev() {
+        let w = writable(s);
+        if w.len() == 1 {
+            return Some(&w[0].name);
+        }
+        if let Some(m) = voted_master(s) {
+            return Some(&m.name);
+        }
+    }
+    None
+}
+
+/// Has `replica` lost `master`? `None` = it still hears from it.
+fn lost(history: &[&Snapshot], replica: &str, timing: &Timing) -> Option<Lost> {
+    let latest = history.last()?;
+    let r = latest.node(replica)?.ok()?.replica.as_ref()?;
+    if r.io != IoThread::Yes {
+        return Some(Lost::IoThread { io: r.io });
+    }
+    if r.heartbeat_period_ms == 0 {
+        // Without heartbeats an idle master is indistinguishable from a silent one.
+        return None;
+    }
+    let token = r.progress();
+    let since = history
+        .iter()
+        .rev()
+        .take_while(|s| {
+            s.node(replica)
+                .and_then(|n| n.ok())
+                .and_then(|st| st.replica.as_ref())
+                .is_some_and(|rr| rr.progress() == token && rr.io == IoThread::Yes)
+        })
+        .last()?;
+    let silent = latest.at.saturating_duration_since(since.at);
+    let threshold = timing.replica_agreement_window.max(Duration::from_millis(r.heartbeat_period_ms * 3 / 2));
+    (silent >= threshold).then_some(Lost::Silent { for_: silent })
+}
+
+/// Diagnose a cluster from its recent snapshots (oldest first). `None` without snapshots.
+pub fn diagnose(history: &[&Snapshot], timing: &Timing) -> Option<Diagnosis> {
+    let latest = *history.last()?;
+    let state = cluster_state(history, timing);
+    let issues = node_issues(history, &state, timing);
+    Some(Diagnosis { cluster: latest.cluster.clone(), state, issues })
+}
+
+fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
+    let Some(latest) = history.last() else { return ClusterState::NoMaster };
+    let w = writable(latest);
+    if w.len() > 1 {
+        return ClusterState::SplitBrain { writable: w.iter().map(|n| n.name.clone()).collect() };
+    }
+    let all_unreachable = latest.nodes.iter().all(|n| n.state.is_err());
+    let Some(master) = find_master(history) else {
+        return if all_unreachable { ClusterState::AllUnreachable { master: None } } else { ClusterState::NoMaster };
+    };
+    let master = master.to_string();
+    let Some(m) = latest.node(&master) else { return ClusterState::NoMaster };
+    let replicas_of_master: Vec<&NodeObservation> = latest
+        .nodes
+        .iter()
+        .filter(|n| n.name != master)
+        .filter(|n| {
+            n.ok()
+                .and_then(|s| s.replica.as_ref())
+                .is_some_and(|r| r.master_host == m.address && r.master_port == m.port)
+        })
+        .collect();
+    match m.ok() {
+        Some(s) if s.read_only => ClusterState::MasterReadOnly { master },
+        Some(_) => {
+            let replicating = replicas_of_master
+                .iter()
+                .filter(|n| {
+                    n.ok()
+                        .and_then(|s| s.replica.as_ref())
+                        .is_some_and(|r| r.io == IoThread::Yes && r.sql_running)
+                })
+                .map(|n| n.name.clone())
+                .collect();
+            ClusterState::Healthy { master, replicating, replicas: latest.nodes.len() - 1 }
+        }
+        None => {
+            if all_unreachable {
+                return ClusterState::AllUnreachable { master: Some(master) };
+            }
+            let failures = failures(history, &master);
+            if failures < timing.failures_before_suspect {
+                return ClusterState::MasterSuspect { master, failures, needed: timing.failures_before_suspect };
+            }
+            if replicas_of_master.is_empty() {
+                return ClusterState::DeadMasterWithoutReplicas { master, failures };
+            }
+            let verdicts: Vec<(String, Option<Lost>)> =
+                replicas_of_master.iter().map(|n| (n.name.clone(), lost(history, &n.name, timing))).collect();
+            let still: Vec<String> = verdicts.iter().filter(|(_, l)| l.is_none()).map(|(n, _)| n.clone()).collect();
+            if !still.is_empty() {
+                return ClusterState::UnreachableMaster { master, failures, still_replicating: still };
+            }
+            let replicas: Vec<(String, Lost)> =
+                verdicts.into_iter().filter_map(|(n, l)| l.map(|l| (n, l))).collect();
+            let dead_replicas: Vec<String> = latest
+                .nodes
+                .iter()
+                .filter(|n| n.name != master && n.state.is_err())
+                .map(|n| n.name.clone())
+                .collect();
+            if dead_replicas.is_empty() {
+                ClusterState::DeadMaster { master, failures, replicas }
+            } else {
+                ClusterState::DeadMasterAndSomeReplicas { master, failures, replicas, dead_replicas }
+            }
+        }
+    }
+}
+
+fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> Vec<NodeIssue> {
+    let Some(latest) = history.last() else { return Vec::new() };
+    let previous = history.len().checked_sub(2).map(|i| history[i]);
+    let master_name = state.master();
+    let master = master_name.and_then(|m| latest.node(m));
+    let master_state = master.and_then(|m| m.ok());
+    let master_up = master_state.is_some();
+    let already_in_state = |n: &str| match state {
+        ClusterState::DeadMasterAndSomeReplicas { dead_replicas, .. } => dead_replicas.iter().any(|d| d == n),
+        ClusterState::AllUnreachable { .. } => true,
+        _ => false,
+    };
+    let mut issues = Vec::new();
+    for n in &latest.nodes {
+        if Some(n.name.as_str()) == master_name {
+            continue;
+        }
+        let s = match &n.state {
+            Err(e) => {
+                if !already_in_state(&n.name) {
+                    issues.push(NodeIssue::Unreachable { node: n.name.clone(), reason: e.to_string() });
+                }
+                continue;
+            }
+            Ok(s) => s,
+        };
+        let Some(r) = &s.replica else {
+            if s.read_only {
+                issues.push(NodeIssue::NotReplicating { node: n.name.clone() });
+            }
+            continue;
+        };
+        if let Some(m) = master {
+            if r.master_host != m.address || r.master_port != m.port {
+                issues.push(NodeIssue::WrongMaster {
+                    node: n.name.clone(),
+                    from: format!("{}:{}", r.master_host, r.master_port),
+                });
+                continue;
+            }
+        }
+        // With the master down, a reconnecting IO thread is expected; a stopped or failed
+        // applier is not (it decides whether the node can be promoted).
+        let broken = if master_up { r.io != IoThread::Yes || !r.sql_running } else { !r.sql_running };
+        if broken {
+            issues.push(NodeIssue::ReplicaBroken {
+                node: n.name.clone(),
+                io: r.io,
+                sql_running: r.sql_running,
+                error: r.last_sql_error.clone().or_else(|| r.last_io_error.clone()),
+            });
+        }
+        if let Some(lag) = r.seconds_behind {
+            if lag > timing.max_replica_lag.as_secs() {
+                issues.push(NodeIssue::ReplicaLagging { node: n.name.clone(), seconds: lag });
+            }
+        }
+        // Errant: what the replica had one round ago that the master does not have now. The
+        // one-round shift keeps a transaction that committed on the master between the two
+        // probes of the same round from looking errant.
+        if let (Some(ms), Some(prev)) = (master_state, previous.and_then(|p| p.node(&n.name)).and_then(|p| p.ok())) {
+            if let Some(errant) = prev.binlog_state.errant_vs(&ms.binlog_state) {
+                if !errant.is_empty() {
+                    issues.push(NodeIssue::ErrantTransactions { node: n.name.clone(), gtids: errant.to_string() });
+                }
+            }
+        }
+    }
+    if let (Some(m), Some(ms)) = (master, master_state) {
+        if !ms.read_only && ms.semi_sync.master_enabled && !ms.semi_sync.master_active {
+            issues.push(NodeIssue::SemiSyncInactive { node: m.name.clone(), clients: ms.semi_sync.master_clients });
+        }
+    }
+    issues
+}
