@@ -9,11 +9,11 @@
 //! - [`probe`]: probe rounds: every node concurrently, each round one snapshot.
 //! - [`detect`]: the detector: recent snapshots → a diagnosis with a sentence.
 //! - [`cli`]: the `myha` subcommands.
+pub mod cli;
 pub mod config;
+pub mod detect;
 pub mod flavor;
 pub mod gtid;
-pub mod topology;
 pub mod mysql;
 pub mod probe;
-pub mod detect;
-pub mod cli;
+pub mod topology;

@@ -30,7 +30,11 @@ fn check(text: &str) -> (i32, String, String) {
     std::fs::write(&pw, "s3cret-value\n").unwrap();
     let cfg = dir.path().join("myha.toml");
     std::fs::write(&cfg, text.replace("PWFILE", pw.to_str().unwrap())).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_myha")).arg("check-config").arg(&cfg).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_myha"))
+        .arg("check-config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -49,25 +53,62 @@ fn a_good_file_passes() {
 #[test]
 fn bad_files_exit_64_with_one_clear_error() {
     let cases = [
-        ("missing key", GOOD.replace("address = \"10.0.0.1\"\n", ""), "missing field `address`"),
-        ("wrong type", GOOD.replace("az = \"a\"", "az = \"a\"\npriority = \"high\""), "invalid type: string \"high\", expected i32"),
-        ("unknown node key", GOOD.replace("az = \"a\"", "az = \"a\"\nrole = \"master\""), "unknown field `role`"),
-        ("unreadable password file", GOOD.replacen("PWFILE", "/nonexistent/pw", 1), "cluster.c1.admin: cannot read password file /nonexistent/pw"),
+        (
+            "missing key",
+            GOOD.replace("address = \"10.0.0.1\"\n", ""),
+            "missing field `address`",
+        ),
+        (
+            "wrong type",
+            GOOD.replace("az = \"a\"", "az = \"a\"\npriority = \"high\""),
+            "invalid type: string \"high\", expected i32",
+        ),
+        (
+            "unknown node key",
+            GOOD.replace("az = \"a\"", "az = \"a\"\nrole = \"master\""),
+            "unknown field `role`",
+        ),
+        (
+            "unreadable password file",
+            GOOD.replacen("PWFILE", "/nonexistent/pw", 1),
+            "cluster.c1.admin: cannot read password file /nonexistent/pw",
+        ),
         ("no such file", String::new(), "cannot read config file"),
-        ("not toml", "this is [not toml".to_string(), "TOML parse error"),
+        (
+            "not toml",
+            "this is [not toml".to_string(),
+            "TOML parse error",
+        ),
     ];
     for (what, text, want) in cases {
         let (code, out, err) = if what == "no such file" {
-            let out = Command::new(env!("CARGO_BIN_EXE_myha")).args(["check-config", "/nonexistent/myha.toml"]).output().unwrap();
-            (out.status.code().unwrap_or(-1), String::new(), String::from_utf8_lossy(&out.stderr).into_owned())
+            let out = Command::new(env!("CARGO_BIN_EXE_myha"))
+                .args(["check-config", "/nonexistent/myha.toml"])
+                .output()
+                .unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::new(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
         } else {
             check(&text)
         };
         assert_eq!(code, 64, "{what}: exit code\n{out}{err}");
         assert!(err.contains(want), "{what}:\n  got: {err}\n  want: {want}");
         // one error, not a cascade: one message, with at most one problem line under it
-        assert_eq!(err.lines().filter(|l| l.starts_with("myha:")).count(), 1, "{what}: {err}");
-        assert!(err.lines().filter(|l| l.starts_with("  cluster")).count() <= 1, "{what}: {err}");
-        assert!(out.is_empty(), "{what}: nothing on stdout for a bad file: {out}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("myha:")).count(),
+            1,
+            "{what}: {err}"
+        );
+        assert!(
+            err.lines().filter(|l| l.starts_with("  cluster")).count() <= 1,
+            "{what}: {err}"
+        );
+        assert!(
+            out.is_empty(),
+            "{what}: nothing on stdout for a bad file: {out}"
+        );
     }
 }

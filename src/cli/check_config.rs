@@ -27,7 +27,10 @@ pub fn run(file: &Path) -> ExitCode {
         );
     }
     match &cfg.zookeeper {
-        Some(zk) => println!("  zookeeper {} (root {}, session {:?})", zk.connect, zk.root, zk.session_timeout),
+        Some(zk) => println!(
+            "  zookeeper {} (root {}, session {:?})",
+            zk.connect, zk.root, zk.session_timeout
+        ),
         None => println!("  no [zookeeper]: a manager with this file acts alone"),
     }
     ExitCode::SUCCESS

@@ -51,7 +51,12 @@ pub enum Command {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => check_config::run(&file),
-        Command::Status { config, cluster, json, watch } => status::run(&config, cluster.as_deref(), json, watch).await,
+        Command::Status {
+            config,
+            cluster,
+            json,
+            watch,
+        } => status::run(&config, cluster.as_deref(), json, watch).await,
     }
 }
 

@@ -63,17 +63,36 @@ fn table_for(cluster: &ClusterConfig, s: &Snapshot, d: &Diagnosis) -> String {
                 format!("{}:{}", n.address, n.port),
                 role(n, d).into(),
                 node_state(n),
-                r.and_then(|r| r.seconds_behind).map(|l| format!("{l}s")).unwrap_or_else(dash),
+                r.and_then(|r| r.seconds_behind)
+                    .map(|l| format!("{l}s"))
+                    .unwrap_or_else(dash),
                 st.map(|s| s.received().to_string()).unwrap_or_else(dash),
                 st.map(|s| s.executed.to_string()).unwrap_or_else(dash),
                 r.map(|r| yes_no(r.io).to_string()).unwrap_or_else(dash),
-                r.map(|r| (if r.sql_running { "Yes" } else { "No" }).to_string()).unwrap_or_else(dash),
-                st.map(|s| (if s.read_only { "ON" } else { "OFF" }).to_string()).unwrap_or_else(dash),
+                r.map(|r| (if r.sql_running { "Yes" } else { "No" }).to_string())
+                    .unwrap_or_else(dash),
+                st.map(|s| (if s.read_only { "ON" } else { "OFF" }).to_string())
+                    .unwrap_or_else(dash),
                 st.map(|s| {
                     if s.semi_sync.master_enabled {
-                        format!("master {} ({} clients)", if s.semi_sync.master_active { "on" } else { "off" }, s.semi_sync.master_clients)
+                        format!(
+                            "master {} ({} clients)",
+                            if s.semi_sync.master_active {
+                                "on"
+                            } else {
+                                "off"
+                            },
+                            s.semi_sync.master_clients
+                        )
                     } else if s.semi_sync.replica_enabled {
-                        format!("replica {}", if s.semi_sync.replica_active { "on" } else { "off" })
+                        format!(
+                            "replica {}",
+                            if s.semi_sync.replica_active {
+                                "on"
+                            } else {
+                                "off"
+                            }
+                        )
                     } else {
                         "off".into()
                     }
@@ -83,7 +102,19 @@ fn table_for(cluster: &ClusterConfig, s: &Snapshot, d: &Diagnosis) -> String {
         })
         .collect();
     let title = format!("Cluster: {} ({})", cluster.name, cluster.flavor);
-    let header = ["Node", "Address", "Role", "State", "Lag", "Received GTID", "Applied GTID", "IO", "SQL", "read_only", "semi-sync"];
+    let header = [
+        "Node",
+        "Address",
+        "Role",
+        "State",
+        "Lag",
+        "Received GTID",
+        "Applied GTID",
+        "IO",
+        "SQL",
+        "read_only",
+        "semi-sync",
+    ];
     format!("{}\n{}", table::render(&title, &header, &rows), d)
 }
 
@@ -120,9 +151,17 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
         Ok(c) => c,
         Err(code) => return code,
     };
-    let clusters: Vec<&ClusterConfig> = cfg.clusters.iter().filter(|c| only.is_none_or(|o| o == c.name)).collect();
+    let clusters: Vec<&ClusterConfig> = cfg
+        .clusters
+        .iter()
+        .filter(|c| only.is_none_or(|o| o == c.name))
+        .collect();
     if clusters.is_empty() {
-        eprintln!("myha: no cluster {:?} in {}", only.unwrap_or_default(), config.display());
+        eprintln!(
+            "myha: no cluster {:?} in {}",
+            only.unwrap_or_default(),
+            config.display()
+        );
         return ExitCode::from(super::EXIT_CONFIG);
     }
     let timing: Timing = cfg.timing.clone();
@@ -131,7 +170,11 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
         .map(|c| {
             let c = Arc::new(c.clone());
             let client = MysqlClient::new(&c, timing.probe_timeout);
-            Watched { prober: Prober::new(c.clone(), client, timing.clone()), cluster: c, history: History::new(&timing) }
+            Watched {
+                prober: Prober::new(c.clone(), client, timing.clone()),
+                cluster: c,
+                history: History::new(&timing),
+            }
         })
         .collect();
 
@@ -149,7 +192,9 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
         for (i, w) in watched.iter_mut().enumerate() {
             let snap = Arc::new(w.prober.round().await);
             w.history.push(snap.clone());
-            let Some(d) = w.history.diagnose(&timing) else { continue };
+            let Some(d) = w.history.diagnose(&timing) else {
+                continue;
+            };
             if watch {
                 let sentence = d.to_string();
                 // print changes of verdict, not every growing failure count
@@ -157,7 +202,11 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
                     "{} {:?} {}",
                     d.state.kind(),
                     d.state.master(),
-                    d.issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    d.issues
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 );
                 if last[i].as_ref() != Some(&signature) {
                     let t = started.elapsed().as_secs_f64();
@@ -166,7 +215,11 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
                         j["elapsed_s"] = json!(t);
                         println!("{j}");
                     } else {
-                        println!("[{} +{t:.3}s] {}: {sentence}", humantime::format_rfc3339_millis(SystemTime::now()), w.cluster.name);
+                        println!(
+                            "[{} +{t:.3}s] {}: {sentence}",
+                            humantime::format_rfc3339_millis(SystemTime::now()),
+                            w.cluster.name
+                        );
                     }
                     last[i] = Some(signature);
                 }
@@ -179,7 +232,9 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
     let mut healthy = true;
     let mut docs = Vec::new();
     for w in &watched {
-        let (Some(s), Some(d)) = (w.history.latest(), w.history.diagnose(&timing)) else { continue };
+        let (Some(s), Some(d)) = (w.history.latest(), w.history.diagnose(&timing)) else {
+            continue;
+        };
         healthy &= matches!(d.state, ClusterState::Healthy { .. }) && d.issues.is_empty();
         if json {
             docs.push(snapshot_json(s, &d));
@@ -188,7 +243,10 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "clusters": docs })).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "clusters": docs })).unwrap_or_default()
+        );
     }
     if healthy {
         ExitCode::SUCCESS

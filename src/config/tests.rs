@@ -53,7 +53,10 @@ fn the_base_config_is_valid_and_defaults_apply() {
 fn secrets_never_print() {
     let c = parse(&base(), Path::new("t.toml")).unwrap();
     let debug = format!("{c:?}");
-    assert!(!debug.contains("admin-pw") && !debug.contains("repl-pw"), "{debug}");
+    assert!(
+        !debug.contains("admin-pw") && !debug.contains("repl-pw"),
+        "{debug}"
+    );
     assert!(debug.contains("Secret(***)"));
 }
 
@@ -65,7 +68,10 @@ fn missing_key_is_named() {
 
 #[test]
 fn wrong_type_is_named() {
-    let e = err(&base().replace("name = \"db2\"\naddress = \"10.0.0.2\"", "name = \"db2\"\naddress = \"10.0.0.2\"\nport = \"3306\""));
+    let e = err(&base().replace(
+        "name = \"db2\"\naddress = \"10.0.0.2\"",
+        "name = \"db2\"\naddress = \"10.0.0.2\"\nport = \"3306\"",
+    ));
     assert!(e.contains("invalid type") && e.contains("port"), "{e}");
 }
 
@@ -77,26 +83,67 @@ fn unknown_key_is_named() {
 
 #[test]
 fn unreadable_password_file_is_named() {
-    let e = err(&base().replace("password_env = \"MYHA_TEST_REPL_PW\"", "password_file = \"/nonexistent/repl.pw\""));
-    assert!(e.contains("cluster.c1.replication: cannot read password file /nonexistent/repl.pw"), "{e}");
+    let e = err(&base().replace(
+        "password_env = \"MYHA_TEST_REPL_PW\"",
+        "password_file = \"/nonexistent/repl.pw\"",
+    ));
+    assert!(
+        e.contains("cluster.c1.replication: cannot read password file /nonexistent/repl.pw"),
+        "{e}"
+    );
     assert!(!e.contains("repl-pw"));
 }
 
 #[test]
 fn semantic_problems_name_their_key() {
     let cases = [
-        ("name = \"db2\"", "name = \"db1\"", "cluster.c1.node.db1: node name used twice"),
-        ("route_tables = [\"rtb-1\"]", "route_tables = [\"table-1\"]", "cluster.c1.vip.route_tables: \"table-1\" is not a route table id"),
-        ("route_tables = [\"rtb-1\"]", "route_tables = []", "cluster.c1.vip: set route_tables and/or route_table_tag"),
-        ("az = \"b\"", "az = \"b\"\neni = \"nic-1\"", "cluster.c1.node.db2.eni: \"nic-1\" is not a network interface id"),
-        ("az = \"b\"", "az = \"b\"\nport = 0", "cluster.c1.node.db2.port: must be 1 ..= 65535"),
-        ("address = \"10.90.0.10\"", "address = \"127.0.0.1\"", "cluster.c1.vip.address: 127.0.0.1 cannot be a floating IP"),
-        ("region = \"us-east-1\"", "region = \"us-east-1\"\nendpoint = \"localhost:5000\"", "ec2.endpoint: \"localhost:5000\" must start with http://"),
-        ("password_env = \"MYHA_TEST_ADMIN_PW\"", "password_env = \"MYHA_TEST_NOT_SET_ANYWHERE\"", "cluster.c1.admin: environment variable MYHA_TEST_NOT_SET_ANYWHERE is not set"),
+        (
+            "name = \"db2\"",
+            "name = \"db1\"",
+            "cluster.c1.node.db1: node name used twice",
+        ),
+        (
+            "route_tables = [\"rtb-1\"]",
+            "route_tables = [\"table-1\"]",
+            "cluster.c1.vip.route_tables: \"table-1\" is not a route table id",
+        ),
+        (
+            "route_tables = [\"rtb-1\"]",
+            "route_tables = []",
+            "cluster.c1.vip: set route_tables and/or route_table_tag",
+        ),
+        (
+            "az = \"b\"",
+            "az = \"b\"\neni = \"nic-1\"",
+            "cluster.c1.node.db2.eni: \"nic-1\" is not a network interface id",
+        ),
+        (
+            "az = \"b\"",
+            "az = \"b\"\nport = 0",
+            "cluster.c1.node.db2.port: must be 1 ..= 65535",
+        ),
+        (
+            "address = \"10.90.0.10\"",
+            "address = \"127.0.0.1\"",
+            "cluster.c1.vip.address: 127.0.0.1 cannot be a floating IP",
+        ),
+        (
+            "region = \"us-east-1\"",
+            "region = \"us-east-1\"\nendpoint = \"localhost:5000\"",
+            "ec2.endpoint: \"localhost:5000\" must start with http://",
+        ),
+        (
+            "password_env = \"MYHA_TEST_ADMIN_PW\"",
+            "password_env = \"MYHA_TEST_NOT_SET_ANYWHERE\"",
+            "cluster.c1.admin: environment variable MYHA_TEST_NOT_SET_ANYWHERE is not set",
+        ),
     ];
     for (from, to, want) in cases {
         let e = err(&base().replacen(from, to, 1));
-        assert!(e.contains(want), "replacing {from:?} by {to:?}:\n  got: {e}\n  want: {want}");
+        assert!(
+            e.contains(want),
+            "replacing {from:?} by {to:?}:\n  got: {e}\n  want: {want}"
+        );
     }
 }
 
@@ -105,19 +152,29 @@ fn timing_and_zookeeper_are_checked() {
     let with = |extra: &str| format!("{extra}\n{}", base());
     let e = err(&with("[timing]\nprobe_interval = \"10ms\""));
     assert!(e.contains("timing.probe_interval: 10 ms is outside"), "{e}");
-    let e = err(&with("[timing]\nprobe_interval = \"250ms\"\nprobe_timeout = \"5s\""));
-    assert!(e.contains("timing.probe_timeout: 5000 ms is more than 4 × probe_interval"), "{e}");
+    let e = err(&with(
+        "[timing]\nprobe_interval = \"250ms\"\nprobe_timeout = \"5s\"",
+    ));
+    assert!(
+        e.contains("timing.probe_timeout: 5000 ms is more than 4 × probe_interval"),
+        "{e}"
+    );
     let e = err(&with("[timing]\nreplica_agreement_window = \"100ms\""));
     assert!(e.contains("timing.replica_agreement_window"), "{e}");
     let e = err(&with("[timing]\nprobe_interval = \"soon\""));
     assert!(e.contains("probe_interval"), "{e}");
     let e = err(&with("[zookeeper]\nconnect = \"zk1\"\nroot = \"myha/\""));
-    assert!(e.contains("zookeeper.connect: \"zk1\" must be host:port") && e.contains("zookeeper.root"), "{e}");
+    assert!(
+        e.contains("zookeeper.connect: \"zk1\" must be host:port") && e.contains("zookeeper.root"),
+        "{e}"
+    );
 }
 
 #[test]
 fn all_no_promote_is_refused() {
-    let e = err(&base().replace("az = \"a\"", "az = \"a\"\nno_promote = true").replace("az = \"b\"", "az = \"b\"\nno_promote = true"));
+    let e = err(&base()
+        .replace("az = \"a\"", "az = \"a\"\nno_promote = true")
+        .replace("az = \"b\"", "az = \"b\"\nno_promote = true"));
     assert!(e.contains("every node is no_promote"), "{e}");
 }
 
@@ -131,7 +188,10 @@ fn shipped_example_configs_parse() {
             Ok(_) => {}
             Err(ConfigError::Invalid { problems, .. }) => {
                 for p in problems {
-                    assert!(p.to_lowercase().contains("password") || p.contains("secret_access_key"), "{f}: {p}");
+                    assert!(
+                        p.to_lowercase().contains("password") || p.contains("secret_access_key"),
+                        "{f}: {p}"
+                    );
                 }
             }
             Err(e) => panic!("{f}: {e}"),

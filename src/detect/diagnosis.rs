@@ -117,7 +117,10 @@ pub enum ClusterState {
 impl ClusterState {
     /// Does this state call for an automatic failover?
     pub fn is_actionable(&self) -> bool {
-        matches!(self, ClusterState::DeadMaster { .. } | ClusterState::DeadMasterAndSomeReplicas { .. })
+        matches!(
+            self,
+            ClusterState::DeadMaster { .. } | ClusterState::DeadMasterAndSomeReplicas { .. }
+        )
     }
 
     /// The master the state is about, if any.
@@ -219,7 +222,9 @@ fn lost_list(replicas: &[(String, Lost)]) -> String {
         .iter()
         .map(|(n, l)| match l {
             Lost::IoThread { io } => format!("{n}: IO thread {io:?}"),
-            Lost::Silent { for_ } => format!("{n}: nothing received for {:.1}s", for_.as_secs_f64()),
+            Lost::Silent { for_ } => {
+                format!("{n}: nothing received for {:.1}s", for_.as_secs_f64())
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")

@@ -30,9 +30,15 @@ pub struct History {
 impl History {
     /// Keep enough rounds to cover the agreement window and the failure count, with margin.
     pub fn new(timing: &Timing) -> Self {
-        let per_window = timing.replica_agreement_window.as_millis() / timing.probe_interval.as_millis().max(1);
-        let capacity = (per_window as usize * 3).max(timing.failures_before_suspect as usize * 2).clamp(8, 512);
-        History { snapshots: VecDeque::with_capacity(capacity), capacity }
+        let per_window =
+            timing.replica_agreement_window.as_millis() / timing.probe_interval.as_millis().max(1);
+        let capacity = (per_window as usize * 3)
+            .max(timing.failures_before_suspect as usize * 2)
+            .clamp(8, 512);
+        History {
+            snapshots: VecDeque::with_capacity(capacity),
+            capacity,
+        }
     }
 
     /// Add the newest snapshot, dropping the oldest beyond capacity.
@@ -82,7 +88,10 @@ fn voted_master(s: &Snapshot) -> Option<&NodeObservation> {
 }
 
 fn writable(s: &Snapshot) -> Vec<&NodeObservation> {
-    s.nodes.iter().filter(|n| n.ok().is_some_and(|st| !st.read_only)).collect()
+    s.nodes
+        .iter()
+        .filter(|n| n.ok().is_some_and(|st| !st.read_only))
+        .collect()
 }
 
 /// The master: the one writable node, else the node replicas follow, else the last master
@@ -123,7 +132,9 @@ fn lost(history: &[&Snapshot], replica: &str, timing: &Timing) -> Option<Lost> {
         })
         .last()?;
     let silent = latest.at.saturating_duration_since(since.at);
-    let threshold = timing.replica_agreement_window.max(Duration::from_millis(r.heartbeat_period_ms * 3 / 2));
+    let threshold = timing
+        .replica_agreement_window
+        .max(Duration::from_millis(r.heartbeat_period_ms * 3 / 2));
     (silent >= threshold).then_some(Lost::Silent { for_: silent })
 }
 
@@ -132,21 +143,35 @@ pub fn diagnose(history: &[&Snapshot], timing: &Timing) -> Option<Diagnosis> {
     let latest = *history.last()?;
     let state = cluster_state(history, timing);
     let issues = node_issues(history, &state, timing);
-    Some(Diagnosis { cluster: latest.cluster.clone(), state, issues })
+    Some(Diagnosis {
+        cluster: latest.cluster.clone(),
+        state,
+        issues,
+    })
 }
 
 fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
-    let Some(latest) = history.last() else { return ClusterState::NoMaster };
+    let Some(latest) = history.last() else {
+        return ClusterState::NoMaster;
+    };
     let w = writable(latest);
     if w.len() > 1 {
-        return ClusterState::SplitBrain { writable: w.iter().map(|n| n.name.clone()).collect() };
+        return ClusterState::SplitBrain {
+            writable: w.iter().map(|n| n.name.clone()).collect(),
+        };
     }
     let all_unreachable = latest.nodes.iter().all(|n| n.state.is_err());
     let Some(master) = find_master(history) else {
-        return if all_unreachable { ClusterState::AllUnreachable { master: None } } else { ClusterState::NoMaster };
+        return if all_unreachable {
+            ClusterState::AllUnreachable { master: None }
+        } else {
+            ClusterState::NoMaster
+        };
     };
     let master = master.to_string();
-    let Some(m) = latest.node(&master) else { return ClusterState::NoMaster };
+    let Some(m) = latest.node(&master) else {
+        return ClusterState::NoMaster;
+    };
     let replicas_of_master: Vec<&NodeObservation> = latest
         .nodes
         .iter()
@@ -169,27 +194,49 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
                 })
                 .map(|n| n.name.clone())
                 .collect();
-            ClusterState::Healthy { master, replicating, replicas: latest.nodes.len() - 1 }
+            ClusterState::Healthy {
+                master,
+                replicating,
+                replicas: latest.nodes.len() - 1,
+            }
         }
         None => {
             if all_unreachable {
-                return ClusterState::AllUnreachable { master: Some(master) };
+                return ClusterState::AllUnreachable {
+                    master: Some(master),
+                };
             }
             let failures = failures(history, &master);
             if failures < timing.failures_before_suspect {
-                return ClusterState::MasterSuspect { master, failures, needed: timing.failures_before_suspect };
+                return ClusterState::MasterSuspect {
+                    master,
+                    failures,
+                    needed: timing.failures_before_suspect,
+                };
             }
             if replicas_of_master.is_empty() {
                 return ClusterState::DeadMasterWithoutReplicas { master, failures };
             }
-            let verdicts: Vec<(String, Option<Lost>)> =
-                replicas_of_master.iter().map(|n| (n.name.clone(), lost(history, &n.name, timing))).collect();
-            let still: Vec<String> = verdicts.iter().filter(|(_, l)| l.is_none()).map(|(n, _)| n.clone()).collect();
+            let verdicts: Vec<(String, Option<Lost>)> = replicas_of_master
+                .iter()
+                .map(|n| (n.name.clone(), lost(history, &n.name, timing)))
+                .collect();
+            let still: Vec<String> = verdicts
+                .iter()
+                .filter(|(_, l)| l.is_none())
+                .map(|(n, _)| n.clone())
+                .collect();
             if !still.is_empty() {
-                return ClusterState::UnreachableMaster { master, failures, still_replicating: still };
+                return ClusterState::UnreachableMaster {
+                    master,
+                    failures,
+                    still_replicating: still,
+                };
             }
-            let replicas: Vec<(String, Lost)> =
-                verdicts.into_iter().filter_map(|(n, l)| l.map(|l| (n, l))).collect();
+            let replicas: Vec<(String, Lost)> = verdicts
+                .into_iter()
+                .filter_map(|(n, l)| l.map(|l| (n, l)))
+                .collect();
             let dead_replicas: Vec<String> = latest
                 .nodes
                 .iter()
@@ -197,23 +244,36 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
                 .map(|n| n.name.clone())
                 .collect();
             if dead_replicas.is_empty() {
-                ClusterState::DeadMaster { master, failures, replicas }
+                ClusterState::DeadMaster {
+                    master,
+                    failures,
+                    replicas,
+                }
             } else {
-                ClusterState::DeadMasterAndSomeReplicas { master, failures, replicas, dead_replicas }
+                ClusterState::DeadMasterAndSomeReplicas {
+                    master,
+                    failures,
+                    replicas,
+                    dead_replicas,
+                }
             }
         }
     }
 }
 
 fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> Vec<NodeIssue> {
-    let Some(latest) = history.last() else { return Vec::new() };
+    let Some(latest) = history.last() else {
+        return Vec::new();
+    };
     let previous = history.len().checked_sub(2).map(|i| history[i]);
     let master_name = state.master();
     let master = master_name.and_then(|m| latest.node(m));
     let master_state = master.and_then(|m| m.ok());
     let master_up = master_state.is_some();
     let already_in_state = |n: &str| match state {
-        ClusterState::DeadMasterAndSomeReplicas { dead_replicas, .. } => dead_replicas.iter().any(|d| d == n),
+        ClusterState::DeadMasterAndSomeReplicas { dead_replicas, .. } => {
+            dead_replicas.iter().any(|d| d == n)
+        }
         ClusterState::AllUnreachable { .. } => true,
         _ => false,
     };
@@ -225,7 +285,10 @@ fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> 
         let s = match &n.state {
             Err(e) => {
                 if !already_in_state(&n.name) {
-                    issues.push(NodeIssue::Unreachable { node: n.name.clone(), reason: e.to_string() });
+                    issues.push(NodeIssue::Unreachable {
+                        node: n.name.clone(),
+                        reason: e.to_string(),
+                    });
                 }
                 continue;
             }
@@ -233,7 +296,9 @@ fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> 
         };
         let Some(r) = &s.replica else {
             if s.read_only {
-                issues.push(NodeIssue::NotReplicating { node: n.name.clone() });
+                issues.push(NodeIssue::NotReplicating {
+                    node: n.name.clone(),
+                });
             }
             continue;
         };
@@ -248,7 +313,11 @@ fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> 
         }
         // With the master down, a reconnecting IO thread is expected; a stopped or failed
         // applier is not (it decides whether the node can be promoted).
-        let broken = if master_up { r.io != IoThread::Yes || !r.sql_running } else { !r.sql_running };
+        let broken = if master_up {
+            r.io != IoThread::Yes || !r.sql_running
+        } else {
+            !r.sql_running
+        };
         if broken {
             issues.push(NodeIssue::ReplicaBroken {
                 node: n.name.clone(),
@@ -259,23 +328,35 @@ fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> 
         }
         if let Some(lag) = r.seconds_behind {
             if lag > timing.max_replica_lag.as_secs() {
-                issues.push(NodeIssue::ReplicaLagging { node: n.name.clone(), seconds: lag });
+                issues.push(NodeIssue::ReplicaLagging {
+                    node: n.name.clone(),
+                    seconds: lag,
+                });
             }
         }
         // Errant: what the replica had one round ago that the master does not have now. The
         // one-round shift keeps a transaction that committed on the master between the two
         // probes of the same round from looking errant.
-        if let (Some(ms), Some(prev)) = (master_state, previous.and_then(|p| p.node(&n.name)).and_then(|p| p.ok())) {
+        if let (Some(ms), Some(prev)) = (
+            master_state,
+            previous.and_then(|p| p.node(&n.name)).and_then(|p| p.ok()),
+        ) {
             if let Some(errant) = prev.binlog_state.errant_vs(&ms.binlog_state) {
                 if !errant.is_empty() {
-                    issues.push(NodeIssue::ErrantTransactions { node: n.name.clone(), gtids: errant.to_string() });
+                    issues.push(NodeIssue::ErrantTransactions {
+                        node: n.name.clone(),
+                        gtids: errant.to_string(),
+                    });
                 }
             }
         }
     }
     if let (Some(m), Some(ms)) = (master, master_state) {
         if !ms.read_only && ms.semi_sync.master_enabled && !ms.semi_sync.master_active {
-            issues.push(NodeIssue::SemiSyncInactive { node: m.name.clone(), clients: ms.semi_sync.master_clients });
+            issues.push(NodeIssue::SemiSyncInactive {
+                node: m.name.clone(),
+                clients: ms.semi_sync.master_clients,
+            });
         }
     }
     issues

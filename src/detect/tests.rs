@@ -33,7 +33,13 @@ fn replica_of(master: &str) -> ReplicaStatus {
 struct N(NodeObservation);
 
 fn node(name: &str, state: Result<NodeState, ProbeFailure>) -> N {
-    N(NodeObservation { name: name.into(), address: name.into(), port: 3306, state, latency: Duration::from_millis(1) })
+    N(NodeObservation {
+        name: name.into(),
+        address: name.into(),
+        port: 3306,
+        state,
+        latency: Duration::from_millis(1),
+    })
 }
 
 fn master(name: &str) -> N {
@@ -46,7 +52,12 @@ fn master(name: &str) -> N {
             executed: gtids("0-1-100"),
             binlog_state: gtids("0-1-100"),
             replica: None,
-            semi_sync: SemiSync { master_enabled: true, master_active: true, master_clients: 2, ..SemiSync::default() },
+            semi_sync: SemiSync {
+                master_enabled: true,
+                master_active: true,
+                master_clients: 2,
+                ..SemiSync::default()
+            },
         }),
     )
 }
@@ -61,13 +72,22 @@ fn replica(name: &str, r: ReplicaStatus) -> N {
             executed: gtids("0-1-100"),
             binlog_state: gtids("0-1-100"),
             replica: Some(r),
-            semi_sync: SemiSync { replica_enabled: true, replica_active: true, ..SemiSync::default() },
+            semi_sync: SemiSync {
+                replica_enabled: true,
+                replica_active: true,
+                ..SemiSync::default()
+            },
         }),
     )
 }
 
 fn down(name: &str) -> N {
-    node(name, Err(ProbeFailure::Connect("Connection refused (os error 111)".into())))
+    node(
+        name,
+        Err(ProbeFailure::Connect(
+            "Connection refused (os error 111)".into(),
+        )),
+    )
 }
 
 fn hung(name: &str) -> N {
@@ -113,7 +133,11 @@ fn run(rounds: Vec<Vec<N>>) -> Diagnosis {
 }
 
 fn healthy_round(hb: u64) -> Vec<N> {
-    vec![master("db1"), replica("db2", replica_of("db1")).heartbeats(hb), replica("db3", replica_of("db1")).heartbeats(hb)]
+    vec![
+        master("db1"),
+        replica("db2", replica_of("db1")).heartbeats(hb),
+        replica("db3", replica_of("db1")).heartbeats(hb),
+    ]
 }
 
 struct Case {
@@ -349,7 +373,12 @@ fn scenarios() {
     for c in cases.drain(..) {
         let d = run(c.rounds);
         assert_eq!(d.state.kind(), c.kind, "{}: {d}", c.name);
-        assert!(d.to_string().contains(c.sentence), "{}:\n  got:  {d}\n  want: {}", c.name, c.sentence);
+        assert!(
+            d.to_string().contains(c.sentence),
+            "{}:\n  got:  {d}\n  want: {}",
+            c.name,
+            c.sentence
+        );
         assert_eq!(d.state.is_actionable(), c.actionable, "{}", c.name);
     }
 }
@@ -358,7 +387,7 @@ fn scenarios() {
 fn history_is_bounded() {
     let timing = Timing::default();
     let mut h = History::new(&timing);
-    for s in history((0..1000).map(|i| healthy_round(i)).collect()) {
+    for s in history((0..1000).map(healthy_round).collect()) {
         h.push(Arc::new(s));
     }
     assert!(h.snapshots.len() <= 512);

@@ -34,7 +34,11 @@ impl MysqlClient {
             user: cluster.admin.user.clone(),
             password: cluster.admin.password.clone(),
             op_timeout,
-            probe_conns: cluster.nodes.iter().map(|n| (n.name.clone(), Mutex::new(None))).collect(),
+            probe_conns: cluster
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), Mutex::new(None)))
+                .collect(),
         }
     }
 
@@ -60,7 +64,9 @@ impl MysqlClient {
     async fn rows(&self, conn: &mut Conn, sql: &'static str) -> Result<Vec<Row>, ProbeFailure> {
         match timeout(self.op_timeout, conn.query::<mysql_async::Row, _>(sql)).await {
             Err(_) => Err(ProbeFailure::Timeout),
-            Ok(Err(mysql_async::Error::Server(e))) => Err(ProbeFailure::Query(format!("{sql}: {e}"))),
+            Ok(Err(mysql_async::Error::Server(e))) => {
+                Err(ProbeFailure::Query(format!("{sql}: {e}")))
+            }
             Ok(Err(e)) => Err(ProbeFailure::Connect(format!("connection lost: {e}"))),
             Ok(Ok(rows)) => Ok(rows.into_iter().map(to_row).collect()),
         }
@@ -78,7 +84,8 @@ impl MysqlClient {
                 None => Vec::new(),
             },
         };
-        f.parse(&rows).map_err(|e| ProbeFailure::Query(e.to_string()))
+        f.parse(&rows)
+            .map_err(|e| ProbeFailure::Query(e.to_string()))
     }
 }
 
@@ -107,7 +114,10 @@ fn to_row(row: mysql_async::Row) -> Row {
 impl MysqlAdmin for MysqlClient {
     async fn probe(&self, node: &NodeConfig) -> Result<NodeState, ProbeFailure> {
         let Some(slot) = self.probe_conns.get(&node.name) else {
-            return Err(ProbeFailure::Query(format!("node {} is not in this cluster", node.name)));
+            return Err(ProbeFailure::Query(format!(
+                "node {} is not in this cluster",
+                node.name
+            )));
         };
         let mut slot = slot.lock().await;
         let mut conn = match slot.take() {

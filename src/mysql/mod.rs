@@ -16,5 +16,8 @@ use std::future::Future;
 pub trait MysqlAdmin: Send + Sync {
     /// Read a node's state (identity, read-only, GTIDs, replication, semi-sync). Reuses a
     /// connection between calls; drops it after any failure.
-    fn probe(&self, node: &NodeConfig) -> impl Future<Output = Result<NodeState, ProbeFailure>> + Send;
+    fn probe(
+        &self,
+        node: &NodeConfig,
+    ) -> impl Future<Output = Result<NodeState, ProbeFailure>> + Send;
 }

@@ -21,7 +21,12 @@ pub struct Prober<A> {
 impl<A: MysqlAdmin> Prober<A> {
     /// A prober for `cluster` using `admin` for the I/O.
     pub fn new(cluster: Arc<ClusterConfig>, admin: A, timing: Timing) -> Self {
-        Prober { cluster, admin, timing, round: 0 }
+        Prober {
+            cluster,
+            admin,
+            timing,
+            round: 0,
+        }
     }
 
     /// The admin client (the executor of a failover shares it).
@@ -52,7 +57,14 @@ impl<A: MysqlAdmin> Prober<A> {
             }
         }))
         .await;
-        Snapshot { cluster: self.cluster.name.clone(), round: self.round, at, wall, duration: at.elapsed(), nodes }
+        Snapshot {
+            cluster: self.cluster.name.clone(),
+            round: self.round,
+            at,
+            wall,
+            duration: at.elapsed(),
+            nodes,
+        }
     }
 
     /// Probe forever, handing each snapshot to `sink`; rounds start every `probe_interval`
