@@ -1,6 +1,8 @@
 //! `myha check-config` as a user runs it: each broken file gives one clear error naming the
 //! key, and exit code 64.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 const GOOD: &str = r#"

@@ -2,6 +2,8 @@
 //! a frozen master and a killed master end in "dead" (times printed), a master cut off from
 //! the manager only is "unreachable" and never "dead", a hung node costs one probe timeout.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::lab::{lab_cmd, Lab};

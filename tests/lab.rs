@@ -4,6 +4,8 @@
 //! Needs root and network namespaces; brings the lab up with `chaos/lab up` or reuses a
 //! running one, and leaves it as it found it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
