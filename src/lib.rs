@@ -8,6 +8,7 @@
 //! - [`mysql`]: the MySQL admin edge (trait + mysql_async implementation).
 //! - [`probe`]: probe rounds: every node concurrently, each round one snapshot.
 //! - [`detect`]: the detector: recent snapshots → a diagnosis with a sentence.
+//! - [`vip`]: the floating IP: VPC route tables through the EC2 API.
 //! - [`cli`]: the `myha` subcommands.
 pub mod cli;
 pub mod config;
@@ -17,3 +18,4 @@ pub mod gtid;
 pub mod mysql;
 pub mod probe;
 pub mod topology;
+pub mod vip;
