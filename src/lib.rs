@@ -9,12 +9,18 @@
 //! - [`probe`]: probe rounds: every node concurrently, each round one snapshot.
 //! - [`detect`]: the detector: recent snapshots → a diagnosis with a sentence.
 //! - [`vip`]: the floating IP: VPC route tables through the EC2 API.
+//! - [`failover`]: candidate selection, the failover plan and its record.
+//! - [`coord`]: shared cluster state (master, epoch, block) and failover records.
+//! - [`manager`]: the manager service: per-cluster loop and the pure decision.
 //! - [`cli`]: the `myha` subcommands.
 pub mod cli;
 pub mod config;
+pub mod coord;
 pub mod detect;
+pub mod failover;
 pub mod flavor;
 pub mod gtid;
+pub mod manager;
 pub mod mysql;
 pub mod probe;
 pub mod topology;

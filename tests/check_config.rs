@@ -76,11 +76,7 @@ fn bad_files_exit_64_with_one_clear_error() {
             "cluster.c1.admin: cannot read password file /nonexistent/pw",
         ),
         ("no such file", String::new(), "cannot read config file"),
-        (
-            "not toml",
-            "this is [not toml".to_string(),
-            "TOML parse error",
-        ),
+        ("not toml", "this is [not toml".to_string(), "TOML parse error"),
     ];
     for (what, text, want) in cases {
         let (code, out, err) = if what == "no such file" {
@@ -108,9 +104,6 @@ fn bad_files_exit_64_with_one_clear_error() {
             err.lines().filter(|l| l.starts_with("  cluster")).count() <= 1,
             "{what}: {err}"
         );
-        assert!(
-            out.is_empty(),
-            "{what}: nothing on stdout for a bad file: {out}"
-        );
+        assert!(out.is_empty(), "{what}: nothing on stdout for a bad file: {out}");
     }
 }

@@ -49,11 +49,7 @@ impl Watch {
             if seen.last().map(String::as_str) != Some(d.state.kind()) {
                 seen.push(d.state.kind().to_string());
             }
-            assert!(
-                ok(&d),
-                "unexpected verdict after {:?}: {d}",
-                start.elapsed()
-            );
+            assert!(ok(&d), "unexpected verdict after {:?}: {d}", start.elapsed());
             if pred(&d) {
                 return Outcome {
                     after: start.elapsed(),
@@ -66,12 +62,7 @@ impl Watch {
                 start.elapsed() < deadline,
                 "not reached within {deadline:?}; verdicts: {seen:?}; last: {d}"
             );
-            tokio::time::sleep(
-                self.timing
-                    .probe_interval
-                    .saturating_sub(round_start.elapsed()),
-            )
-            .await;
+            tokio::time::sleep(self.timing.probe_interval.saturating_sub(round_start.elapsed())).await;
         }
     }
 
@@ -102,8 +93,7 @@ impl Watch {
 #[test]
 fn detection_in_the_lab() {
     let lab = Lab::up();
-    let cfg = config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/lab.toml"))
-        .expect("config/lab.toml");
+    let cfg = config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/lab.toml")).expect("config/lab.toml");
     let mgr_ns = lab.status.namespace("mgr1").to_string();
     common::netns::run_in(&mgr_ns, move || async move {
         let cluster = Arc::new(cfg.clusters[0].clone());
@@ -114,8 +104,7 @@ fn detection_in_the_lab() {
             history: History::new(&timing),
             timing: timing.clone(),
         };
-        let bound = timing.probe_interval * timing.failures_before_suspect
-            + timing.replica_agreement_window;
+        let bound = timing.probe_interval * timing.failures_before_suspect + timing.replica_agreement_window;
 
         // baseline: db1 master, db2 and db3 replicas that received what db1 executed
         let o = w.healthy(Duration::from_secs(10)).await;
@@ -124,10 +113,7 @@ fn detection_in_the_lab() {
         assert!(!master_gtids.is_empty());
         for r in ["db2", "db3"] {
             let st = snap.node(r).unwrap().ok().unwrap();
-            assert!(
-                st.read_only && st.replica.is_some(),
-                "{r} is a read-only replica"
-            );
+            assert!(st.read_only && st.replica.is_some(), "{r} is a read-only replica");
             assert!(
                 st.received().contains(&master_gtids).unwrap(),
                 "{r} received {}",
@@ -139,11 +125,7 @@ fn detection_in_the_lab() {
         // 1. frozen master → dead; a hung node never stretches a round past its timeout
         lab_cmd(&["freeze", "db1"]);
         let o = w
-            .until(
-                Duration::from_secs(15),
-                |d| d.state.is_actionable(),
-                |_| true,
-            )
+            .until(Duration::from_secs(15), |d| d.state.is_actionable(), |_| true)
             .await;
         lab_cmd(&["thaw", "db1"]);
         println!(
@@ -172,16 +154,10 @@ fn detection_in_the_lab() {
                 |d| !d.state.is_actionable(),
             )
             .await;
-        println!(
-            "cut mgr1 db1: {} after {} ms",
-            o.diagnosis,
-            o.after.as_millis()
-        );
+        println!("cut mgr1 db1: {} after {} ms", o.diagnosis, o.after.as_millis());
         // hold the cut well past the replicas' slave_net_timeout (4 s): still not dead
         let seen = w
-            .hold(Duration::from_secs(8), |d| {
-                d.state.kind() == "unreachable_master"
-            })
+            .hold(Duration::from_secs(8), |d| d.state.kind() == "unreachable_master")
             .await;
         assert_eq!(seen, ["unreachable_master"]);
         lab_cmd(&["uncut", "mgr1", "db1"]);
@@ -191,11 +167,7 @@ fn detection_in_the_lab() {
         // 3. killed master → dead
         lab_cmd(&["kill", "db1"]);
         let o = w
-            .until(
-                Duration::from_secs(10),
-                |d| d.state.is_actionable(),
-                |_| true,
-            )
+            .until(Duration::from_secs(10), |d| d.state.is_actionable(), |_| true)
             .await;
         println!(
             "kill db1: {} after {} ms (bound {} ms): {}",

@@ -124,19 +124,14 @@ fn write_through_vip_replicates_and_route_move_moves_clients() {
             .expect("app user connects through the VIP");
         timeout(
             STEP,
-            app.query_drop(format!(
-                "CREATE TABLE {table} (id INT PRIMARY KEY, v VARCHAR(64))"
-            )),
+            app.query_drop(format!("CREATE TABLE {table} (id INT PRIMARY KEY, v VARCHAR(64))")),
         )
         .await
         .expect("timeout")
         .expect("create table");
         timeout(
             STEP,
-            app.exec_drop(
-                format!("INSERT INTO {table} VALUES (1, ?)"),
-                (token.clone(),),
-            ),
+            app.exec_drop(format!("INSERT INTO {table} VALUES (1, ?)"), (token.clone(),)),
         )
         .await
         .expect("timeout")
@@ -151,20 +146,14 @@ fn write_through_vip_replicates_and_route_move_moves_clients() {
                 .expect("replica connect");
             let start = Instant::now();
             loop {
-                let found: Option<String> = timeout(
-                    STEP,
-                    c.query_first(format!("SELECT v FROM {table} WHERE id = 1")),
-                )
-                .await
-                .expect("timeout")
-                .expect("select on replica");
+                let found: Option<String> = timeout(STEP, c.query_first(format!("SELECT v FROM {table} WHERE id = 1")))
+                    .await
+                    .expect("timeout")
+                    .expect("select on replica");
                 if found.as_deref() == Some(token.as_str()) {
                     break;
                 }
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "{name} never got the row"
-                );
+                assert!(start.elapsed() < Duration::from_secs(10), "{name} never got the row");
                 sleep(Duration::from_millis(20)).await;
             }
         }

@@ -1,6 +1,8 @@
 //! The `myha` command line: argument parsing and one module per subcommand.
 
 mod check_config;
+mod history;
+mod manager;
 mod status;
 mod table;
 
@@ -30,6 +32,39 @@ pub enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Run the manager service: watch every cluster, fail over dead masters.
+    Manager {
+        /// The configuration file.
+        #[arg(long, short, env = "MYHA_CONFIG")]
+        config: PathBuf,
+        /// This manager's id (overrides manager.id).
+        #[arg(long, env = "MYHA_MANAGER_ID")]
+        id: Option<String>,
+    },
+    /// Show the failover history with each step's timing.
+    History {
+        /// The configuration file.
+        #[arg(long, short, env = "MYHA_CONFIG")]
+        config: PathBuf,
+        /// Only this cluster.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// How many records per cluster, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge a failover: clear the anti-flap block so the next dead master fails over.
+    Ack {
+        /// The configuration file.
+        #[arg(long, short, env = "MYHA_CONFIG")]
+        config: PathBuf,
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+    },
     /// Probe every node of the configured clusters and show topology and diagnosis.
     Status {
         /// The configuration file.
@@ -57,6 +92,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             json,
             watch,
         } => status::run(&config, cluster.as_deref(), json, watch).await,
+        Command::Manager { config, id } => manager::run(&config, id).await,
+        Command::History {
+            config,
+            cluster,
+            limit,
+            json,
+        } => history::history(&config, cluster.as_deref(), limit, json).await,
+        Command::Ack { config, cluster } => history::ack(&config, &cluster).await,
     }
 }
 

@@ -3,6 +3,8 @@
 
 use super::{load_config, table, EXIT_UNHEALTHY};
 use crate::config::{ClusterConfig, Timing};
+use crate::coord::file::FileStore;
+use crate::coord::{unix_ms, SharedState, Store};
 use crate::detect::{ClusterState, Diagnosis, History};
 use crate::mysql::client::MysqlClient;
 use crate::probe::Prober;
@@ -77,22 +79,11 @@ fn table_for(cluster: &ClusterConfig, s: &Snapshot, d: &Diagnosis) -> String {
                     if s.semi_sync.master_enabled {
                         format!(
                             "master {} ({} clients)",
-                            if s.semi_sync.master_active {
-                                "on"
-                            } else {
-                                "off"
-                            },
+                            if s.semi_sync.master_active { "on" } else { "off" },
                             s.semi_sync.master_clients
                         )
                     } else if s.semi_sync.replica_enabled {
-                        format!(
-                            "replica {}",
-                            if s.semi_sync.replica_active {
-                                "on"
-                            } else {
-                                "off"
-                            }
-                        )
+                        format!("replica {}", if s.semi_sync.replica_active { "on" } else { "off" })
                     } else {
                         "off".into()
                     }
@@ -138,6 +129,29 @@ fn snapshot_json(s: &Snapshot, d: &Diagnosis) -> serde_json::Value {
             "probe": n.state,
         })).collect::<Vec<_>>(),
     })
+}
+
+fn print_shared(cluster: &str, sh: &SharedState) {
+    let now = unix_ms(SystemTime::now());
+    println!(
+        "master of record: {} (epoch {}){}",
+        sh.master.as_deref().unwrap_or("none yet"),
+        sh.epoch,
+        sh.last_failover
+            .as_ref()
+            .map(|f| format!(", last failover {f}"))
+            .unwrap_or_default()
+    );
+    match sh.active_block(now) {
+        Some(b) => println!(
+            "automatic failover BLOCKED until {} (after failover {}): clear with `myha ack --config <file> --cluster {cluster}`",
+            b.until, b.failover
+        ),
+        None => println!("automatic failover: {}", if sh.paused { "PAUSED" } else { "armed" }),
+    }
+    for (node, why) in &sh.needs_rebuild {
+        println!("{node} NEEDS REBUILD: {why} (`myha bootstrap --rebuild --node {node}`)");
+    }
 }
 
 struct Watched {
@@ -202,11 +216,7 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
                     "{} {:?} {}",
                     d.state.kind(),
                     d.state.master(),
-                    d.issues
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    d.issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
                 );
                 if last[i].as_ref() != Some(&signature) {
                     let t = started.elapsed().as_secs_f64();
@@ -231,15 +241,22 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
     }
     let mut healthy = true;
     let mut docs = Vec::new();
+    let store = FileStore::new(cfg.manager.state_dir.clone());
     for w in &watched {
         let (Some(s), Some(d)) = (w.history.latest(), w.history.diagnose(&timing)) else {
             continue;
         };
         healthy &= matches!(d.state, ClusterState::Healthy { .. }) && d.issues.is_empty();
+        let shared = store.load(&w.cluster.name).await.ok().map(|v| v.value);
         if json {
-            docs.push(snapshot_json(s, &d));
+            let mut j = snapshot_json(s, &d);
+            j["shared"] = json!(shared);
+            docs.push(j);
         } else {
             println!("{}", table_for(&w.cluster, s, &d));
+            if let Some(sh) = shared {
+                print_shared(&w.cluster.name, &sh);
+            }
         }
     }
     if json {

@@ -21,10 +21,7 @@ pub fn render(title: &str, header: &[&str], rows: &[Vec<String>]) -> String {
     // the title line spans the whole table
     let inner: usize = widths.iter().map(|w| w + 3).sum::<usize>() - 1;
     let title = format!(" {title} ");
-    let title_line = format!(
-        "+{title}{}+",
-        "-".repeat(inner.saturating_sub(title.chars().count()))
-    );
+    let title_line = format!("+{title}{}+", "-".repeat(inner.saturating_sub(title.chars().count())));
     let line = |cells: Vec<&str>| {
         let mut s = String::from("|");
         for (c, w) in cells.iter().zip(&widths) {

@@ -60,6 +60,9 @@ pub struct Config {
     /// Probe and detection timing, for every cluster.
     #[serde(default)]
     pub timing: Timing,
+    /// Failover step limits and anti-flapping.
+    #[serde(default)]
+    pub failover: FailoverConfig,
     /// The clusters this manager watches (`[[cluster]]`).
     #[serde(rename = "cluster")]
     pub clusters: Vec<ClusterConfig>,
@@ -75,6 +78,13 @@ pub struct ManagerConfig {
     /// Where the HTTP API listens.
     #[serde(default = "default_http_listen")]
     pub http_listen: SocketAddr,
+    /// Where a manager without ZooKeeper keeps cluster state and failover records.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/myha")
 }
 
 fn default_http_listen() -> SocketAddr {
@@ -86,6 +96,7 @@ impl Default for ManagerConfig {
         ManagerConfig {
             id: None,
             http_listen: default_http_listen(),
+            state_dir: default_state_dir(),
         }
     }
 }
@@ -191,6 +202,71 @@ impl Default for Timing {
             failures_before_suspect: d_failures(),
             replica_agreement_window: d_agreement(),
             max_replica_lag: d_max_lag(),
+        }
+    }
+}
+
+/// `[failover]`: limits of each step, and anti-flapping.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverConfig {
+    /// After an automatic failover, no other automatic failover of the cluster for this long
+    /// unless a DBA acknowledges (`myha ack`).
+    #[serde(default = "d_block", with = "humantime_serde")]
+    pub block_period: Duration,
+    /// Best-effort fencing of the old master (read-only, end sessions).
+    #[serde(default = "d_fence", with = "humantime_serde")]
+    pub fence_timeout: Duration,
+    /// Letting the candidate apply its relay log (and catch up from a donor).
+    #[serde(default = "d_catch_up", with = "humantime_serde")]
+    pub catch_up_timeout: Duration,
+    /// Promoting the candidate (`STOP SLAVE` alone can take seconds when the old master is
+    /// unreachable).
+    #[serde(default = "d_promote", with = "humantime_serde")]
+    pub promote_timeout: Duration,
+    /// Repointing one replica.
+    #[serde(default = "d_repoint", with = "humantime_serde")]
+    pub repoint_timeout: Duration,
+    /// Rounds of route-table writes (each retries the tables not yet verified).
+    #[serde(default = "d_vip_rounds")]
+    pub vip_rounds: u32,
+    /// Pause between those rounds.
+    #[serde(default = "d_vip_pause", with = "humantime_serde")]
+    pub vip_retry_pause: Duration,
+}
+
+fn d_block() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+fn d_fence() -> Duration {
+    Duration::from_millis(500)
+}
+fn d_catch_up() -> Duration {
+    Duration::from_secs(30)
+}
+fn d_promote() -> Duration {
+    Duration::from_secs(10)
+}
+fn d_repoint() -> Duration {
+    Duration::from_secs(10)
+}
+fn d_vip_rounds() -> u32 {
+    3
+}
+fn d_vip_pause() -> Duration {
+    Duration::from_millis(200)
+}
+
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        FailoverConfig {
+            block_period: d_block(),
+            fence_timeout: d_fence(),
+            catch_up_timeout: d_catch_up(),
+            promote_timeout: d_promote(),
+            repoint_timeout: d_repoint(),
+            vip_rounds: d_vip_rounds(),
+            vip_retry_pause: d_vip_pause(),
         }
     }
 }

@@ -53,10 +53,7 @@ fn the_base_config_is_valid_and_defaults_apply() {
 fn secrets_never_print() {
     let c = parse(&base(), Path::new("t.toml")).unwrap();
     let debug = format!("{c:?}");
-    assert!(
-        !debug.contains("admin-pw") && !debug.contains("repl-pw"),
-        "{debug}"
-    );
+    assert!(!debug.contains("admin-pw") && !debug.contains("repl-pw"), "{debug}");
     assert!(debug.contains("Secret(***)"));
 }
 
@@ -152,9 +149,7 @@ fn timing_and_zookeeper_are_checked() {
     let with = |extra: &str| format!("{extra}\n{}", base());
     let e = err(&with("[timing]\nprobe_interval = \"10ms\""));
     assert!(e.contains("timing.probe_interval: 10 ms is outside"), "{e}");
-    let e = err(&with(
-        "[timing]\nprobe_interval = \"250ms\"\nprobe_timeout = \"5s\"",
-    ));
+    let e = err(&with("[timing]\nprobe_interval = \"250ms\"\nprobe_timeout = \"5s\""));
     assert!(
         e.contains("timing.probe_timeout: 5000 ms is more than 4 × probe_interval"),
         "{e}"

@@ -8,8 +8,7 @@ use std::time::Duration;
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
@@ -67,9 +66,7 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
 
     if let Some(id) = &cfg.manager.id {
         if !valid_name(id) {
-            problems.push(format!(
-                "manager.id: {id:?} must be 1-64 letters, digits, '-' or '_'"
-            ));
+            problems.push(format!("manager.id: {id:?} must be 1-64 letters, digits, '-' or '_'"));
         }
     }
     if let Some(zk) = &cfg.zookeeper {
@@ -89,9 +86,7 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
                 zk.root
             ));
         }
-        if zk.session_timeout < Duration::from_secs(1)
-            || zk.session_timeout > Duration::from_secs(60)
-        {
+        if zk.session_timeout < Duration::from_secs(1) || zk.session_timeout > Duration::from_secs(60) {
             problems.push(format!(
                 "zookeeper.session_timeout: {} ms is outside 1 s ..= 60 s",
                 zk.session_timeout.as_millis()
@@ -105,9 +100,7 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
     }
     if let Some(ep) = &ec2.endpoint {
         if !(ep.starts_with("http://") || ep.starts_with("https://")) {
-            problems.push(format!(
-                "ec2.endpoint: {ep:?} must start with http:// or https://"
-            ));
+            problems.push(format!("ec2.endpoint: {ep:?} must start with http:// or https://"));
         }
     }
     match (
@@ -116,9 +109,7 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
         &ec2.secret_access_key_file,
     ) {
         (None, None, None) => {}
-        (None, _, _) => {
-            problems.push("ec2.access_key_id: required with secret_access_key_env / _file".into())
-        }
+        (None, _, _) => problems.push("ec2.access_key_id: required with secret_access_key_env / _file".into()),
         (Some(_), env, file) => {
             let r = SecretRef {
                 env: env.as_deref(),
@@ -142,6 +133,57 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
     }
 
     check_timing(&cfg.timing, &mut problems);
+    let f = &cfg.failover;
+    for (key, d, lo, hi) in [
+        (
+            "failover.fence_timeout",
+            f.fence_timeout,
+            Duration::from_millis(50),
+            Duration::from_secs(30),
+        ),
+        (
+            "failover.catch_up_timeout",
+            f.catch_up_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(3600),
+        ),
+        (
+            "failover.promote_timeout",
+            f.promote_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(300),
+        ),
+        (
+            "failover.repoint_timeout",
+            f.repoint_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(300),
+        ),
+        (
+            "failover.vip_retry_pause",
+            f.vip_retry_pause,
+            Duration::ZERO,
+            Duration::from_secs(30),
+        ),
+        (
+            "failover.block_period",
+            f.block_period,
+            Duration::ZERO,
+            Duration::from_secs(7 * 24 * 3600),
+        ),
+    ] {
+        if d < lo || d > hi {
+            problems.push(format!(
+                "{key}: {} ms is outside {} ms ..= {} ms",
+                d.as_millis(),
+                lo.as_millis(),
+                hi.as_millis()
+            ));
+        }
+    }
+    if f.vip_rounds == 0 || f.vip_rounds > 20 {
+        problems.push("failover.vip_rounds: must be 1 ..= 20".into());
+    }
 
     if cfg.clusters.is_empty() {
         problems.push("cluster: at least one [[cluster]] is required".into());
@@ -163,16 +205,12 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
         }
         for rt in &c.vip.route_tables {
             if !rt.starts_with("rtb-") {
-                problems.push(format!(
-                    "{ck}.vip.route_tables: {rt:?} is not a route table id (rtb-…)"
-                ));
+                problems.push(format!("{ck}.vip.route_tables: {rt:?} is not a route table id (rtb-…)"));
             }
         }
         if let Some(tag) = &c.vip.route_table_tag {
             if tag.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
-                problems.push(format!(
-                    "{ck}.vip.route_table_tag: {tag:?} must be key=value"
-                ));
+                problems.push(format!("{ck}.vip.route_table_tag: {tag:?} must be key=value"));
             }
         }
         let vip = c.vip.address;
@@ -180,16 +218,10 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
             problems.push(format!("{ck}.vip.address: {vip} cannot be a floating IP"));
         }
         resolve_credentials(&format!("{ck}.admin"), &mut c.admin, &mut problems);
-        resolve_credentials(
-            &format!("{ck}.replication"),
-            &mut c.replication,
-            &mut problems,
-        );
+        resolve_credentials(&format!("{ck}.replication"), &mut c.replication, &mut problems);
 
         if c.nodes.is_empty() {
-            problems.push(format!(
-                "{ck}.node: at least one [[cluster.node]] is required"
-            ));
+            problems.push(format!("{ck}.node: at least one [[cluster.node]] is required"));
         }
         let mut names = HashSet::new();
         let mut endpoints = HashSet::new();
@@ -205,25 +237,17 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
                 problems.push(format!("{nk}: node name used twice"));
             }
             if n.address.is_empty() || n.address.contains(char::is_whitespace) {
-                problems.push(format!(
-                    "{nk}.address: {:?} is not a host name or IP",
-                    n.address
-                ));
+                problems.push(format!("{nk}.address: {:?} is not a host name or IP", n.address));
             }
             if n.port == 0 {
                 problems.push(format!("{nk}.port: must be 1 ..= 65535"));
             }
             if !endpoints.insert((n.address.as_str(), n.port)) {
-                problems.push(format!(
-                    "{nk}: {}:{} is used by another node",
-                    n.address, n.port
-                ));
+                problems.push(format!("{nk}: {}:{} is used by another node", n.address, n.port));
             }
             if let Some(eni) = &n.eni {
                 if !eni.starts_with("eni-") {
-                    problems.push(format!(
-                        "{nk}.eni: {eni:?} is not a network interface id (eni-…)"
-                    ));
+                    problems.push(format!("{nk}.eni: {eni:?} is not a network interface id (eni-…)"));
                 }
             }
             if n.az.is_empty() {

@@ -30,8 +30,7 @@ pub struct History {
 impl History {
     /// Keep enough rounds to cover the agreement window and the failure count, with margin.
     pub fn new(timing: &Timing) -> Self {
-        let per_window =
-            timing.replica_agreement_window.as_millis() / timing.probe_interval.as_millis().max(1);
+        let per_window = timing.replica_agreement_window.as_millis() / timing.probe_interval.as_millis().max(1);
         let capacity = (per_window as usize * 3)
             .max(timing.failures_before_suspect as usize * 2)
             .clamp(8, 512);
@@ -202,9 +201,7 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
         }
         None => {
             if all_unreachable {
-                return ClusterState::AllUnreachable {
-                    master: Some(master),
-                };
+                return ClusterState::AllUnreachable { master: Some(master) };
             }
             let failures = failures(history, &master);
             if failures < timing.failures_before_suspect {
@@ -233,10 +230,7 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
                     still_replicating: still,
                 };
             }
-            let replicas: Vec<(String, Lost)> = verdicts
-                .into_iter()
-                .filter_map(|(n, l)| l.map(|l| (n, l)))
-                .collect();
+            let replicas: Vec<(String, Lost)> = verdicts.into_iter().filter_map(|(n, l)| l.map(|l| (n, l))).collect();
             let dead_replicas: Vec<String> = latest
                 .nodes
                 .iter()
@@ -271,9 +265,7 @@ fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> 
     let master_state = master.and_then(|m| m.ok());
     let master_up = master_state.is_some();
     let already_in_state = |n: &str| match state {
-        ClusterState::DeadMasterAndSomeReplicas { dead_replicas, .. } => {
-            dead_replicas.iter().any(|d| d == n)
-        }
+        ClusterState::DeadMasterAndSomeReplicas { dead_replicas, .. } => dead_replicas.iter().any(|d| d == n),
         ClusterState::AllUnreachable { .. } => true,
         _ => false,
     };
@@ -296,9 +288,7 @@ fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> 
         };
         let Some(r) = &s.replica else {
             if s.read_only {
-                issues.push(NodeIssue::NotReplicating {
-                    node: n.name.clone(),
-                });
+                issues.push(NodeIssue::NotReplicating { node: n.name.clone() });
             }
             continue;
         };

@@ -84,9 +84,7 @@ fn replica(name: &str, r: ReplicaStatus) -> N {
 fn down(name: &str) -> N {
     node(
         name,
-        Err(ProbeFailure::Connect(
-            "Connection refused (os error 111)".into(),
-        )),
+        Err(ProbeFailure::Connect("Connection refused (os error 111)".into())),
     )
 }
 

@@ -4,8 +4,7 @@ use super::{first, flag, non_empty, num, semi_sync, text, FlavorError, ProbeRows
 use crate::gtid::{Gtids, MariaDbGtids};
 use crate::topology::{IoThread, NodeState, ReplicaStatus};
 
-pub const GLOBALS: &str =
-    "SELECT @@server_id AS server_id, @@read_only AS read_only, @@version AS version, \
+pub const GLOBALS: &str = "SELECT @@server_id AS server_id, @@read_only AS read_only, @@version AS version, \
      @@gtid_current_pos AS gtid_current_pos, @@gtid_binlog_state AS gtid_binlog_state";
 // ALL: multi-source replication has one row per named connection; the default is "".
 pub const REPLICA_STATUS: &str = "SHOW ALL SLAVES STATUS";

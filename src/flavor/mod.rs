@@ -4,8 +4,11 @@
 
 mod mariadb;
 mod mysql;
+mod statements;
 #[cfg(test)]
 mod tests;
+
+pub use statements::{is_unknown_variable, quote, StartFrom};
 
 use crate::topology::{NodeState, SemiSync};
 use serde::{Deserialize, Serialize};
@@ -122,11 +125,7 @@ impl Flavor {
 
 // ---- helpers shared by the two flavors --------------------------------------------------
 
-pub(crate) fn col<'a>(
-    row: &'a Row,
-    query: &'static str,
-    names: &[&str],
-) -> Result<Option<&'a str>, FlavorError> {
+pub(crate) fn col<'a>(row: &'a Row, query: &'static str, names: &[&str]) -> Result<Option<&'a str>, FlavorError> {
     for n in names {
         if let Some(v) = row.get(*n) {
             return Ok(v.as_deref());
@@ -138,11 +137,7 @@ pub(crate) fn col<'a>(
     })
 }
 
-pub(crate) fn text<'a>(
-    row: &'a Row,
-    query: &'static str,
-    names: &[&str],
-) -> Result<&'a str, FlavorError> {
+pub(crate) fn text<'a>(row: &'a Row, query: &'static str, names: &[&str]) -> Result<&'a str, FlavorError> {
     Ok(col(row, query, names)?.unwrap_or(""))
 }
 
@@ -157,16 +152,12 @@ where
     match col(row, query, names)? {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|e: T::Err| FlavorError::BadValue {
-                query,
-                column: names[0].to_string(),
-                value: v.to_string(),
-                reason: e.to_string(),
-            }),
+        Some(v) => v.trim().parse().map(Some).map_err(|e: T::Err| FlavorError::BadValue {
+            query,
+            column: names[0].to_string(),
+            value: v.to_string(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -196,38 +187,24 @@ pub(crate) fn semi_sync(rows: &ProbeRows) -> SemiSync {
                 .then(|| r.get("Value").cloned().flatten().unwrap_or_default())
         })
     };
-    let on = |v: Option<String>| {
-        v.is_some_and(|v| matches!(v.to_ascii_uppercase().as_str(), "ON" | "1" | "YES"))
-    };
+    let on = |v: Option<String>| v.is_some_and(|v| matches!(v.to_ascii_uppercase().as_str(), "ON" | "1" | "YES"));
     let v = &rows.semi_sync_variables;
     let s = &rows.semi_sync_status;
     SemiSync {
         master_enabled: on(lookup(
             v,
-            &[
-                "rpl_semi_sync_master_enabled",
-                "rpl_semi_sync_source_enabled",
-            ],
+            &["rpl_semi_sync_master_enabled", "rpl_semi_sync_source_enabled"],
         )),
         master_active: on(lookup(
             s,
             &["rpl_semi_sync_master_status", "rpl_semi_sync_source_status"],
         )),
-        master_clients: lookup(
-            s,
-            &[
-                "rpl_semi_sync_master_clients",
-                "rpl_semi_sync_source_clients",
-            ],
-        )
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0),
+        master_clients: lookup(s, &["rpl_semi_sync_master_clients", "rpl_semi_sync_source_clients"])
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0),
         replica_enabled: on(lookup(
             v,
-            &[
-                "rpl_semi_sync_slave_enabled",
-                "rpl_semi_sync_replica_enabled",
-            ],
+            &["rpl_semi_sync_slave_enabled", "rpl_semi_sync_replica_enabled"],
         )),
         replica_active: on(lookup(
             s,

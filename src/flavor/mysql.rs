@@ -53,11 +53,7 @@ fn replica(row: &Row, heartbeat: Option<&Row>) -> Result<ReplicaStatus, FlavorEr
         last_io_error: non_empty(text(row, q, &["Last_IO_Error"])?),
         last_sql_error: non_empty(text(row, q, &["Last_SQL_Error"])?),
         seconds_behind: num(row, q, &["Seconds_Behind_Source", "Seconds_Behind_Master"])?,
-        received: gtid_set(
-            text(row, q, &["Retrieved_Gtid_Set"])?,
-            q,
-            "Retrieved_Gtid_Set",
-        )?,
+        received: gtid_set(text(row, q, &["Retrieved_Gtid_Set"])?, q, "Retrieved_Gtid_Set")?,
         heartbeats,
         heartbeat_period_ms: (period_s * 1000.0).round() as u64,
         read_position: format!(
@@ -70,11 +66,7 @@ fn replica(row: &Row, heartbeat: Option<&Row>) -> Result<ReplicaStatus, FlavorEr
 
 pub fn parse(rows: &ProbeRows) -> Result<NodeState, FlavorError> {
     let g = first(&rows.globals, GLOBALS)?;
-    let executed = gtid_set(
-        text(g, GLOBALS, &["gtid_executed"])?,
-        GLOBALS,
-        "gtid_executed",
-    )?;
+    let executed = gtid_set(text(g, GLOBALS, &["gtid_executed"])?, GLOBALS, "gtid_executed")?;
     // the default channel is named ""
     let default_channel = rows
         .replica

@@ -15,9 +15,7 @@ fn fixture(text: &str) -> ProbeRows {
             last_key = None;
             current = if stmt.starts_with("SELECT @@server_id") {
                 Some(&mut rows.globals)
-            } else if stmt.starts_with("SHOW ALL SLAVES STATUS")
-                || stmt.starts_with("SHOW REPLICA STATUS")
-            {
+            } else if stmt.starts_with("SHOW ALL SLAVES STATUS") || stmt.starts_with("SHOW REPLICA STATUS") {
                 Some(&mut rows.replica)
             } else if stmt.starts_with("SHOW GLOBAL VARIABLES") {
                 Some(&mut rows.semi_sync_variables)
@@ -39,15 +37,11 @@ fn fixture(text: &str) -> ProbeRows {
             continue;
         }
         let field = line.trim_start().split_once(':').filter(|(k, rest)| {
-            k.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && (rest.is_empty() || rest.starts_with(' '))
         });
-        let row = target
-            .last_mut()
-            .expect("field before the first row marker");
+        let row = target.last_mut().expect("field before the first row marker");
         match field {
             Some((k, v)) => {
                 let v = v.trim();
@@ -147,9 +141,7 @@ fn mysql84_master_with_tagged_gtids_and_source_names() {
 #[test]
 fn mysql84_broken_replica_with_an_errant_transaction() {
     let s = Flavor::MySql
-        .parse(&fixture(include_str!(
-            "fixtures/mysql84_replica_broken.txt"
-        )))
+        .parse(&fixture(include_str!("fixtures/mysql84_replica_broken.txt")))
         .unwrap();
     // read_only=1 alone: reported read-only (super_read_only=0 would still let SUPER write)
     assert!(s.read_only);
@@ -175,10 +167,7 @@ fn missing_column_names_the_statement_and_column() {
     let mut rows = fixture(include_str!("fixtures/mariadb1011_replica.txt"));
     rows.replica[0].remove("Gtid_IO_Pos");
     let e = Flavor::MariaDb.parse(&rows).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "SHOW ALL SLAVES STATUS: no column Gtid_IO_Pos"
-    );
+    assert_eq!(e.to_string(), "SHOW ALL SLAVES STATUS: no column Gtid_IO_Pos");
     let mut rows = fixture(include_str!("fixtures/mariadb1011_replica.txt"));
     rows.globals[0].insert("gtid_current_pos".into(), Some("0-1".into()));
     let e = Flavor::MariaDb.parse(&rows).unwrap_err();

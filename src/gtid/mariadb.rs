@@ -27,8 +27,7 @@ impl MariaDbGtids {
                 reason: "expected domain-server-seq with three unsigned integers",
             };
             let mut it = part.split('-');
-            let (Some(d), Some(s), Some(q), None) = (it.next(), it.next(), it.next(), it.next())
-            else {
+            let (Some(d), Some(s), Some(q), None) = (it.next(), it.next(), it.next(), it.next()) else {
                 return Err(bad());
             };
             let d: u32 = d.trim().parse().map_err(|_| bad())?;
@@ -95,10 +94,7 @@ impl MariaDbGtids {
     /// Sum of per-domain sequence numbers: a total order that agrees with `contains` for
     /// comparable lists; used only to rank lists that are not comparable.
     pub fn weight(&self) -> u128 {
-        self.domain_positions()
-            .values()
-            .map(|&q| u128::from(q))
-            .sum()
+        self.domain_positions().values().map(|&q| u128::from(q)).sum()
     }
 
     /// Iterate over (domain, server, seq).

@@ -29,9 +29,7 @@ fn valid_tag(s: &str) -> bool {
     // MySQL: up to 32 characters, letters, digits and underscores, not starting with a digit.
     !s.is_empty()
         && s.len() <= 32
-        && s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -61,9 +59,7 @@ impl MySqlGtidSet {
                         return Err(bad("interval must be N or N-M with unsigned integers"));
                     };
                     if a == 0 || b < a {
-                        return Err(bad(
-                            "interval must start at 1 or later and not run backwards",
-                        ));
+                        return Err(bad("interval must start at 1 or later and not run backwards"));
                     }
                     out.add_interval(&uuid, &tag, a, b);
                     any = true;
@@ -82,10 +78,7 @@ impl MySqlGtidSet {
 
     /// Add the closed interval a..=b of source (uuid, tag).
     pub fn add_interval(&mut self, uuid: &str, tag: &str, a: u64, b: u64) {
-        let v = self
-            .sets
-            .entry((uuid.to_string(), tag.to_string()))
-            .or_default();
+        let v = self.sets.entry((uuid.to_string(), tag.to_string())).or_default();
         v.push((a, b));
         v.sort_unstable();
         let mut merged: Vec<(u64, u64)> = Vec::with_capacity(v.len());
@@ -105,11 +98,7 @@ impl MySqlGtidSet {
 
     /// Number of transactions in the set.
     pub fn count(&self) -> u128 {
-        self.sets
-            .values()
-            .flatten()
-            .map(|&(a, b)| u128::from(b - a) + 1)
-            .sum()
+        self.sets.values().flatten().map(|&(a, b)| u128::from(b - a) + 1).sum()
     }
 
     /// self ∪ other.

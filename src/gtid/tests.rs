@@ -154,20 +154,15 @@ proptest! {
 fn mysql_reference_manual_examples() {
     // MySQL 8.0 reference manual, "GTID Format and Storage"
     let s = MySqlGtidSet::parse("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-3:11:47-49").unwrap();
-    assert_eq!(
-        s.to_string(),
-        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-3:11:47-49"
-    );
+    assert_eq!(s.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-3:11:47-49");
     assert_eq!(s.count(), 7);
     // gtid_executed as SELECT prints it: groups separated by ",\n"
-    let two = MySqlGtidSet::parse(
-        "2174b383-5441-11e8-b90a-c80aa9429562:1-3,\n24da1677-0c0c-11e8-8442-00059a3c7b00:1-19",
-    )
-    .unwrap();
+    let two =
+        MySqlGtidSet::parse("2174b383-5441-11e8-b90a-c80aa9429562:1-3,\n24da1677-0c0c-11e8-8442-00059a3c7b00:1-19")
+            .unwrap();
     assert_eq!(two.count(), 22);
     // MySQL 8.4 tagged GTIDs
-    let tagged =
-        MySqlGtidSet::parse("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:Domain_1:1-3:11").unwrap();
+    let tagged = MySqlGtidSet::parse("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:Domain_1:1-3:11").unwrap();
     assert_eq!(
         tagged.to_string(),
         "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:domain_1:1-3:11"
@@ -187,10 +182,7 @@ fn bad_gtid_text_is_rejected_with_the_offending_part() {
         "3e11fa47-71ca-11e1-9e33-c80aa9429562:9tag:1",
     ] {
         let e = MySqlGtidSet::parse(bad).unwrap_err();
-        assert!(
-            e.to_string().contains("invalid MySQL GTID set"),
-            "{bad}: {e}"
-        );
+        assert!(e.to_string().contains("invalid MySQL GTID set"), "{bad}: {e}");
     }
     for bad in ["0-1", "0-1-2-3", "a-1-2", "0-1--2", "0-1-2,x"] {
         let e = MariaDbGtids::parse(bad).unwrap_err();

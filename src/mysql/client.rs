@@ -4,9 +4,10 @@
 //! wrapped in `tokio::time::timeout`. After a timeout the connection is dropped: a held `Conn`
 //! whose query future was cancelled returns the *previous* statement's rows to the next one.
 
-use super::MysqlAdmin;
+use super::{Fenced, MysqlAdmin, OpError};
 use crate::config::{ClusterConfig, NodeConfig, Secret};
-use crate::flavor::{Flavor, ProbeRows, Row, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
+use crate::flavor::{is_unknown_variable, Flavor, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
+use crate::gtid::Gtids;
 use crate::topology::{NodeState, ProbeFailure};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};
@@ -20,6 +21,8 @@ pub struct MysqlClient {
     flavor: Flavor,
     user: String,
     password: Secret,
+    repl_user: String,
+    repl_password: Secret,
     /// Hard limit for connecting and for each statement.
     op_timeout: Duration,
     /// One probe connection per node, reused across rounds; `None` after a failure.
@@ -33,6 +36,8 @@ impl MysqlClient {
             flavor: cluster.flavor,
             user: cluster.admin.user.clone(),
             password: cluster.admin.password.clone(),
+            repl_user: cluster.replication.user.clone(),
+            repl_password: cluster.replication.password.clone(),
             op_timeout,
             probe_conns: cluster
                 .nodes
@@ -64,9 +69,7 @@ impl MysqlClient {
     async fn rows(&self, conn: &mut Conn, sql: &'static str) -> Result<Vec<Row>, ProbeFailure> {
         match timeout(self.op_timeout, conn.query::<mysql_async::Row, _>(sql)).await {
             Err(_) => Err(ProbeFailure::Timeout),
-            Ok(Err(mysql_async::Error::Server(e))) => {
-                Err(ProbeFailure::Query(format!("{sql}: {e}")))
-            }
+            Ok(Err(mysql_async::Error::Server(e))) => Err(ProbeFailure::Query(format!("{sql}: {e}"))),
             Ok(Err(e)) => Err(ProbeFailure::Connect(format!("connection lost: {e}"))),
             Ok(Ok(rows)) => Ok(rows.into_iter().map(to_row).collect()),
         }
@@ -84,8 +87,96 @@ impl MysqlClient {
                 None => Vec::new(),
             },
         };
-        f.parse(&rows)
-            .map_err(|e| ProbeFailure::Query(e.to_string()))
+        f.parse(&rows).map_err(|e| ProbeFailure::Query(e.to_string()))
+    }
+}
+
+/// A connection for one operation, separate from the probe connection, with its own limit.
+struct OpConn<'a> {
+    conn: Conn,
+    node: &'a str,
+    op: &'static str,
+    deadline: tokio::time::Instant,
+}
+
+impl OpConn<'_> {
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    fn timeout_err(&self, limit: Duration) -> OpError {
+        OpError::Timeout {
+            node: self.node.to_string(),
+            op: self.op,
+            limit,
+        }
+    }
+
+    fn map_err(&self, e: mysql_async::Error) -> OpError {
+        match e {
+            mysql_async::Error::Server(se) => OpError::Server {
+                node: self.node.to_string(),
+                op: self.op,
+                code: se.code,
+                message: se.message,
+            },
+            other => OpError::Connect {
+                node: self.node.to_string(),
+                op: self.op,
+                message: format!("connection lost: {other}"),
+            },
+        }
+    }
+
+    /// Run one statement within what is left of the operation's time.
+    async fn exec(&mut self, sql: &str, limit: Duration) -> Result<(), OpError> {
+        match timeout(self.remaining(), self.conn.query_drop(sql)).await {
+            Err(_) => Err(self.timeout_err(limit)),
+            Ok(r) => r.map_err(|e| self.map_err(e)),
+        }
+    }
+
+    async fn first_i64(&mut self, sql: &str, limit: Duration) -> Result<Option<i64>, OpError> {
+        match timeout(self.remaining(), self.conn.query_first::<Option<i64>, _>(sql)).await {
+            Err(_) => Err(self.timeout_err(limit)),
+            Ok(r) => r.map(Option::flatten).map_err(|e| self.map_err(e)),
+        }
+    }
+
+    async fn ids(&mut self, sql: &str, limit: Duration) -> Result<Vec<u64>, OpError> {
+        match timeout(self.remaining(), self.conn.query::<u64, _>(sql)).await {
+            Err(_) => Err(self.timeout_err(limit)),
+            Ok(r) => r.map_err(|e| self.map_err(e)),
+        }
+    }
+}
+
+impl MysqlClient {
+    async fn op_conn<'a>(
+        &self,
+        node: &'a NodeConfig,
+        op: &'static str,
+        limit: Duration,
+    ) -> Result<OpConn<'a>, OpError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        match timeout(limit, Conn::new(self.opts(node))).await {
+            Err(_) => Err(OpError::Timeout {
+                node: node.name.clone(),
+                op,
+                limit,
+            }),
+            Ok(Err(e)) => Err(OpError::Connect {
+                node: node.name.clone(),
+                op,
+                message: e.to_string(),
+            }),
+            Ok(Ok(conn)) => Ok(OpConn {
+                conn,
+                node: &node.name,
+                op,
+                deadline,
+            }),
+        }
     }
 }
 
@@ -129,5 +220,84 @@ impl MysqlAdmin for MysqlClient {
             *slot = Some(conn);
         }
         result
+    }
+
+    async fn fence(&self, node: &NodeConfig, limit: Duration) -> Result<Fenced, OpError> {
+        let mut c = self.op_conn(node, "fence", limit).await?;
+        let mut fenced = Fenced::default();
+        for sql in self.flavor.set_read_only(true) {
+            c.exec(&sql, limit).await?;
+        }
+        fenced.read_only = true;
+        // Ending sessions makes clients reconnect — through the VIP, to the new master — and
+        // aborts transactions that would otherwise commit on the old master.
+        let ids = c.ids(&self.flavor.client_sessions_query(&self.user), limit).await?;
+        for id in ids {
+            match c.exec(&format!("KILL CONNECTION {id}"), limit).await {
+                Ok(()) => fenced.sessions_killed += 1,
+                // the session ended by itself in between
+                Err(OpError::Server { code: 1094, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(fenced)
+    }
+
+    async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<bool, OpError> {
+        let mut c = self.op_conn(node, "wait for relay log", limit).await?;
+        c.exec(self.flavor.start_applier(), limit).await?;
+        // ask the server to wait a little less than we do, so it answers before we give up
+        let server_wait = c.remaining().saturating_sub(Duration::from_millis(200));
+        let r = c
+            .first_i64(&self.flavor.wait_applied(gtids, server_wait), limit)
+            .await?;
+        Ok(r == Some(0))
+    }
+
+    async fn promote(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
+        let mut c = self.op_conn(node, "promote", limit).await?;
+        for sql in self.flavor.promote() {
+            match c.exec(&sql, limit).await {
+                Err(OpError::Server { code, .. }) if is_unknown_variable(code) => {
+                    tracing::warn!(node = %node.name, "semi-sync is not available on this server; promoting without it");
+                }
+                r => r?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn replicate_from(
+        &self,
+        node: &NodeConfig,
+        master: &NodeConfig,
+        from: StartFrom,
+        limit: Duration,
+    ) -> Result<(), OpError> {
+        let mut c = self.op_conn(node, "replicate from new master", limit).await?;
+        let statements = self.flavor.replicate_from(
+            &master.address,
+            master.port,
+            &self.repl_user,
+            self.repl_password.expose(),
+            from,
+        );
+        for sql in statements {
+            match c.exec(&sql, limit).await {
+                Err(OpError::Server { code, .. }) if is_unknown_variable(code) => {}
+                r => r?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_read_only(&self, node: &NodeConfig, on: bool, limit: Duration) -> Result<(), OpError> {
+        let mut c = self
+            .op_conn(node, if on { "set read-only" } else { "set writable" }, limit)
+            .await?;
+        for sql in self.flavor.set_read_only(on) {
+            c.exec(&sql, limit).await?;
+        }
+        Ok(())
     }
 }

@@ -9,15 +9,95 @@
 pub mod client;
 
 use crate::config::NodeConfig;
+use crate::flavor::StartFrom;
+use crate::gtid::Gtids;
 use crate::topology::{NodeState, ProbeFailure};
 use std::future::Future;
+use std::time::Duration;
+
+/// An administrative operation on a node that failed. Messages name the node and the step;
+/// they never contain the SQL (statements may carry passwords).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    /// Connecting or a statement took longer than allowed.
+    #[error("{node}: {op} timed out after {limit:?}")]
+    Timeout {
+        /// the node
+        node: String,
+        /// the operation
+        op: &'static str,
+        /// the limit that ran out
+        limit: Duration,
+    },
+    /// No connection.
+    #[error("{node}: {op}: cannot connect: {message}")]
+    Connect {
+        /// the node
+        node: String,
+        /// the operation
+        op: &'static str,
+        /// why
+        message: String,
+    },
+    /// The server refused a statement.
+    #[error("{node}: {op}: server error {code}: {message}")]
+    Server {
+        /// the node
+        node: String,
+        /// the operation
+        op: &'static str,
+        /// MySQL error code
+        code: u16,
+        /// server message
+        message: String,
+    },
+}
+
+/// What fencing an old master achieved (best effort: each part may fail on its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Fenced {
+    /// read-only was set
+    pub read_only: bool,
+    /// client sessions ended
+    pub sessions_killed: u32,
+}
 
 /// Administrative access to the nodes of one cluster.
 pub trait MysqlAdmin: Send + Sync {
     /// Read a node's state (identity, read-only, GTIDs, replication, semi-sync). Reuses a
     /// connection between calls; drops it after any failure.
-    fn probe(
+    fn probe(&self, node: &NodeConfig) -> impl Future<Output = Result<NodeState, ProbeFailure>> + Send;
+
+    /// Fence an old master: read-only, then end client sessions (replication threads stay).
+    /// Best effort within `limit`.
+    fn fence(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<Fenced, OpError>> + Send;
+
+    /// Start the applier if needed and wait until `gtids` are applied; `Ok(false)` when
+    /// `limit` ran out first.
+    fn wait_applied(
         &self,
         node: &NodeConfig,
-    ) -> impl Future<Output = Result<NodeState, ProbeFailure>> + Send;
+        gtids: &Gtids,
+        limit: Duration,
+    ) -> impl Future<Output = Result<bool, OpError>> + Send;
+
+    /// Stop and forget replication, enable the semi-sync master side, make writable.
+    fn promote(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Replicate from `master` with GTID auto-positioning, starting at `from`.
+    fn replicate_from(
+        &self,
+        node: &NodeConfig,
+        master: &NodeConfig,
+        from: StartFrom,
+        limit: Duration,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Set or clear read-only.
+    fn set_read_only(
+        &self,
+        node: &NodeConfig,
+        on: bool,
+        limit: Duration,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
 }

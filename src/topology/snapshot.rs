@@ -79,8 +79,6 @@ impl Snapshot {
     /// The node a replica's `Master_Host:Master_Port` names, matched on the configured
     /// address (replicas are pointed at configured addresses, never at the VIP).
     pub fn node_at(&self, host: &str, port: u16) -> Option<&NodeObservation> {
-        self.nodes
-            .iter()
-            .find(|n| n.address == host && n.port == port)
+        self.nodes.iter().find(|n| n.address == host && n.port == port)
     }
 }

@@ -66,9 +66,7 @@ impl Ec2RouteTables {
                 TimeoutConfig::builder()
                     .connect_timeout(cfg.call_timeout)
                     .operation_attempt_timeout(cfg.call_timeout)
-                    .operation_timeout(
-                        cfg.call_timeout * attempts + Duration::from_millis(400) * attempts,
-                    )
+                    .operation_timeout(cfg.call_timeout * attempts + Duration::from_millis(400) * attempts)
                     .build(),
             );
         if let Some(ep) = &cfg.endpoint {
@@ -76,20 +74,13 @@ impl Ec2RouteTables {
         }
         match (&cfg.access_key_id, &cfg.secret_access_key_value) {
             (Some(id), Some(secret)) => {
-                b = b.credentials_provider(Credentials::new(
-                    id,
-                    secret.expose(),
-                    None,
-                    None,
-                    "myha-config",
-                ));
+                b = b.credentials_provider(Credentials::new(id, secret.expose(), None, None, "myha-config"));
             }
             _ => {
-                let chain =
-                    aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                        .region(Region::new(cfg.region.clone()))
-                        .build()
-                        .await;
+                let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .region(Region::new(cfg.region.clone()))
+                    .build()
+                    .await;
                 b = b.credentials_provider(chain);
             }
         }
@@ -147,10 +138,7 @@ impl RouteTables for Ec2RouteTables {
         Ok(out)
     }
 
-    async fn interfaces(
-        &self,
-        nodes: &[(String, String, Option<String>)],
-    ) -> Result<Vec<NodeInterface>, VipError> {
+    async fn interfaces(&self, nodes: &[(String, String, Option<String>)]) -> Result<Vec<NodeInterface>, VipError> {
         let mut out = Vec::new();
         for (node, address, eni) in nodes {
             let req = self.client.describe_network_interfaces();
@@ -162,12 +150,7 @@ impl RouteTables for Ec2RouteTables {
                             "node {node}: address {address:?} is not an IP, so its ENI cannot be looked up: set `eni`"
                         )));
                     }
-                    req.filters(
-                        Filter::builder()
-                            .name("private-ip-address")
-                            .values(address)
-                            .build(),
-                    )
+                    req.filters(Filter::builder().name("private-ip-address").values(address).build())
                 }
             };
             let resp = req
@@ -201,11 +184,7 @@ impl RouteTables for Ec2RouteTables {
         Ok(out)
     }
 
-    async fn targets(
-        &self,
-        tables: &[String],
-        vip: Ipv4Addr,
-    ) -> Result<BTreeMap<String, Option<String>>, VipError> {
+    async fn targets(&self, tables: &[String], vip: Ipv4Addr) -> Result<BTreeMap<String, Option<String>>, VipError> {
         // Not filtered by route.network-interface-id: some EC2-compatible servers fail on it,
         // and the tables are few.
         let resp = self
@@ -216,8 +195,7 @@ impl RouteTables for Ec2RouteTables {
             .await
             .map_err(|e| err("DescribeRouteTables", &tables.join(","), e))?;
         let dest = format!("{vip}/32");
-        let mut out: BTreeMap<String, Option<String>> =
-            tables.iter().map(|t| (t.clone(), None)).collect();
+        let mut out: BTreeMap<String, Option<String>> = tables.iter().map(|t| (t.clone(), None)).collect();
         for rt in resp.route_tables() {
             let Some(id) = rt.route_table_id() else {
                 continue;
@@ -242,10 +220,9 @@ impl RouteTables for Ec2RouteTables {
             Err(e) if matches!(code(&e), "InvalidRoute.NotFound" | "InvalidParameterValue") => {
                 match self.create(table, vip, eni).await {
                     Ok(()) => Ok(Pointed::Created),
-                    Err(e) if code(&e) == "RouteAlreadyExists" => self
-                        .replace(table, vip, eni)
-                        .await
-                        .map(|_| Pointed::Replaced),
+                    Err(e) if code(&e) == "RouteAlreadyExists" => {
+                        self.replace(table, vip, eni).await.map(|_| Pointed::Replaced)
+                    }
                     Err(e) => Err(e),
                 }
             }

@@ -74,11 +74,8 @@ pub enum Pointed {
 /// retries for throttling and 5xx); errors name the table or ENI concerned.
 pub trait RouteTables: Send + Sync {
     /// Route tables by id plus every table carrying `tag` (`key=value`), deduplicated.
-    fn discover(
-        &self,
-        ids: &[String],
-        tag: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<String>, VipError>> + Send;
+    fn discover(&self, ids: &[String], tag: Option<&str>)
+        -> impl Future<Output = Result<Vec<String>, VipError>> + Send;
 
     /// Each node's ENI: the configured id, or the ENI whose private IP is the node's address.
     /// `nodes` are (name, address, configured ENI).
@@ -97,12 +94,7 @@ pub trait RouteTables: Send + Sync {
     /// Create-or-replace `vip/32 → eni` in one table. Handles AWS's two answers: replacing a
     /// missing route fails (then create), creating an existing one is `RouteAlreadyExists`
     /// (then replace).
-    fn point(
-        &self,
-        table: &str,
-        vip: Ipv4Addr,
-        eni: &str,
-    ) -> impl Future<Output = Result<Pointed, VipError>> + Send;
+    fn point(&self, table: &str, vip: Ipv4Addr, eni: &str) -> impl Future<Output = Result<Pointed, VipError>> + Send;
 }
 
 /// The outcome of moving the VIP: per table, what happened, and whether every table now
@@ -144,9 +136,7 @@ pub async fn move_vip<R: RouteTables>(
         report.rounds = round;
         let results = join_all(todo.iter().map(|t| routes.point(t, vip, eni))).await;
         for (t, r) in todo.iter().zip(results) {
-            report
-                .tables
-                .insert(t.clone(), r.map_err(|e| e.to_string()));
+            report.tables.insert(t.clone(), r.map_err(|e| e.to_string()));
         }
         match routes.targets(tables, vip).await {
             Ok(now) => {
@@ -193,10 +183,7 @@ pub async fn check<R: RouteTables>(
 ) -> Result<Vec<String>, VipError> {
     let mut problems = Vec::new();
     if tables.is_empty() {
-        problems.push(
-            "no route table found for the VIP (check vip.route_tables / vip.route_table_tag)"
-                .to_string(),
-        );
+        problems.push("no route table found for the VIP (check vip.route_tables / vip.route_table_tag)".to_string());
     }
     for i in interfaces {
         if i.source_dest_check {

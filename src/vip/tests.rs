@@ -29,17 +29,10 @@ impl RouteTables for FakeEc2 {
     async fn discover(&self, ids: &[String], _tag: Option<&str>) -> Result<Vec<String>, VipError> {
         Ok(ids.to_vec())
     }
-    async fn interfaces(
-        &self,
-        _nodes: &[(String, String, Option<String>)],
-    ) -> Result<Vec<NodeInterface>, VipError> {
+    async fn interfaces(&self, _nodes: &[(String, String, Option<String>)]) -> Result<Vec<NodeInterface>, VipError> {
         unreachable!("not used by move_vip / check")
     }
-    async fn targets(
-        &self,
-        tables: &[String],
-        _vip: Ipv4Addr,
-    ) -> Result<BTreeMap<String, Option<String>>, VipError> {
+    async fn targets(&self, tables: &[String], _vip: Ipv4Addr) -> Result<BTreeMap<String, Option<String>>, VipError> {
         let r = self.routes.lock().unwrap();
         Ok(tables
             .iter()
@@ -66,11 +59,7 @@ impl RouteTables for FakeEc2 {
         let mut r = self.routes.lock().unwrap();
         let created = r.get(table).cloned().flatten().is_none();
         r.insert(table.into(), Some(eni.into()));
-        Ok(if created {
-            Pointed::Created
-        } else {
-            Pointed::Replaced
-        })
+        Ok(if created { Pointed::Created } else { Pointed::Replaced })
     }
 }
 
@@ -83,15 +72,7 @@ const VIP: Ipv4Addr = Ipv4Addr::new(10, 90, 0, 10);
 #[tokio::test]
 async fn moves_every_table_and_verifies() {
     let ec2 = FakeEc2::with(&[("rtb-a", Some("eni-1")), ("rtb-b", None)]);
-    let r = move_vip(
-        &ec2,
-        &tables(&["rtb-a", "rtb-b"]),
-        VIP,
-        "eni-2",
-        3,
-        Duration::ZERO,
-    )
-    .await;
+    let r = move_vip(&ec2, &tables(&["rtb-a", "rtb-b"]), VIP, "eni-2", 3, Duration::ZERO).await;
     assert!(r.verified && r.wrong.is_empty() && r.rounds == 1, "{r:?}");
     assert_eq!(r.tables["rtb-a"], Ok(Pointed::Replaced));
     assert_eq!(r.tables["rtb-b"], Ok(Pointed::Created));
@@ -101,15 +82,7 @@ async fn moves_every_table_and_verifies() {
 async fn retries_only_the_tables_that_failed() {
     let ec2 = FakeEc2::with(&[("rtb-a", Some("eni-1")), ("rtb-b", Some("eni-1"))]);
     ec2.fail_next.lock().unwrap().insert("rtb-b".into(), 1);
-    let r = move_vip(
-        &ec2,
-        &tables(&["rtb-a", "rtb-b"]),
-        VIP,
-        "eni-2",
-        3,
-        Duration::ZERO,
-    )
-    .await;
+    let r = move_vip(&ec2, &tables(&["rtb-a", "rtb-b"]), VIP, "eni-2", 3, Duration::ZERO).await;
     assert!(r.verified && r.rounds == 2, "{r:?}");
     assert_eq!(*ec2.calls.lock().unwrap(), ["rtb-a", "rtb-b", "rtb-b"]);
 }
@@ -118,25 +91,11 @@ async fn retries_only_the_tables_that_failed() {
 async fn partial_success_is_reported_not_hidden() {
     let ec2 = FakeEc2::with(&[("rtb-a", Some("eni-1")), ("rtb-b", Some("eni-1"))]);
     ec2.fail_next.lock().unwrap().insert("rtb-b".into(), 10);
-    let r = move_vip(
-        &ec2,
-        &tables(&["rtb-a", "rtb-b"]),
-        VIP,
-        "eni-2",
-        3,
-        Duration::ZERO,
-    )
-    .await;
+    let r = move_vip(&ec2, &tables(&["rtb-a", "rtb-b"]), VIP, "eni-2", 3, Duration::ZERO).await;
     assert!(!r.verified && r.rounds == 3, "{r:?}");
     assert_eq!(r.wrong, ["rtb-b"]);
-    assert!(r.tables["rtb-b"]
-        .as_ref()
-        .unwrap_err()
-        .contains("RequestLimitExceeded"));
-    assert_eq!(
-        ec2.routes.lock().unwrap()["rtb-a"].as_deref(),
-        Some("eni-2")
-    );
+    assert!(r.tables["rtb-b"].as_ref().unwrap_err().contains("RequestLimitExceeded"));
+    assert_eq!(ec2.routes.lock().unwrap()["rtb-a"].as_deref(), Some("eni-2"));
 }
 
 #[tokio::test]
@@ -151,11 +110,7 @@ async fn a_write_that_did_not_take_is_caught_by_the_read_back() {
 
 #[tokio::test]
 async fn check_reports_what_is_wrong() {
-    let ec2 = FakeEc2::with(&[
-        ("rtb-a", Some("eni-1")),
-        ("rtb-b", None),
-        ("rtb-c", Some("eni-9")),
-    ]);
+    let ec2 = FakeEc2::with(&[("rtb-a", Some("eni-1")), ("rtb-b", None), ("rtb-c", Some("eni-9"))]);
     let ifs = vec![
         NodeInterface {
             node: "db1".into(),
@@ -172,10 +127,7 @@ async fn check_reports_what_is_wrong() {
         .await
         .unwrap();
     let all = p.join("\n");
-    assert!(
-        all.contains("db2: ENI eni-2 has source/dest check enabled"),
-        "{all}"
-    );
+    assert!(all.contains("db2: ENI eni-2 has source/dest check enabled"), "{all}");
     assert!(
         all.contains("route table rtb-b has no route for 10.90.0.10/32"),
         "{all}"

@@ -111,14 +111,12 @@ pub fn lab_cmd(args: &[&str]) -> String {
 }
 
 pub fn status() -> Status {
-    serde_json::from_str(&lab_cmd(&["status", "--json"]))
-        .expect("chaos/lab status --json is not valid")
+    serde_json::from_str(&lab_cmd(&["status", "--json"])).expect("chaos/lab status --json is not valid")
 }
 
 impl Lab {
     pub fn up() -> Lab {
-        let file = std::fs::File::create("/run/myha-lab-tests.lock")
-            .expect("create /run/myha-lab-tests.lock");
+        let file = std::fs::File::create("/run/myha-lab-tests.lock").expect("create /run/myha-lab-tests.lock");
         let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
             .unwrap_or_else(|(_, e)| panic!("lock /run/myha-lab-tests.lock: {e}"));
         let started_here = !status().ready;

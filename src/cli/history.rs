@@ -1,0 +1,109 @@
+//! `myha history` and `myha ack`: failover records and the anti-flap block, read from (and
+//! for `ack` written to) the cluster state store.
+
+use super::{load_config, table, EXIT_CONFIG};
+use crate::config::Config;
+use crate::coord::file::FileStore;
+use crate::coord::{self, Store};
+use std::path::Path;
+use std::process::ExitCode;
+
+fn clusters<'a>(cfg: &'a Config, only: Option<&str>) -> Result<Vec<&'a str>, ExitCode> {
+    let v: Vec<&str> = cfg
+        .clusters
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|c| only.is_none_or(|o| o == *c))
+        .collect();
+    if v.is_empty() {
+        eprintln!("myha: no cluster {:?} in the configuration", only.unwrap_or_default());
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    Ok(v)
+}
+
+pub async fn history(config: &Path, only: Option<&str>, limit: usize, json: bool) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let names = match clusters(&cfg, only) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let store = FileStore::new(cfg.manager.state_dir.clone());
+    let mut all = Vec::new();
+    for c in names {
+        match store.records(c, limit).await {
+            Ok(r) => all.extend(r),
+            Err(e) => {
+                eprintln!("myha: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    if all.is_empty() {
+        println!("no failovers recorded");
+    }
+    for r in &all {
+        println!("{r}");
+        println!("  trigger:  {}", r.trigger);
+        println!(
+            "  detected: {}   started: {}   manager: {}",
+            r.detected_at, r.started_at, r.manager
+        );
+        if let Some(c) = &r.candidates {
+            println!("  decision: {c}");
+        }
+        let rows: Vec<Vec<String>> = r
+            .steps
+            .iter()
+            .map(|s| {
+                vec![
+                    format!("+{} ms", s.offset_ms),
+                    s.duration_ms
+                        .map(|d| format!("{d} ms"))
+                        .unwrap_or_else(|| "running".into()),
+                    format!("{:?}", s.status).to_lowercase(),
+                    s.name.clone(),
+                    s.detail.clone(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table::render(&r.id, &["Start", "Took", "Status", "Step", "Detail"], &rows)
+        );
+        for e in &r.errors {
+            println!("  error: {e}");
+        }
+        println!();
+    }
+    ExitCode::SUCCESS
+}
+
+pub async fn ack(config: &Path, cluster: &str) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if cfg.cluster(cluster).is_none() {
+        eprintln!("myha: no cluster {cluster:?} in {}", config.display());
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let store = FileStore::new(cfg.manager.state_dir.clone());
+    match coord::update(&store, cluster, |st| st.block = None).await {
+        Ok(_) => {
+            println!("cluster {cluster}: anti-flap block cleared: the next dead master fails over automatically");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("myha: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

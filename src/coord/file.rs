@@ -1,0 +1,161 @@
+//! [`Store`] on a local directory, for a manager that acts alone:
+//!
+//! ```text
+//! <state_dir>/<cluster>/state.json              {"version": N, "state": {...}}
+//! <state_dir>/<cluster>/failovers/<id>.json     one record per failover
+//! ```
+//!
+//! Writes go to a temporary file renamed into place; compare-and-set holds an exclusive
+//! `flock` on `<cluster>/.lock`, so `myha ack` and the manager never interleave.
+
+use super::{SharedState, Store, StoreError, Versioned};
+use crate::failover::{FailoverRecord, RecordSink};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A directory-backed store.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OnDisk {
+    version: u64,
+    state: SharedState,
+}
+
+fn io(what: &str, path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(format!("{what} {}: {e}", path.display()))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| io("cannot write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io("cannot rename into", path, e))
+}
+
+impl FileStore {
+    /// A store under `dir` (created when needed).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileStore { dir: dir.into() }
+    }
+
+    fn cluster_dir(&self, cluster: &str) -> Result<PathBuf, StoreError> {
+        let d = self.dir.join(cluster);
+        std::fs::create_dir_all(d.join("failovers")).map_err(|e| io("cannot create", &d, e))?;
+        Ok(d)
+    }
+
+    fn read(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
+        let p = self.cluster_dir(cluster)?.join("state.json");
+        match std::fs::read(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Versioned {
+                value: SharedState::default(),
+                version: 0,
+            }),
+            Err(e) => Err(io("cannot read", &p, e)),
+            Ok(bytes) => {
+                let d: OnDisk = serde_json::from_slice(&bytes).map_err(|e| io("corrupt", &p, e))?;
+                Ok(Versioned {
+                    value: d.state,
+                    version: d.version,
+                })
+            }
+        }
+    }
+
+    fn lock(&self, cluster: &str) -> Result<Flock<std::fs::File>, StoreError> {
+        let p = self.cluster_dir(cluster)?.join(".lock");
+        let f = std::fs::File::create(&p).map_err(|e| io("cannot open", &p, e))?;
+        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| io("cannot lock", &p, e))
+    }
+}
+
+impl RecordSink for FileStore {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
+        let d = self.cluster_dir(&rec.cluster).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec_pretty(rec).map_err(|e| e.to_string())?;
+        write_atomic(&d.join("failovers").join(format!("{}.json", rec.id)), &bytes).map_err(|e| e.to_string())
+    }
+}
+
+impl Store for FileStore {
+    async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
+        self.read(cluster)
+    }
+
+    async fn save(&self, cluster: &str, state: &SharedState, expected: u64) -> Result<u64, StoreError> {
+        let _lock = self.lock(cluster)?;
+        let found = self.read(cluster)?.version;
+        if found != expected {
+            return Err(StoreError::Conflict {
+                cluster: cluster.to_string(),
+                expected,
+                found,
+            });
+        }
+        let version = expected + 1;
+        let bytes = serde_json::to_vec_pretty(&OnDisk {
+            version,
+            state: state.clone(),
+        })
+        .map_err(|e| StoreError::Io(e.to_string()))?;
+        write_atomic(&self.cluster_dir(cluster)?.join("state.json"), &bytes)?;
+        Ok(version)
+    }
+
+    async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
+        let d = self.cluster_dir(cluster)?.join("failovers");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&d).map_err(|e| io("cannot list", &d, e))? {
+            let p = entry.map_err(|e| io("cannot list", &d, e))?.path();
+            if p.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match std::fs::read(&p).map(|b| serde_json::from_slice::<FailoverRecord>(&b)) {
+                Ok(Ok(r)) => out.push(r),
+                Ok(Err(e)) => tracing::warn!(file = %p.display(), error = %e, "skipping unreadable failover record"),
+                Err(e) => tracing::warn!(file = %p.display(), error = %e, "skipping unreadable failover record"),
+            }
+        }
+        out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coord::update;
+
+    #[tokio::test]
+    async fn compare_and_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FileStore::new(dir.path());
+        let v0 = s.load("c1").await.unwrap();
+        assert_eq!((v0.version, v0.value.clone()), (0, SharedState::default()));
+        let mut st = v0.value.clone();
+        st.master = Some("db1".into());
+        let v1 = s.save("c1", &st, 0).await.unwrap();
+        assert_eq!(v1, 1);
+        // a writer that read version 0 loses
+        let e = s.save("c1", &SharedState::default(), 0).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::Conflict {
+                    expected: 0,
+                    found: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(s.load("c1").await.unwrap().value.master.as_deref(), Some("db1"));
+        let v = update(&s, "c1", |st| st.epoch += 1).await.unwrap();
+        assert_eq!((v.version, v.value.epoch), (2, 1));
+    }
+}

@@ -1,0 +1,126 @@
+//! The coordinator edge: cluster state shared by managers (current master, epoch, anti-flap
+//! block, pause, nodes needing a rebuild) and the failover records.
+//!
+//! Contract of [`Store`]: `save` is a compare-and-set on the version returned by `load` —
+//! it fails with [`StoreError::Conflict`] when someone else wrote in between, and the caller
+//! must re-read before acting. Records are written whole (create or overwrite) and listed
+//! newest first. [`file::FileStore`] implements it on a local directory for a manager that
+//! acts alone.
+
+pub mod file;
+
+use crate::failover::{FailoverRecord, RecordSink};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else changed the state since it was read.
+    #[error("cluster {cluster}: state changed concurrently (expected version {expected}, found {found})")]
+    Conflict {
+        /// cluster
+        cluster: String,
+        /// the version the caller read
+        expected: u64,
+        /// the version found
+        found: u64,
+    },
+    /// The store cannot be read or written.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// An automatic failover of the cluster is blocked until `until_ms` (anti-flapping).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Unix milliseconds.
+    pub until_ms: u64,
+    /// RFC 3339, for people.
+    pub until: String,
+    /// The failover that set the block.
+    pub failover: String,
+}
+
+/// What every manager of a cluster agrees on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedState {
+    /// The current master, as last set by a failover or observed.
+    pub master: Option<String>,
+    /// Grows with every change of master.
+    pub epoch: u64,
+    /// Anti-flapping block after an automatic failover.
+    pub block: Option<Block>,
+    /// Automation paused by a DBA: detection goes on, nothing is acted on.
+    pub paused: bool,
+    /// Nodes that must be rebuilt before they can replicate again, with why.
+    pub needs_rebuild: BTreeMap<String, String>,
+    /// Id of the last failover.
+    pub last_failover: Option<String>,
+}
+
+impl SharedState {
+    /// The block, if it is still in force at `now_ms`.
+    pub fn active_block(&self, now_ms: u64) -> Option<&Block> {
+        self.block.as_ref().filter(|b| now_ms < b.until_ms)
+    }
+}
+
+/// Unix milliseconds of a wall-clock time.
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64
+}
+
+/// State plus the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Pass back to `save`.
+    pub version: u64,
+}
+
+/// The coordinator's storage.
+pub trait Store: RecordSink {
+    /// Read a cluster's state (default state, version 0, when there is none yet).
+    fn load(&self, cluster: &str) -> impl Future<Output = Result<Versioned<SharedState>, StoreError>> + Send;
+
+    /// Compare-and-set: write `state` if the stored version is still `expected`; returns the
+    /// new version.
+    fn save(
+        &self,
+        cluster: &str,
+        state: &SharedState,
+        expected: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The newest `limit` failover records of a cluster, newest first.
+    fn records(
+        &self,
+        cluster: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<FailoverRecord>, StoreError>> + Send;
+}
+
+/// Read-modify-write with compare-and-set, retried on conflicts (a few times: conflicts are
+/// rare and mean another writer just acted).
+pub async fn update<S: Store>(
+    store: &S,
+    cluster: &str,
+    f: impl Fn(&mut SharedState),
+) -> Result<Versioned<SharedState>, StoreError> {
+    let mut last = None;
+    for _ in 0..5 {
+        let cur = store.load(cluster).await?;
+        let mut next = cur.value.clone();
+        f(&mut next);
+        match store.save(cluster, &next, cur.version).await {
+            Ok(version) => return Ok(Versioned { value: next, version }),
+            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| StoreError::Io("update failed".into())))
+}

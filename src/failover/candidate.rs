@@ -1,0 +1,169 @@
+//! Candidate selection: which replica to promote, pure and unit-tested.
+//!
+//! Order: most *received* transactions (MariaDB `Gtid_IO_Pos`, MySQL retrieved ∪ executed),
+//! then `priority`, then config order. Never a `no_promote` node, a node with errant
+//! transactions, a broken applier, or a node that does not replicate from the dead master.
+//! If the best eligible node is behind the most advanced replica (which is not eligible
+//! itself, e.g. `no_promote`), it first catches up from that replica: semi-sync guarantees
+//! every acknowledged commit is on *some* replica, not on the one we like best.
+
+use crate::config::ClusterConfig;
+use crate::gtid::Gtids;
+use crate::topology::Snapshot;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// One replica in the ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ranked {
+    /// Node name.
+    pub node: String,
+    /// What it received, as GTID text.
+    pub received: String,
+    /// Its configured priority.
+    pub priority: i32,
+}
+
+/// A node that cannot be promoted, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// Node name.
+    pub node: String,
+    /// Why not.
+    pub reason: String,
+}
+
+/// The outcome of candidate selection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidates {
+    /// The master being replaced.
+    pub old_master: String,
+    /// Replicas of the old master, most advanced first.
+    pub ranking: Vec<Ranked>,
+    /// The node to promote, if any can be.
+    pub chosen: Option<String>,
+    /// The replica that received the most (may be the chosen one).
+    pub most_advanced: Option<String>,
+    /// When the chosen node is behind: the replica to catch up from before promotion.
+    pub catch_up_from: Option<String>,
+    /// Nodes that cannot be promoted.
+    pub rejected: Vec<Rejected>,
+}
+
+impl fmt::Display for Candidates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.chosen {
+            Some(c) => {
+                let r = self.ranking.iter().find(|r| &r.node == c);
+                write!(f, "promoting {c}")?;
+                if let Some(r) = r {
+                    write!(f, " (received {}, priority {})", r.received, r.priority)?;
+                }
+                if let Some(d) = &self.catch_up_from {
+                    write!(f, " after catching up from {d}, which received more")?;
+                }
+            }
+            None => write!(f, "no node can be promoted")?,
+        }
+        if !self.rejected.is_empty() {
+            write!(
+                f,
+                "; not eligible: {}",
+                self.rejected
+                    .iter()
+                    .map(|r| format!("{} ({})", r.node, r.reason))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Choose the node to promote in place of `old_master`, from the latest snapshot.
+/// `errant` lists nodes the detector saw with errant transactions while the master was up.
+pub fn choose(snapshot: &Snapshot, cluster: &ClusterConfig, old_master: &str, errant: &BTreeSet<String>) -> Candidates {
+    let master_cfg = cluster.node(old_master);
+    let mut rejected = Vec::new();
+    // (node index, received, priority)
+    let mut pool: Vec<(usize, Gtids, i32)> = Vec::new();
+    for (i, n) in cluster.nodes.iter().enumerate() {
+        if n.name == old_master {
+            continue;
+        }
+        let reject = |reason: String| Rejected {
+            node: n.name.clone(),
+            reason,
+        };
+        let Some(obs) = snapshot.node(&n.name) else {
+            rejected.push(reject("not in the snapshot".into()));
+            continue;
+        };
+        let st = match &obs.state {
+            Ok(s) => s,
+            Err(e) => {
+                rejected.push(reject(format!("unreachable: {e}")));
+                continue;
+            }
+        };
+        let Some(r) = &st.replica else {
+            rejected.push(reject("not a replica".into()));
+            continue;
+        };
+        if master_cfg.is_some_and(|m| m.address != r.master_host || m.port != r.master_port) {
+            rejected.push(reject(format!(
+                "replicates from {}:{}, not from {old_master}",
+                r.master_host, r.master_port
+            )));
+            continue;
+        }
+        // Ranked even when not eligible: it may hold transactions others need.
+        pool.push((i, st.received(), n.priority));
+        if n.no_promote {
+            rejected.push(reject("no_promote".into()));
+        } else if !r.sql_running {
+            let why = r.last_sql_error.as_deref().unwrap_or("stopped");
+            rejected.push(reject(format!("SQL thread not running: {why}")));
+        } else if errant.contains(&n.name) {
+            rejected.push(reject("errant transactions".into()));
+        }
+    }
+    // Most received first (weight agrees with GTID containment), then priority, then config order.
+    pool.sort_by(|a, b| b.1.weight().cmp(&a.1.weight()).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    let name = |i: usize| cluster.nodes[i].name.clone();
+    let is_rejected = |n: &str| rejected.iter().any(|r| r.node == n);
+    let ranking: Vec<Ranked> = pool
+        .iter()
+        .map(|(i, g, p)| Ranked {
+            node: name(*i),
+            received: g.to_string(),
+            priority: *p,
+        })
+        .collect();
+    let most = pool.first();
+    // Among eligible nodes with the same (most) history, priority decides; among the rest,
+    // the most advanced eligible one.
+    let chosen = pool.iter().find(|(i, _, _)| !is_rejected(&cluster.nodes[*i].name));
+    let catch_up_from = match (most, chosen) {
+        (Some(m), Some(c)) if c.1.contains(&m.1) != Some(true) => {
+            let donor = name(m.0);
+            // a donor must be able to apply what it received before serving it
+            let donor_applies = snapshot
+                .node(&donor)
+                .and_then(|o| o.ok())
+                .and_then(|s| s.replica.as_ref())
+                .is_some_and(|r| r.sql_running);
+            donor_applies.then_some(donor)
+        }
+        _ => None,
+    };
+    Candidates {
+        old_master: old_master.to_string(),
+        ranking,
+        chosen: chosen.map(|c| name(c.0)),
+        most_advanced: most.map(|m| name(m.0)),
+        catch_up_from,
+        rejected,
+    }
+}

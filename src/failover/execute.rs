@@ -1,0 +1,291 @@
+//! Running a failover plan against the real edges (MySQL admin, route tables), step by step,
+//! each audited. Concurrent where the steps are independent:
+//!
+//! ```text
+//! fence old master ─┐
+//!                   ├─► guard ─► promote ─┬─► move VIP (all route tables, verified)
+//! catch up cand.  ──┘                     └─► repoint every other replica (in parallel)
+//! ```
+//!
+//! A failed catch-up or promotion stops the failover (nothing irreversible happened before
+//! the promotion; the manager tries again on its next round). A best-effort fence that fails,
+//! a route table that would not move or a replica that could not be repointed make the
+//! failover *degraded*: recorded, and repaired by the manager's later rounds.
+
+use super::candidate::Candidates;
+use super::record::{RecordSink, Recorder, Status};
+use crate::config::{ClusterConfig, FailoverConfig, NodeConfig};
+use crate::flavor::StartFrom;
+use crate::gtid::Gtids;
+use crate::mysql::MysqlAdmin;
+use crate::topology::Snapshot;
+use crate::vip::{move_vip, RouteTables};
+use futures_util::future::join_all;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::Ipv4Addr;
+
+/// Checked before every irreversible step (promote, route move): does this manager still
+/// hold the right to act, at the epoch it started from?
+pub trait Guard: Send + Sync {
+    /// `Err(why)` stops the failover before the step.
+    fn may_act(&self, step: &str) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// A manager that acts alone (no coordinator configured).
+pub struct Alone;
+
+impl Guard for Alone {
+    async fn may_act(&self, _step: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Everything a failover acts on.
+pub struct Edges<'a, A, R, G> {
+    /// The cluster.
+    pub cluster: &'a ClusterConfig,
+    /// Step timeouts.
+    pub timeouts: &'a FailoverConfig,
+    /// MySQL admin.
+    pub admin: &'a A,
+    /// Route tables.
+    pub routes: &'a R,
+    /// The VIP's route tables.
+    pub tables: &'a [String],
+    /// ENI per node.
+    pub enis: &'a BTreeMap<String, String>,
+    /// Leadership / epoch check.
+    pub guard: &'a G,
+}
+
+fn received(snapshot: &Snapshot, node: &str) -> Option<Gtids> {
+    snapshot.node(node).and_then(|n| n.ok()).map(|s| s.received())
+}
+
+impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
+    fn node(&self, name: &str) -> Option<&NodeConfig> {
+        self.cluster.node(name)
+    }
+
+    fn vip(&self) -> Ipv4Addr {
+        self.cluster.vip.address
+    }
+
+    /// Let `cand` apply everything it received — first from `donor` if that one received more.
+    async fn catch_up(
+        &self,
+        snapshot: &Snapshot,
+        cand: &NodeConfig,
+        donor: Option<&NodeConfig>,
+    ) -> Result<String, String> {
+        let limit = self.timeouts.catch_up_timeout;
+        let Some(mut target) = received(snapshot, &cand.name) else {
+            return Err(format!("{} is not in the snapshot", cand.name));
+        };
+        if let Some(d) = donor {
+            let Some(donor_received) = received(snapshot, &d.name) else {
+                return Err(format!("{} is not in the snapshot", d.name));
+            };
+            // the donor serves from its binlog: it must first apply its own relay log
+            match self.admin.wait_applied(d, &donor_received, limit).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(format!(
+                        "donor {} did not apply {donor_received} within {limit:?}",
+                        d.name
+                    ))
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+            self.admin
+                .replicate_from(cand, d, StartFrom::ReplicaPosition, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            target = donor_received;
+        }
+        if target.is_empty() {
+            return Ok(format!("{} has nothing to apply", cand.name));
+        }
+        match self.admin.wait_applied(cand, &target, limit).await {
+            Ok(true) => Ok(format!(
+                "{} applied everything up to {target}{}",
+                cand.name,
+                donor
+                    .map(|d| format!(" (caught up from {})", d.name))
+                    .unwrap_or_default()
+            )),
+            Ok(false) => Err(format!("{} did not apply {target} within {limit:?}", cand.name)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Run the failover of `cand.old_master` to `cand.chosen`. Returns the final status.
+    pub async fn failover<S: RecordSink>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        snapshot: &Snapshot,
+        cand: &Candidates,
+    ) -> Status {
+        let (Some(new_name), Some(old)) = (cand.chosen.as_deref(), self.node(&cand.old_master)) else {
+            let s = rec.start("choose candidate").await;
+            rec.audit(s, Status::Failed, cand.to_string()).await;
+            rec.finish(Status::Failed).await;
+            return Status::Failed;
+        };
+        let Some(new) = self.node(new_name) else {
+            rec.finish(Status::Failed).await;
+            return Status::Failed;
+        };
+        let donor = cand.catch_up_from.as_deref().and_then(|d| self.node(d));
+
+        // 1. fence the old master (best effort) while the candidate drains its relay log
+        let clock = rec.clock();
+        let fence_step = rec.start(format!("fence {}", old.name)).await;
+        let catch_step = rec.start(format!("catch up {}", new.name)).await;
+        let fence = async {
+            let r = self.admin.fence(old, self.timeouts.fence_timeout).await;
+            (r, clock.elapsed().as_millis() as u64)
+        };
+        let catch = async {
+            let r = self.catch_up(snapshot, new, donor).await;
+            (r, clock.elapsed().as_millis() as u64)
+        };
+        let ((fenced, fence_end), (caught, catch_end)) = tokio::join!(fence, catch);
+        match fenced {
+            Ok(f) => {
+                let detail = format!("read_only=ON, {} client sessions ended", f.sessions_killed);
+                rec.audit_at(fence_step, fence_end, Status::Ok, detail).await;
+            }
+            // Expected for a dead master: the route move below is what cuts clients off, and
+            // the node's configuration makes it come back read-only.
+            Err(e) => {
+                rec.audit_at(
+                    fence_step,
+                    fence_end,
+                    Status::Degraded,
+                    format!("best effort, not fenced: {e}"),
+                )
+                .await
+            }
+        }
+        match caught {
+            Ok(detail) => rec.audit_at(catch_step, catch_end, Status::Ok, detail).await,
+            Err(e) => {
+                rec.audit_at(catch_step, catch_end, Status::Failed, e).await;
+                rec.finish(Status::Failed).await;
+                return Status::Failed;
+            }
+        }
+
+        // 2. promote — irreversible: check the right to act first
+        let step = rec.start(format!("promote {}", new.name)).await;
+        if let Err(why) = self.guard.may_act("promote").await {
+            rec.audit(step, Status::Failed, format!("not promoting: {why}")).await;
+            rec.finish(Status::Failed).await;
+            return Status::Failed;
+        }
+        if let Err(e) = self.admin.promote(new, self.timeouts.promote_timeout).await {
+            rec.audit(step, Status::Failed, e.to_string()).await;
+            rec.finish(Status::Failed).await;
+            return Status::Failed;
+        }
+        rec.audit(
+            step,
+            Status::Ok,
+            format!("{} is writable, semi-sync master on", new.name),
+        )
+        .await;
+        rec.rec.new_master = Some(new.name.clone());
+
+        // 3. move the VIP and repoint the other replicas, all at once
+        // a fence that failed on a dead master is expected, not a degraded failover
+        let mut degraded = false;
+        let clock = rec.clock();
+        let vip_step = rec.start(format!("move VIP {} to {}", self.vip(), new.name)).await;
+        let others: Vec<&NodeConfig> = snapshot
+            .nodes
+            .iter()
+            .filter(|n| n.name != new.name && n.name != old.name)
+            .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
+            .filter_map(|n| self.node(&n.name))
+            .collect();
+        let mut repoint_steps = Vec::new();
+        for o in &others {
+            repoint_steps.push(rec.start(format!("repoint {} to {}", o.name, new.name)).await);
+        }
+        let vip = async {
+            let r = match self.guard.may_act("move VIP").await {
+                Err(why) => Err(format!("not moving the VIP: {why}")),
+                Ok(()) => match self.enis.get(&new.name) {
+                    None => Err(format!("no ENI known for {}", new.name)),
+                    Some(eni) => {
+                        let report = move_vip(
+                            self.routes,
+                            self.tables,
+                            self.vip(),
+                            eni,
+                            self.timeouts.vip_rounds,
+                            self.timeouts.vip_retry_pause,
+                        )
+                        .await;
+                        if report.verified {
+                            Ok(format!(
+                                "{} route tables → {eni}, verified ({} write rounds)",
+                                self.tables.len(),
+                                report.rounds
+                            ))
+                        } else {
+                            Err(format!(
+                                "route tables not pointing at {eni} after {} rounds: {}; errors: {:?}",
+                                report.rounds,
+                                report.wrong.join(", "),
+                                report
+                                    .tables
+                                    .iter()
+                                    .filter_map(|(t, r)| r.as_ref().err().map(|e| format!("{t}: {e}")))
+                                    .collect::<Vec<_>>()
+                            ))
+                        }
+                    }
+                },
+            };
+            (r, clock.elapsed().as_millis() as u64)
+        };
+        let repoints = join_all(others.iter().map(|o| async move {
+            let r = self
+                .admin
+                .replicate_from(o, new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout)
+                .await;
+            (r, clock.elapsed().as_millis() as u64)
+        }));
+        let ((vip_result, vip_end), repointed) = tokio::join!(vip, repoints);
+        match vip_result {
+            Ok(d) => rec.audit_at(vip_step, vip_end, Status::Ok, d).await,
+            Err(e) => {
+                degraded = true;
+                rec.audit_at(vip_step, vip_end, Status::Degraded, e).await;
+            }
+        }
+        for ((step, o), (r, end)) in repoint_steps.into_iter().zip(&others).zip(repointed) {
+            match r {
+                Ok(()) => {
+                    rec.audit_at(
+                        step,
+                        end,
+                        Status::Ok,
+                        format!("{} replicates from {} (GTID)", o.name, new.name),
+                    )
+                    .await
+                }
+                Err(e) => {
+                    degraded = true;
+                    rec.audit_at(step, end, Status::Degraded, e.to_string()).await;
+                }
+            }
+        }
+        let status = if degraded { Status::Degraded } else { Status::Ok };
+        rec.finish(status).await;
+        status
+    }
+}

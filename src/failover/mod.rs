@@ -1,0 +1,12 @@
+//! Failover: choose the candidate ([`candidate`]), run the plan ([`execute`]), and keep the
+//! record of it ([`record`]).
+
+pub mod candidate;
+pub mod execute;
+pub mod record;
+#[cfg(test)]
+mod tests;
+
+pub use candidate::{choose, Candidates};
+pub use execute::{Alone, Edges, Guard};
+pub use record::{FailoverRecord, Kind, RecordSink, Recorder, Status};

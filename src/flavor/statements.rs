@@ -1,0 +1,180 @@
+//! The administrative statements of a failover, per flavor. Statements that carry a password
+//! are built here and never logged: callers log the step, not the SQL.
+
+use super::Flavor;
+use crate::gtid::Gtids;
+use std::time::Duration;
+
+/// Where a node starts replicating from when pointed at a new master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartFrom {
+    /// A replica continues from what it applied (MariaDB `slave_pos`).
+    ReplicaPosition,
+    /// An old master continues from its own binlog (MariaDB `current_pos`): its last
+    /// transactions were written locally, not replicated, so `gtid_slave_pos` is stale.
+    OwnPosition,
+}
+
+/// A SQL string literal (quotes and backslashes escaped).
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+impl Flavor {
+    /// Make a node read-only (on MySQL `super_read_only`, which also stops SUPER users).
+    pub fn set_read_only(self, on: bool) -> Vec<String> {
+        let v = if on { "ON" } else { "OFF" };
+        match self {
+            Flavor::MariaDb => vec![format!("SET GLOBAL read_only={v}")],
+            // super_read_only=ON implies read_only=ON; turning off needs both, in this order
+            Flavor::MySql if on => vec!["SET GLOBAL super_read_only=ON".into()],
+            Flavor::MySql => vec![
+                "SET GLOBAL super_read_only=OFF".into(),
+                "SET GLOBAL read_only=OFF".into(),
+            ],
+        }
+    }
+
+    /// Client sessions to end when fencing: everything but replication, system threads and
+    /// the manager's own connections.
+    pub fn client_sessions_query(self, admin_user: &str) -> String {
+        format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+             AND USER NOT IN ('system user', 'event_scheduler', {}) \
+             AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Connect')",
+            quote(admin_user)
+        )
+    }
+
+    /// Wait until the node has applied `gtids`, at most `limit`; the statement returns 0 when
+    /// reached (MariaDB `MASTER_GTID_WAIT`: -1 on timeout; MySQL: 1 on timeout).
+    pub fn wait_applied(self, gtids: &Gtids, limit: Duration) -> String {
+        let secs = format!("{:.3}", limit.as_secs_f64());
+        match self {
+            Flavor::MariaDb => format!("SELECT MASTER_GTID_WAIT({}, {secs})", quote(&gtids.to_string())),
+            Flavor::MySql => format!(
+                "SELECT WAIT_FOR_EXECUTED_GTID_SET({}, {secs})",
+                quote(&gtids.to_string())
+            ),
+        }
+    }
+
+    /// Start the applier if it is stopped (it must drain the relay log before promotion).
+    pub fn start_applier(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "START SLAVE SQL_THREAD",
+            Flavor::MySql => "START REPLICA SQL_THREAD",
+        }
+    }
+
+    /// Turn a replica into a writable master with semi-sync on its master side.
+    pub fn promote(self) -> Vec<String> {
+        let mut v: Vec<String> = match self {
+            Flavor::MariaDb => vec![
+                "STOP SLAVE".into(),
+                "RESET SLAVE ALL".into(),
+                // the replica side stays on: harmless on a master, needed if it is demoted
+                "SET GLOBAL rpl_semi_sync_master_enabled=ON".into(),
+            ],
+            Flavor::MySql => vec![
+                "STOP REPLICA".into(),
+                "RESET REPLICA ALL".into(),
+                "SET GLOBAL rpl_semi_sync_source_enabled=ON".into(),
+            ],
+        };
+        v.extend(self.set_read_only(false));
+        v
+    }
+
+    /// Point a node at `host:port` with GTID auto-positioning and start replicating. The
+    /// master side of semi-sync is turned off first: on a replica it stalls the applier.
+    pub fn replicate_from(self, host: &str, port: u16, user: &str, password: &str, from: StartFrom) -> Vec<String> {
+        match self {
+            Flavor::MariaDb => {
+                let pos = match from {
+                    StartFrom::ReplicaPosition => "slave_pos",
+                    StartFrom::OwnPosition => "current_pos",
+                };
+                vec![
+                    "STOP SLAVE".into(),
+                    "SET GLOBAL rpl_semi_sync_master_enabled=OFF".into(),
+                    "SET GLOBAL rpl_semi_sync_slave_enabled=ON".into(),
+                    format!(
+                        "CHANGE MASTER TO MASTER_HOST={}, MASTER_PORT={port}, MASTER_USER={}, MASTER_PASSWORD={}, \
+                         MASTER_USE_GTID={pos}, MASTER_CONNECT_RETRY=1",
+                        quote(host),
+                        quote(user),
+                        quote(password)
+                    ),
+                    "START SLAVE".into(),
+                ]
+            }
+            Flavor::MySql => vec![
+                "STOP REPLICA".into(),
+                "SET GLOBAL rpl_semi_sync_source_enabled=OFF".into(),
+                "SET GLOBAL rpl_semi_sync_replica_enabled=ON".into(),
+                format!(
+                    "CHANGE REPLICATION SOURCE TO SOURCE_HOST={}, SOURCE_PORT={port}, SOURCE_USER={}, SOURCE_PASSWORD={}, \
+                     SOURCE_AUTO_POSITION=1, SOURCE_CONNECT_RETRY=1",
+                    quote(host),
+                    quote(user),
+                    quote(password)
+                ),
+                "START REPLICA".into(),
+            ],
+        }
+    }
+}
+
+/// Server errors that mean "this semi-sync variable does not exist here" (plugin not
+/// loaded): a failover goes on without semi-sync rather than failing.
+pub fn is_unknown_variable(code: u16) -> bool {
+    code == 1193
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gtid::MariaDbGtids;
+
+    #[test]
+    fn quoting_keeps_passwords_inside_the_literal() {
+        assert_eq!(quote("it's"), "'it''s'");
+        assert_eq!(quote("a\\'; DROP TABLE x; --"), "'a\\\\''; DROP TABLE x; --'");
+    }
+
+    #[test]
+    fn mariadb_statements() {
+        let g = Gtids::MariaDb(MariaDbGtids::parse("0-1-42").unwrap());
+        assert_eq!(
+            Flavor::MariaDb.wait_applied(&g, Duration::from_millis(2500)),
+            "SELECT MASTER_GTID_WAIT('0-1-42', 2.500)"
+        );
+        let v = Flavor::MariaDb.replicate_from("10.0.0.2", 3306, "repl", "pw", StartFrom::OwnPosition);
+        assert!(v[3].contains("MASTER_USE_GTID=current_pos") && v[3].contains("MASTER_HOST='10.0.0.2'"));
+        assert_eq!(v[1], "SET GLOBAL rpl_semi_sync_master_enabled=OFF");
+        assert_eq!(Flavor::MariaDb.promote().last().unwrap(), "SET GLOBAL read_only=OFF");
+    }
+
+    #[test]
+    fn mysql_statements() {
+        assert_eq!(
+            Flavor::MySql.set_read_only(false),
+            ["SET GLOBAL super_read_only=OFF", "SET GLOBAL read_only=OFF"]
+        );
+        let v = Flavor::MySql.replicate_from("db2", 3307, "repl", "pw", StartFrom::ReplicaPosition);
+        assert!(v[3].starts_with("CHANGE REPLICATION SOURCE TO SOURCE_HOST='db2', SOURCE_PORT=3307"));
+        assert!(v[3].contains("SOURCE_AUTO_POSITION=1"));
+    }
+}

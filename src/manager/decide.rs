@@ -1,0 +1,295 @@
+//! The decision: a pure function of one observed situation (snapshot, diagnosis, shared
+//! state, route tables) to one action, with a sentence saying why. Patroni-style: every
+//! branch returns a sentence; logs and tests read the same text.
+
+use crate::config::ClusterConfig;
+use crate::coord::SharedState;
+use crate::detect::{ClusterState, Diagnosis, NodeIssue};
+use crate::failover::{choose, Candidates};
+use crate::flavor::StartFrom;
+use crate::topology::Snapshot;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The VIP as the EC2 API shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VipView {
+    /// Route table → ENI the VIP route points at (`None`: no route).
+    pub targets: BTreeMap<String, Option<String>>,
+    /// Node → its ENI.
+    pub enis: BTreeMap<String, String>,
+}
+
+/// Everything one decision is made from.
+pub struct Situation<'a> {
+    /// The cluster's configuration.
+    pub cluster: &'a ClusterConfig,
+    /// The latest snapshot.
+    pub snapshot: &'a Snapshot,
+    /// The detector's verdict on the recent snapshots.
+    pub diagnosis: &'a Diagnosis,
+    /// The shared state (current master, block, pause, rebuilds).
+    pub shared: &'a SharedState,
+    /// Now, in Unix milliseconds.
+    pub now_ms: u64,
+    /// The route tables, when known.
+    pub vip: Option<&'a VipView>,
+    /// Nodes seen with errant transactions while the master was up.
+    pub errant: &'a BTreeSet<String>,
+}
+
+/// One action (or none), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing to do.
+    Nothing {
+        /// why (the diagnosis)
+        why: String,
+    },
+    /// Fail over from the dead master.
+    Failover {
+        /// the diagnosis sentence
+        why: String,
+        /// who gets promoted, and who not
+        candidates: Candidates,
+    },
+    /// The master is dead but an automatic failover happened recently.
+    Blocked {
+        /// the diagnosis sentence
+        why: String,
+        /// until when (RFC 3339)
+        until: String,
+        /// the failover that set the block
+        failover: String,
+    },
+    /// The master is dead but a DBA paused automation.
+    Paused {
+        /// the diagnosis sentence
+        why: String,
+    },
+    /// The master is dead and no node can be promoted.
+    NoCandidate {
+        /// the diagnosis sentence
+        why: String,
+        /// why each node was rejected
+        candidates: Candidates,
+    },
+    /// Make a writable node that is not the master read-only and end its sessions.
+    Fence {
+        /// the node
+        node: String,
+        /// the master of record
+        master: String,
+    },
+    /// Make a returning node a replica of the master.
+    Rejoin {
+        /// the node
+        node: String,
+        /// the master
+        master: String,
+        /// where it resumes from
+        from: StartFrom,
+    },
+    /// A node has transactions the master has not: it must be rebuilt, never rejoined.
+    NeedsRebuild {
+        /// the node
+        node: String,
+        /// its errant GTIDs
+        errant: String,
+    },
+    /// A node marked for rebuild replicates healthily again (it was rebuilt).
+    Rebuilt {
+        /// the node
+        node: String,
+    },
+    /// Point the VIP at the master in the route tables that do not.
+    MoveVip {
+        /// the master
+        master: String,
+        /// its ENI
+        eni: String,
+        /// tables pointing elsewhere
+        tables: Vec<String>,
+    },
+    /// Record the observed writable master as the master of record.
+    Adopt {
+        /// the master
+        master: String,
+        /// the previous master of record
+        previous: Option<String>,
+    },
+}
+
+impl Decision {
+    /// Does the decision change anything?
+    pub fn acts(&self) -> bool {
+        !matches!(
+            self,
+            Decision::Nothing { .. }
+                | Decision::Blocked { .. }
+                | Decision::Paused { .. }
+                | Decision::NoCandidate { .. }
+        )
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::Nothing { why } => write!(f, "nothing to do: {why}"),
+            Decision::Failover { why, candidates } => write!(f, "{why}; failing over: {candidates}"),
+            Decision::Blocked { why, until, failover } => write!(
+                f,
+                "{why}; automatic failover blocked until {until} after failover {failover} (anti-flapping): clear with `myha ack`, or fail over by hand"
+            ),
+            Decision::Paused { why } => write!(f, "{why}; automation is paused: not acting (`myha resume` to resume)"),
+            Decision::NoCandidate { why, candidates } => write!(f, "{why}; cannot fail over: {candidates}"),
+            Decision::Fence { node, master } => {
+                write!(f, "fencing {node}: it is writable but {master} is the master (read_only=ON, sessions ended)")
+            }
+            Decision::Rejoin { node, master, from } => write!(
+                f,
+                "rejoining {node} as a replica of {master}: its transactions are a subset of {master}'s ({})",
+                match from {
+                    StartFrom::OwnPosition => "resuming from its own binlog position",
+                    StartFrom::ReplicaPosition => "resuming from its replica position",
+                }
+            ),
+            Decision::NeedsRebuild { node, errant } => write!(
+                f,
+                "{node} needs a rebuild: it has transactions the master has not ({errant}); it will not be rejoined (`myha bootstrap --rebuild --node {node}`)"
+            ),
+            Decision::Rebuilt { node } => write!(f, "{node} replicates from the master again: no longer marked for rebuild"),
+            Decision::MoveVip { master, eni, tables } => {
+                write!(f, "route tables {} do not send the VIP to master {master}: pointing them at {eni}", tables.join(", "))
+            }
+            Decision::Adopt { master, previous } => match previous {
+                Some(p) => write!(f, "{master} is the writable master now (was {p}): recording it"),
+                None => write!(f, "{master} is the writable master: recording it"),
+            },
+        }
+    }
+}
+
+/// Decide what to do about one cluster.
+pub fn decide(s: &Situation) -> Decision {
+    let why = s.diagnosis.to_string();
+    match &s.diagnosis.state {
+        state if state.is_actionable() => {
+            let Some(dead) = state.master() else {
+                return Decision::Nothing { why };
+            };
+            if s.shared.paused {
+                return Decision::Paused { why };
+            }
+            if let Some(b) = s.shared.active_block(s.now_ms) {
+                return Decision::Blocked {
+                    why,
+                    until: b.until.clone(),
+                    failover: b.failover.clone(),
+                };
+            }
+            let candidates = choose(s.snapshot, s.cluster, dead, s.errant);
+            if candidates.chosen.is_none() {
+                return Decision::NoCandidate { why, candidates };
+            }
+            Decision::Failover { why, candidates }
+        }
+        ClusterState::SplitBrain { writable } => match &s.shared.master {
+            Some(m) if writable.contains(m) => {
+                let other = writable.iter().find(|w| *w != m).cloned().unwrap_or_default();
+                Decision::Fence {
+                    node: other,
+                    master: m.clone(),
+                }
+            }
+            _ => Decision::Nothing {
+                why: format!("{why}; no master of record among them: resolve by hand"),
+            },
+        },
+        ClusterState::Healthy { master, .. } => healthy(s, master, why),
+        _ => Decision::Nothing { why },
+    }
+}
+
+fn healthy(s: &Situation, master: &str, why: String) -> Decision {
+    if s.shared.master.as_deref() != Some(master) {
+        return Decision::Adopt {
+            master: master.to_string(),
+            previous: s.shared.master.clone(),
+        };
+    }
+    let Some(m) = s.snapshot.node(master).and_then(|n| n.ok()) else {
+        return Decision::Nothing { why };
+    };
+    for issue in &s.diagnosis.issues {
+        let node = match issue {
+            NodeIssue::NotReplicating { node } | NodeIssue::WrongMaster { node, .. } => node,
+            _ => continue,
+        };
+        if s.shared.needs_rebuild.contains_key(node) {
+            continue;
+        }
+        let Some(st) = s.snapshot.node(node).and_then(|n| n.ok()) else {
+            continue;
+        };
+        match st.binlog_state.errant_vs(&m.binlog_state) {
+            Some(errant) if errant.is_empty() => {
+                // A node with no replication configured was a master: its last transactions
+                // are in its own binlog, not in its replica position.
+                let from = if st.replica.is_none() {
+                    StartFrom::OwnPosition
+                } else {
+                    StartFrom::ReplicaPosition
+                };
+                return Decision::Rejoin {
+                    node: node.clone(),
+                    master: master.to_string(),
+                    from,
+                };
+            }
+            Some(errant) => {
+                return Decision::NeedsRebuild {
+                    node: node.clone(),
+                    errant: errant.to_string(),
+                }
+            }
+            None => continue,
+        }
+    }
+    for node in s.shared.needs_rebuild.keys() {
+        let replicating = s
+            .snapshot
+            .node(node)
+            .and_then(|n| n.ok())
+            .and_then(|st| st.replica.as_ref())
+            .is_some_and(|r| r.io == crate::topology::IoThread::Yes && r.sql_running);
+        let has_issue = s.diagnosis.issues.iter().any(|i| match i {
+            NodeIssue::WrongMaster { node: n, .. }
+            | NodeIssue::NotReplicating { node: n }
+            | NodeIssue::ErrantTransactions { node: n, .. } => n == node,
+            _ => false,
+        });
+        if replicating && !has_issue {
+            return Decision::Rebuilt { node: node.clone() };
+        }
+    }
+    if let Some(vip) = s.vip {
+        if let Some(eni) = vip.enis.get(master) {
+            let wrong: Vec<String> = vip
+                .targets
+                .iter()
+                .filter(|(_, t)| t.as_deref() != Some(eni.as_str()))
+                .map(|(t, _)| t.clone())
+                .collect();
+            if !wrong.is_empty() {
+                return Decision::MoveVip {
+                    master: master.to_string(),
+                    eni: eni.clone(),
+                    tables: wrong,
+                };
+            }
+        }
+    }
+    Decision::Nothing { why }
+}
