@@ -59,9 +59,14 @@ def wait_vip_route(node: t.Host, timeout: float = 10):
 
 def build_db_tier():
     """Fresh data dirs, db1 master, db2/db3 replicas, VIP route to db1."""
+    # SIGKILL is asynchronous: a dying mariadbd still holds its files and port, and
+    # mariadb-install-db into a directory it is still writing fails.
+    dying = [(h, mariadb.pid(h)) for h in t.DB_HOSTS if mariadb.pid(h)]
+    for h, p in dying:
+        state.kill(p)
+    for h, p in dying:
+        wait_for(f"{h.name}'s old mariadbd to exit", lambda p=p: not state.alive(p, "mariadbd"), 15)
     for h in t.DB_HOSTS:
-        if mariadb.pid(h):
-            state.kill(mariadb.pid(h))
         mariadb.wipe(h)
     mariadb.install_db(t.DB_HOSTS)
     for h in t.DB_HOSTS:

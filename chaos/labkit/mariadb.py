@@ -32,11 +32,14 @@ def config_file(h: t.Host) -> str:
 def write_config(h: t.Host):
     d = node_dir(h)
     os.makedirs(os.path.join(d, "data"), exist_ok=True)
+    os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
     cnf = f"""[mariadbd]
 datadir={d}/data
 socket={d}/mysqld.sock
 pid-file={d}/mysqld.pid
 log_error={d}/error.log
+# own temp dir: parallel servers (and mariadb-install-db runs) must not share /tmp files
+tmpdir={d}/tmp
 port={t.MYSQL_PORT}
 bind_address=0.0.0.0
 user=mysql
@@ -73,18 +76,39 @@ def initialized(h: t.Host) -> bool:
     return os.path.isdir(os.path.join(node_dir(h), "data", "mysql"))
 
 
-def install_db(hosts: list[t.Host]):
-    """mariadb-install-db for several nodes in parallel (0.5–3 s each)."""
+def _install(hosts: list[t.Host]) -> dict[str, str]:
+    """mariadb-install-db for several nodes in parallel (0.5–3 s each); errors by node."""
     procs = []
     for h in hosts:
         write_config(h)
         cmd = ["mariadb-install-db", f"--defaults-file={config_file(h)}", "--skip-test-db",
                "--auth-root-authentication-method=normal"]
         procs.append((h, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    errors = {}
     for h, p in procs:
         out, _ = p.communicate(timeout=120)
         if p.returncode != 0:
-            raise LabError(f"mariadb-install-db failed for {h.name}:\n{out}")
+            try:
+                with open(os.path.join(node_dir(h), "error.log")) as f:
+                    err_log = "".join(f.readlines()[-15:])
+            except OSError:
+                err_log = "(no error.log)"
+            errors[h.name] = f"{out.strip().splitlines()[-1] if out.strip() else ''}\nerror.log:\n{err_log}"
+    return errors
+
+
+def install_db(hosts: list[t.Host]):
+    """Fresh system tables for each node; a node whose install fails is wiped and retried once."""
+    errors = _install(hosts)
+    if errors:
+        log(f"mariadb-install-db failed for {', '.join(errors)}; retrying: {next(iter(errors.values()))}")
+        retry = [h for h in hosts if h.name in errors]
+        for h in retry:
+            wipe(h)
+        errors = _install(retry)
+    if errors:
+        name, err = next(iter(errors.items()))
+        raise LabError(f"mariadb-install-db failed for {name}: {err}")
 
 
 def pid(h: t.Host) -> int | None:

@@ -1,0 +1,240 @@
+"""`chaos/drill SCENARIO [--runs N] [--json FILE]`: run a drill against the lab and report.
+
+Per run: reset the lab (db1 master), start fresh managers, start the writer, inject the
+fault, heal, then check: how long until the first write acknowledged through the VIP by the
+new master (failover_ms), when the manager detected the failure (detect_ms), acknowledged
+writes missing on the new master (lost_acked_writes), how many nodes are writable, where the
+VIP leads, and that every other node replicates from the new master (or is marked for
+rebuild by the manager, never silently diverged).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime
+
+from . import lab
+from .lab import DrillError
+from .managers import Managers
+from .scenarios import SCENARIOS, Context
+
+WRITE_WARMUP_ACKS = 30
+
+
+class Writer:
+    def __init__(self, run_id: str, path: str, st: dict):
+        self.path = path
+        venv = os.environ.get("MYHA_LAB_VENV", "/opt/myha-lab/venv")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", st["hosts"][st["client_host"]]["namespace"], f"{venv}/bin/python", "-m",
+             "drillkit.writer", "--host", st["vip"], "--user", st["users"]["app"]["user"],
+             "--password-file", f"{st['state_dir']}/secrets/app.password", "--run", run_id, "--out", path],
+            cwd=lab.CHAOS, env={**os.environ, "PYTHONPATH": lab.CHAOS}, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=open(path + ".stderr", "w"), start_new_session=True)
+
+    def lines(self) -> list[dict]:
+        out = []
+        try:
+            with open(self.path) as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        pass  # the line being written
+        except FileNotFoundError:
+            pass
+        return out
+
+    def acks(self) -> list[dict]:
+        return [l for l in self.lines() if "sid" in l]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def shared_state(state_dir: str) -> dict:
+    try:
+        with open(os.path.join(state_dir, "lab", "state.json")) as f:
+            return json.load(f)["state"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def parse_ts(s: str) -> float:
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def one_run(scenario: str, n: int, work: str, mgrs: Managers) -> dict:
+    run = {"run": n, "ok": False, "failover_ms": None, "detect_ms": None, "lost_acked_writes": None,
+           "writable_nodes": None, "vip_node": None, "error": None}
+    lab.lab("reset")
+    st = lab.status()
+    old = st["initial_master"]
+    if lab.sql("vip", "CREATE TABLE IF NOT EXISTS app.drill (run VARCHAR(64) NOT NULL, id BIGINT NOT NULL, t DOUBLE, "
+                      "sid INT, PRIMARY KEY (run, id))", role="app") is None:
+        raise DrillError("cannot create the drill table through the VIP")
+    mgrs.start()
+    writer = None
+    try:
+        mgrs.wait_watching()
+        run_id = f"{scenario}-{n}-{int(time.time() * 1000)}"
+        writer = Writer(run_id, os.path.join(work, f"writer-{n}.jsonl"), st)
+        lab.wait_for("the writer's first acknowledged writes", lambda: len(writer.acks()) >= WRITE_WARMUP_ACKS, 15, 0.05)
+        ctx = Context(writer, mgrs, old)
+        outcome = SCENARIOS[scenario](ctx)
+        writer.stop()
+        analyse(run, ctx, outcome, writer, mgrs, old, st, run_id)
+    finally:
+        if writer:
+            writer.stop()
+        mgrs.stop()
+    return run
+
+
+def analyse(run: dict, ctx: Context, outcome: dict, writer: Writer, mgrs: Managers, old: str, st: dict, run_id: str):
+    problems = []
+    acks = writer.acks()
+    first = outcome.get("first_new_ack")
+    if first:
+        run["failover_ms"] = round((first["t"] - ctx.t_fault) * 1000)
+    # let the manager finish rejoining / fencing the returning old master
+    state_dir = mgrs.state_dir
+    deadline = time.monotonic() + 20
+    while True:
+        vip_rows = lab.sql("vip", "SELECT @@server_id")
+        vip_node = lab.node_by_server_id(st, vip_rows[0][0]) if vip_rows else None
+        writable = [n["name"] for n in st["nodes"] if lab.read_only(n["name"]) is False]
+        rebuild = shared_state(state_dir).get("needs_rebuild", {})
+        topo = {}
+        for n in st["nodes"]:
+            if n["name"] != vip_node:
+                host, running = lab.replicates_from(n["name"])
+                topo[n["name"]] = (host, running)
+        master_ip = next((n["ip"] for n in st["nodes"] if n["name"] == vip_node), None)
+        stray = [n for n, (h, r) in topo.items() if not (h == master_ip and r) and n not in rebuild]
+        if outcome.get("skip_topology_check") or (len(writable) == 1 and not stray) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    run["vip_node"] = vip_node
+    run["writable_nodes"] = len(writable)
+    run["needs_rebuild"] = sorted(rebuild)
+    if not outcome.get("skip_topology_check"):
+        if len(writable) != 1:
+            problems.append(f"{len(writable)} writable nodes: {writable}")
+        if stray:
+            problems.append(f"not replicating from {vip_node}: {stray} ({ {n: topo[n] for n in stray} })")
+        if writable and vip_node not in writable:
+            problems.append(f"the VIP leads to {vip_node}, not to the writable {writable}")
+    # acknowledged writes that the new master does not have
+    rows = lab.sql(vip_node or old, f"SELECT id FROM app.drill WHERE run = '{run_id}'") if vip_node else None
+    if rows is None:
+        problems.append("cannot read the drill table on the master")
+    else:
+        present = {int(r[0]) for r in rows}
+        lost = sorted(a["id"] for a in acks if a["id"] not in present)
+        run["lost_acked_writes"] = len(lost)
+        if lost:
+            problems.append(f"lost acknowledged writes: {lost[:10]}{'...' if len(lost) > 10 else ''}")
+    run["acked_writes"] = len(acks)
+    # the largest pause between two acknowledged writes after the fault
+    times = [a["t"] for a in acks if a["t"] >= ctx.t_fault - 1]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    run["max_write_gap_ms"] = round(max(gaps) * 1000) if gaps else None
+    records = mgrs.history()
+    run["failovers"] = len(records)
+    expected = outcome["expect_failovers"]
+    if len(records) != expected:
+        problems.append(f"{len(records)} failovers recorded, expected {expected}")
+    if records:
+        rec = records[-1]  # the oldest: the one the fault caused
+        run["failover_id"] = rec["id"]
+        run["record_ms"] = rec.get("total_ms")
+        run["detect_ms"] = round((parse_ts(rec["detected_at"]) - ctx.t_fault) * 1000)
+        run["steps"] = {s["name"]: s.get("duration_ms") for s in rec["steps"]}
+        if expected and rec.get("new_master") != vip_node and not outcome.get("skip_topology_check"):
+            problems.append(f"record says new master {rec.get('new_master')}, the VIP leads to {vip_node}")
+    if expected and not first:
+        problems.append("no write was acknowledged by a new master")
+    if expected == 0:
+        if vip_node != old:
+            problems.append(f"the VIP moved to {vip_node}")
+        lo, hi = outcome["window"]
+        window = [a["t"] for a in acks if lo - 1 <= a["t"] <= hi + 1]
+        wgaps = [b - a for a, b in zip(window, window[1:])]
+        run["max_write_gap_ms"] = round(max(wgaps) * 1000) if wgaps else None
+        if not wgaps or max(wgaps) > 1.0:
+            problems.append(f"writes stopped for {run['max_write_gap_ms']} ms (limit 1000)")
+    if "flap_blocked" in outcome and not outcome["flap_blocked"]:
+        problems.append("the second failure was not blocked")
+    problems.extend(ctx.notes)
+    if ctx.old_master != vip_node and expected and not outcome.get("skip_topology_check"):
+        ro = lab.read_only(ctx.old_master)
+        if ro is False:
+            problems.append(f"old master {ctx.old_master} is writable after it returned")
+    run["ok"] = not problems
+    run["error"] = "; ".join(problems) or None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="chaos/drill", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--json", help="write the report here")
+    ap.add_argument("--managers", type=int, default=1, choices=[1, 2, 3])
+    a = ap.parse_args(argv)
+    if a.runs < 1:
+        ap.error("--runs must be at least 1")
+    st = lab.status()
+    if not st.get("ready"):
+        lab.lab("up")
+        st = lab.status()
+    work = os.path.join(st["state_dir"], "drill", f"{a.scenario}-{int(time.time())}")
+    os.makedirs(work, exist_ok=True)
+    mgrs = Managers(st["manager_hosts"][: a.managers], work, os.path.join(st["state_dir"], "manager"))
+    runs = []
+    for n in range(1, a.runs + 1):
+        try:
+            r = one_run(a.scenario, n, work, mgrs)
+        except Exception as e:  # noqa: BLE001 — a run that could not be carried out is a failed run
+            traceback.print_exc()
+            r = {"run": n, "ok": False, "failover_ms": None, "detect_ms": None, "lost_acked_writes": None,
+                 "writable_nodes": None, "vip_node": None, "error": f"{type(e).__name__}: {e}"}
+        runs.append(r)
+        print(f"{a.scenario} run {n}: {'ok' if r['ok'] else 'FAILED'} failover_ms={r['failover_ms']} "
+              f"detect_ms={r['detect_ms']} lost={r['lost_acked_writes']} writable={r['writable_nodes']} "
+              f"vip={r['vip_node']} max_gap_ms={r.get('max_write_gap_ms')} steps={r.get('steps')}"
+              + (f" error={r['error']}" if r["error"] else ""), flush=True)
+    times = [r["failover_ms"] for r in runs if r["failover_ms"] is not None]
+    lost = [r["lost_acked_writes"] for r in runs if r["lost_acked_writes"] is not None]
+    report = {
+        "scenario": a.scenario,
+        "runs": runs,
+        "summary": {
+            "runs": len(runs),
+            "ok": sum(1 for r in runs if r["ok"]),
+            "p50_failover_ms": round(statistics.median(times)) if times else None,
+            "max_failover_ms": max(times) if times else None,
+            "lost_acked_writes": sum(lost),
+        },
+        "work_dir": work,
+    }
+    s = report["summary"]
+    print(f"{a.scenario}: {s['ok']}/{s['runs']} ok, p50 failover {s['p50_failover_ms']} ms, "
+          f"max {s['max_failover_ms']} ms, lost acked writes {s['lost_acked_writes']}  (logs: {work})")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0 if s["ok"] == s["runs"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
