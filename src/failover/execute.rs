@@ -138,71 +138,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             return Status::Failed;
         };
         let donor = cand.catch_up_from.as_deref().and_then(|d| self.node(d));
-
-        // 1. fence the old master (best effort) while the candidate drains its relay log
-        let clock = rec.clock();
-        let fence_step = rec.start(format!("fence {}", old.name)).await;
-        let catch_step = rec.start(format!("catch up {}", new.name)).await;
-        let fence = async {
-            let r = self.admin.fence(old, self.timeouts.fence_timeout).await;
-            (r, clock.elapsed().as_millis() as u64)
-        };
-        let catch = async {
-            let r = self.catch_up(snapshot, new, donor).await;
-            (r, clock.elapsed().as_millis() as u64)
-        };
-        let ((fenced, fence_end), (caught, catch_end)) = tokio::join!(fence, catch);
-        match fenced {
-            Ok(f) => {
-                let detail = format!("read_only=ON, {} client sessions ended", f.sessions_killed);
-                rec.audit_at(fence_step, fence_end, Status::Ok, detail).await;
-            }
-            // Expected for a dead master: the route move below is what cuts clients off, and
-            // the node's configuration makes it come back read-only.
-            Err(e) => {
-                rec.audit_at(
-                    fence_step,
-                    fence_end,
-                    Status::Degraded,
-                    format!("best effort, not fenced: {e}"),
-                )
-                .await
-            }
-        }
-        match caught {
-            Ok(detail) => rec.audit_at(catch_step, catch_end, Status::Ok, detail).await,
-            Err(e) => {
-                rec.audit_at(catch_step, catch_end, Status::Failed, e).await;
-                rec.finish(Status::Failed).await;
-                return Status::Failed;
-            }
-        }
-
-        // 2. promote — irreversible: check the right to act first
-        let step = rec.start(format!("promote {}", new.name)).await;
-        if let Err(why) = self.guard.may_act("promote").await {
-            rec.audit(step, Status::Failed, format!("not promoting: {why}")).await;
-            rec.finish(Status::Failed).await;
-            return Status::Failed;
-        }
-        if let Err(e) = self.admin.promote(new, self.timeouts.promote_timeout).await {
-            rec.audit(step, Status::Failed, e.to_string()).await;
-            rec.finish(Status::Failed).await;
-            return Status::Failed;
-        }
-        rec.audit(
-            step,
-            Status::Ok,
-            format!("{} is writable, semi-sync master on", new.name),
-        )
-        .await;
-        rec.rec.new_master = Some(new.name.clone());
-
-        // 3. move the VIP and repoint the other replicas, all at once
-        // a fence that failed on a dead master is expected, not a degraded failover
-        let mut degraded = false;
-        let clock = rec.clock();
-        let vip_step = rec.start(format!("move VIP {} to {}", self.vip(), new.name)).await;
+        // the other replicas of the old master: repointed once the new master is up
         let others: Vec<&NodeConfig> = snapshot
             .nodes
             .iter()
@@ -210,82 +146,195 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
             .filter_map(|n| self.node(&n.name))
             .collect();
-        let mut repoint_steps = Vec::new();
+        let clock = rec.clock();
+        let at = || clock.elapsed().as_millis() as u64;
+
+        // Steps are registered up front so the record shows the whole plan; their ends are
+        // measured where they happen and audited after.
+        let fence_step = rec.start(format!("fence {}", old.name)).await;
+        let catch_step = rec.start(format!("catch up {}", new.name)).await;
+        let mut stop_steps = Vec::new();
         for o in &others {
-            repoint_steps.push(rec.start(format!("repoint {} to {}", o.name, new.name)).await);
+            stop_steps.push(rec.start(format!("stop {} receiving from {}", o.name, old.name)).await);
         }
-        let vip = async {
-            let r = match self.guard.may_act("move VIP").await {
-                Err(why) => Err(format!("not moving the VIP: {why}")),
-                Ok(()) => match self.enis.get(&new.name) {
-                    None => Err(format!("no ENI known for {}", new.name)),
-                    Some(eni) => {
-                        let report = move_vip(
-                            self.routes,
-                            self.tables,
-                            self.vip(),
-                            eni,
-                            self.timeouts.vip_rounds,
-                            self.timeouts.vip_retry_pause,
-                        )
-                        .await;
-                        if report.verified {
-                            Ok(format!(
-                                "{} route tables → {eni}, verified ({} write rounds)",
-                                self.tables.len(),
-                                report.rounds
-                            ))
-                        } else {
-                            Err(format!(
-                                "route tables not pointing at {eni} after {} rounds: {}; errors: {:?}",
-                                report.rounds,
-                                report.wrong.join(", "),
-                                report
-                                    .tables
-                                    .iter()
-                                    .filter_map(|(t, r)| r.as_ref().err().map(|e| format!("{t}: {e}")))
-                                    .collect::<Vec<_>>()
-                            ))
-                        }
-                    }
-                },
-            };
-            (r, clock.elapsed().as_millis() as u64)
-        };
-        let repoints = join_all(others.iter().map(|o| async move {
-            let r = self
-                .admin
-                .replicate_from(o, new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout)
-                .await;
-            (r, clock.elapsed().as_millis() as u64)
-        }));
-        let ((vip_result, vip_end), repointed) = tokio::join!(vip, repoints);
-        match vip_result {
-            Ok(d) => rec.audit_at(vip_step, vip_end, Status::Ok, d).await,
-            Err(e) => {
-                degraded = true;
-                rec.audit_at(vip_step, vip_end, Status::Degraded, e).await;
+
+        // Side sequence, for the other replicas: detach their receivers from the dead master
+        // at once — with a stuck master that takes a second or two and must not be on the
+        // critical path — then, once the new master is up, repoint them; if the failover
+        // stops before the promotion, let them receive again.
+        let (promoted_tx, promoted_rx) = tokio::sync::oneshot::channel::<()>();
+        let side = async {
+            let stopped = join_all(
+                others
+                    .iter()
+                    .map(|o| async move { (self.admin.stop_receiving(o, self.timeouts.repoint_timeout).await, at()) }),
+            )
+            .await;
+            if promoted_rx.await.is_err() {
+                for o in &others {
+                    let _ = self.admin.start_replication(o, self.timeouts.repoint_timeout).await;
+                }
+                return (stopped, None);
             }
-        }
-        for ((step, o), (r, end)) in repoint_steps.into_iter().zip(&others).zip(repointed) {
-            match r {
-                Ok(()) => {
+            let repointed = join_all(others.iter().map(|o| async move {
+                let began = at();
+                let r = self
+                    .admin
+                    .replicate_from(o, new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout)
+                    .await;
+                (r, began, at())
+            }))
+            .await;
+            (stopped, Some(repointed))
+        };
+
+        // Main sequence: fence ‖ catch up → guard → promote → (VIP ‖ reset replication).
+        let main = async {
+            let fence = async { (self.admin.fence(old, self.timeouts.fence_timeout).await, at()) };
+            let catch = async { (self.catch_up(snapshot, new, donor).await, at()) };
+            let ((fenced, fence_end), (caught, catch_end)) = tokio::join!(fence, catch);
+            match fenced {
+                Ok(f) => {
+                    let detail = format!("read_only=ON, {} client sessions ended", f.sessions_killed);
+                    rec.audit_at(fence_step, fence_end, Status::Ok, detail).await;
+                }
+                // Expected for a dead master: the route move below is what cuts clients off,
+                // and the node's configuration makes it come back read-only.
+                Err(e) => {
                     rec.audit_at(
-                        step,
-                        end,
-                        Status::Ok,
-                        format!("{} replicates from {} (GTID)", o.name, new.name),
+                        fence_step,
+                        fence_end,
+                        Status::Degraded,
+                        format!("best effort, not fenced: {e}"),
                     )
                     .await
                 }
+            }
+            if let Err(e) = caught {
+                rec.audit_at(catch_step, catch_end, Status::Failed, e).await;
+                return None;
+            }
+            if let Ok(d) = &caught {
+                rec.audit_at(catch_step, catch_end, Status::Ok, d.clone()).await;
+            }
+            let step = rec.start(format!("promote {}", new.name)).await;
+            if let Err(why) = self.guard.may_act("promote").await {
+                rec.audit(step, Status::Failed, format!("not promoting: {why}")).await;
+                return None;
+            }
+            if let Err(e) = self.admin.promote(new, self.timeouts.promote_timeout).await {
+                rec.audit(step, Status::Failed, e.to_string()).await;
+                return None;
+            }
+            rec.audit(
+                step,
+                Status::Ok,
+                format!("{} is writable, semi-sync master on", new.name),
+            )
+            .await;
+            rec.rec.new_master = Some(new.name.clone());
+            let _ = promoted_tx.send(());
+            let vip_step = rec.start(format!("move VIP {} to {}", self.vip(), new.name)).await;
+            let detach_step = rec.start(format!("reset replication on {}", new.name)).await;
+            let vip = async { (self.move_vip_to(new).await, at()) };
+            let detach = async { (self.admin.detach(new, self.timeouts.promote_timeout).await, at()) };
+            let ((vip_result, vip_end), (detached, detach_end)) = tokio::join!(vip, detach);
+            let mut degraded = false;
+            match vip_result {
+                Ok(d) => rec.audit_at(vip_step, vip_end, Status::Ok, d).await,
                 Err(e) => {
                     degraded = true;
-                    rec.audit_at(step, end, Status::Degraded, e.to_string()).await;
+                    rec.audit_at(vip_step, vip_end, Status::Degraded, e).await;
+                }
+            }
+            match detached {
+                Ok(()) => {
+                    rec.audit_at(detach_step, detach_end, Status::Ok, "replication stopped and reset")
+                        .await
+                }
+                Err(e) => {
+                    degraded = true;
+                    rec.audit_at(detach_step, detach_end, Status::Degraded, e.to_string())
+                        .await;
+                }
+            }
+            Some(degraded)
+        };
+
+        let (outcome, (stopped, repointed)) = tokio::join!(main, side);
+        let mut degraded = outcome.unwrap_or(false);
+        for (step, (r, end)) in stop_steps.into_iter().zip(stopped) {
+            match r {
+                Ok(()) => rec.audit_at(step, end, Status::Ok, "receiver stopped").await,
+                Err(e) => rec.audit_at(step, end, Status::Degraded, e.to_string()).await,
+            }
+        }
+        if let Some(repointed) = repointed {
+            for (o, (r, began, end)) in others.iter().zip(repointed) {
+                // ran concurrently with the main sequence: recorded now, with its real start
+                let step = rec.start_at(format!("repoint {} to {}", o.name, new.name), began).await;
+                match r {
+                    Ok(()) => {
+                        rec.audit_at(
+                            step,
+                            end,
+                            Status::Ok,
+                            format!("{} replicates from {} (GTID)", o.name, new.name),
+                        )
+                        .await
+                    }
+                    Err(e) => {
+                        degraded = true;
+                        rec.audit_at(step, end, Status::Degraded, e.to_string()).await;
+                    }
                 }
             }
         }
-        let status = if degraded { Status::Degraded } else { Status::Ok };
+        let status = match outcome {
+            None => Status::Failed,
+            Some(_) if degraded => Status::Degraded,
+            Some(_) => Status::Ok,
+        };
         rec.finish(status).await;
         status
+    }
+
+    /// Point the VIP at `new`'s ENI in every route table, verified.
+    async fn move_vip_to(&self, new: &NodeConfig) -> Result<String, String> {
+        self.guard
+            .may_act("move VIP")
+            .await
+            .map_err(|why| format!("not moving the VIP: {why}"))?;
+        let eni = self
+            .enis
+            .get(&new.name)
+            .ok_or_else(|| format!("no ENI known for {}", new.name))?;
+        let report = move_vip(
+            self.routes,
+            self.tables,
+            self.vip(),
+            eni,
+            self.timeouts.vip_rounds,
+            self.timeouts.vip_retry_pause,
+        )
+        .await;
+        if report.verified {
+            Ok(format!(
+                "{} route tables → {eni}, verified ({} write rounds)",
+                self.tables.len(),
+                report.rounds
+            ))
+        } else {
+            let errors: Vec<String> = report
+                .tables
+                .iter()
+                .filter_map(|(t, r)| r.as_ref().err().map(|e| format!("{t}: {e}")))
+                .collect();
+            Err(format!(
+                "route tables not pointing at {eni} after {} rounds: {}; errors: {errors:?}",
+                report.rounds,
+                report.wrong.join(", ")
+            ))
+        }
     }
 }

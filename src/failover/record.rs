@@ -150,11 +150,17 @@ impl<'s, S: RecordSink> Recorder<'s, S> {
 
     /// Log and persist that a step starts; returns its index.
     pub async fn start(&mut self, name: impl Into<String>) -> usize {
+        let now = self.elapsed_ms();
+        self.start_at(name, now).await
+    }
+
+    /// Record a step that started at `offset_ms` (measured by a concurrent task).
+    pub async fn start_at(&mut self, name: impl Into<String>, offset_ms: u64) -> usize {
         let name = name.into();
         tracing::info!(failover = %self.rec.id, step = %name, "step started");
         self.rec.steps.push(Step {
             name,
-            offset_ms: self.elapsed_ms(),
+            offset_ms,
             duration_ms: None,
             status: Status::Running,
             detail: String::new(),

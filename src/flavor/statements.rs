@@ -78,23 +78,50 @@ impl Flavor {
         }
     }
 
-    /// Turn a replica into a writable master with semi-sync on its master side.
+    /// Stop receiving from the master (the IO thread). With a frozen or cut-off master this
+    /// takes seconds (MariaDB's semi-sync replica first tries to kill its dump thread on the
+    /// master, for up to `rpl_semi_sync_slave_kill_conn_timeout`), so failovers do it early
+    /// and off the critical path.
+    pub fn stop_receiver(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "STOP SLAVE IO_THREAD",
+            Flavor::MySql => "STOP REPLICA IO_THREAD",
+        }
+    }
+
+    /// (Re)start replication, both threads (undoing `stop_receiver` when a failover aborts).
+    pub fn start_replication(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "START SLAVE",
+            Flavor::MySql => "START REPLICA",
+        }
+    }
+
+    /// Turn a caught-up replica into a writable master, fast: stop the applier (instant),
+    /// enable the semi-sync master side, make it writable. The receiver may still be stuck on
+    /// the dead master; with the applier stopped nothing it receives is applied, and
+    /// [`Flavor::detach`] removes it and its relay log right after.
     pub fn promote(self) -> Vec<String> {
         let mut v: Vec<String> = match self {
             Flavor::MariaDb => vec![
-                "STOP SLAVE".into(),
-                "RESET SLAVE ALL".into(),
-                // the replica side stays on: harmless on a master, needed if it is demoted
+                "STOP SLAVE SQL_THREAD".into(),
                 "SET GLOBAL rpl_semi_sync_master_enabled=ON".into(),
             ],
             Flavor::MySql => vec![
-                "STOP REPLICA".into(),
-                "RESET REPLICA ALL".into(),
+                "STOP REPLICA SQL_THREAD".into(),
                 "SET GLOBAL rpl_semi_sync_source_enabled=ON".into(),
             ],
         };
         v.extend(self.set_read_only(false));
         v
+    }
+
+    /// Forget replication on a promoted node (may wait for a stuck receiver).
+    pub fn detach(self) -> Vec<String> {
+        match self {
+            Flavor::MariaDb => vec!["STOP SLAVE".into(), "RESET SLAVE ALL".into()],
+            Flavor::MySql => vec!["STOP REPLICA".into(), "RESET REPLICA ALL".into()],
+        }
     }
 
     /// Point a node at `host:port` with GTID auto-positioning and start replicating. The
@@ -164,7 +191,15 @@ mod tests {
         let v = Flavor::MariaDb.replicate_from("10.0.0.2", 3306, "repl", "pw", StartFrom::OwnPosition);
         assert!(v[3].contains("MASTER_USE_GTID=current_pos") && v[3].contains("MASTER_HOST='10.0.0.2'"));
         assert_eq!(v[1], "SET GLOBAL rpl_semi_sync_master_enabled=OFF");
-        assert_eq!(Flavor::MariaDb.promote().last().unwrap(), "SET GLOBAL read_only=OFF");
+        assert_eq!(
+            Flavor::MariaDb.promote(),
+            [
+                "STOP SLAVE SQL_THREAD",
+                "SET GLOBAL rpl_semi_sync_master_enabled=ON",
+                "SET GLOBAL read_only=OFF"
+            ]
+        );
+        assert_eq!(Flavor::MariaDb.detach(), ["STOP SLAVE", "RESET SLAVE ALL"]);
     }
 
     #[test]

@@ -254,6 +254,24 @@ impl MysqlAdmin for MysqlClient {
         Ok(r == Some(0))
     }
 
+    async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
+        let mut c = self.op_conn(node, "stop receiving", limit).await?;
+        c.exec(self.flavor.stop_receiver(), limit).await
+    }
+
+    async fn start_replication(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
+        let mut c = self.op_conn(node, "start replication", limit).await?;
+        c.exec(self.flavor.start_replication(), limit).await
+    }
+
+    async fn detach(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
+        let mut c = self.op_conn(node, "reset replication", limit).await?;
+        for sql in self.flavor.detach() {
+            c.exec(&sql, limit).await?;
+        }
+        Ok(())
+    }
+
     async fn promote(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
         let mut c = self.op_conn(node, "promote", limit).await?;
         for sql in self.flavor.promote() {

@@ -81,7 +81,17 @@ pub trait MysqlAdmin: Send + Sync {
         limit: Duration,
     ) -> impl Future<Output = Result<bool, OpError>> + Send;
 
-    /// Stop and forget replication, enable the semi-sync master side, make writable.
+    /// Stop receiving from the master (IO thread only); may take seconds with a stuck master.
+    fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Start both replication threads.
+    fn start_replication(&self, node: &NodeConfig, limit: Duration)
+        -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Forget replication on a promoted node (stop whatever still runs, reset).
+    fn detach(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Stop the applier, enable the semi-sync master side, make writable.
     fn promote(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<(), OpError>> + Send;
 
     /// Replicate from `master` with GTID auto-positioning, starting at `from`.
