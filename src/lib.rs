@@ -23,5 +23,7 @@ pub mod gtid;
 pub mod manager;
 pub mod mysql;
 pub mod probe;
+#[cfg(test)]
+mod testkit;
 pub mod topology;
 pub mod vip;

@@ -1,8 +1,8 @@
 //! The `myha` command line: argument parsing and one module per subcommand.
 
 mod check_config;
-mod history;
 mod manager;
+mod state;
 mod status;
 mod table;
 
@@ -57,14 +57,11 @@ pub enum Command {
         json: bool,
     },
     /// Acknowledge a failover: clear the anti-flap block so the next dead master fails over.
-    Ack {
-        /// The configuration file.
-        #[arg(long, short, env = "MYHA_CONFIG")]
-        config: PathBuf,
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
-    },
+    Ack(ClusterArgs),
+    /// Pause automation for a cluster: detection and status go on, no action is taken.
+    Pause(ClusterArgs),
+    /// Resume automation for a cluster.
+    Resume(ClusterArgs),
     /// Probe every node of the configured clusters and show topology and diagnosis.
     Status {
         /// The configuration file.
@@ -80,6 +77,17 @@ pub enum Command {
         #[arg(long)]
         watch: bool,
     },
+}
+
+/// A configuration file and one of its clusters.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// The configuration file.
+    #[arg(long, short, env = "MYHA_CONFIG")]
+    pub config: PathBuf,
+    /// The cluster.
+    #[arg(long)]
+    pub cluster: String,
 }
 
 /// Run the parsed command.
@@ -98,8 +106,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             cluster,
             limit,
             json,
-        } => history::history(&config, cluster.as_deref(), limit, json).await,
-        Command::Ack { config, cluster } => history::ack(&config, &cluster).await,
+        } => state::history(&config, cluster.as_deref(), limit, json).await,
+        Command::Ack(a) => state::change(&a.config, &a.cluster, state::Change::Ack).await,
+        Command::Pause(a) => state::change(&a.config, &a.cluster, state::Change::Pause).await,
+        Command::Resume(a) => state::change(&a.config, &a.cluster, state::Change::Resume).await,
     }
 }
 

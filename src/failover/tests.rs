@@ -1,1 +1,403 @@
+//! Candidate selection (pure) and the executor against fakes that fail on unexpected calls.
 
+use super::*;
+use crate::config::{FailoverConfig, NodeConfig};
+use crate::flavor::StartFrom;
+use crate::gtid::Gtids;
+use crate::mysql::{Fenced, MysqlAdmin, OpError};
+use crate::testkit::*;
+use crate::topology::{NodeState, ProbeFailure, Snapshot};
+use crate::vip::{NodeInterface, Pointed, RouteTables, VipError};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+// ---- candidate selection ------------------------------------------------------------------
+
+fn three(db2: &str, db3: &str) -> Snapshot {
+    snapshot(vec![
+        down("db1"),
+        replica("db2", replica_of("db1")).received(db2),
+        replica("db3", replica_of("db1")).received(db3),
+    ])
+}
+
+#[test]
+fn most_received_wins_over_priority() {
+    let mut c = cluster(&["db1", "db2", "db3"]);
+    c.nodes[1].priority = 100;
+    let cand = choose(&three("0-1-150", "0-1-151"), &c, "db1", &BTreeSet::new());
+    assert_eq!(cand.chosen.as_deref(), Some("db3"));
+    assert_eq!(cand.catch_up_from, None);
+    assert_eq!(
+        cand.ranking.iter().map(|r| r.node.as_str()).collect::<Vec<_>>(),
+        ["db3", "db2"]
+    );
+}
+
+#[test]
+fn priority_breaks_ties_then_config_order() {
+    let mut c = cluster(&["db1", "db2", "db3"]);
+    assert_eq!(
+        choose(&three("0-1-150", "0-1-150"), &c, "db1", &BTreeSet::new())
+            .chosen
+            .as_deref(),
+        Some("db2")
+    );
+    c.nodes[2].priority = 10;
+    let cand = choose(&three("0-1-150", "0-1-150"), &c, "db1", &BTreeSet::new());
+    assert_eq!(cand.chosen.as_deref(), Some("db3"));
+    assert_eq!(cand.to_string(), "promoting db3 (received 0-1-150, priority 10)");
+}
+
+#[test]
+fn an_ineligible_most_advanced_replica_becomes_the_donor() {
+    let mut c = cluster(&["db1", "db2", "db3"]);
+    c.nodes[2].no_promote = true;
+    let cand = choose(&three("0-1-150", "0-1-160"), &c, "db1", &BTreeSet::new());
+    assert_eq!(cand.chosen.as_deref(), Some("db2"));
+    assert_eq!(cand.most_advanced.as_deref(), Some("db3"));
+    assert_eq!(cand.catch_up_from.as_deref(), Some("db3"));
+    assert_eq!(
+        cand.to_string(),
+        "promoting db2 (received 0-1-150, priority 0) after catching up from db3, which received more; not eligible: db3 (no_promote)"
+    );
+}
+
+#[test]
+fn rejected_nodes_carry_their_reason() {
+    let c = cluster(&["db1", "db2", "db3", "db4", "db5"]);
+    let snap = snapshot(vec![
+        down("db1"),
+        replica("db2", replica_of("db1")).with(|s| {
+            let r = s.replica.as_mut().unwrap();
+            r.sql_running = false;
+            r.last_sql_error = Some("Duplicate entry".into());
+        }),
+        replica("db3", replica_of("db1")),
+        replica("db4", replica_of("db9")),
+        hung("db5"),
+    ]);
+    let errant: BTreeSet<String> = ["db3".to_string()].into();
+    let cand = choose(&snap, &c, "db1", &errant);
+    assert_eq!(cand.chosen, None);
+    let reasons: BTreeMap<&str, &str> = cand
+        .rejected
+        .iter()
+        .map(|r| (r.node.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(reasons["db2"], "SQL thread not running: Duplicate entry");
+    assert_eq!(reasons["db3"], "errant transactions");
+    assert_eq!(reasons["db4"], "replicates from db9:3306, not from db1");
+    assert_eq!(reasons["db5"], "unreachable: timed out");
+    assert!(cand.to_string().starts_with("no node can be promoted; not eligible:"));
+}
+
+// ---- the executor ---------------------------------------------------------------------------
+
+/// A MySQL admin that answers only the calls a test scripted ("op node" → result) and
+/// records their order. Anything else panics: an unexpected call is a bug.
+#[derive(Default)]
+struct Script {
+    answers: Mutex<HashMap<String, Result<bool, OpError>>>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl Script {
+    fn expect(self, call: &str, r: Result<bool, OpError>) -> Self {
+        self.answers.lock().unwrap().insert(call.to_string(), r);
+        self
+    }
+    fn answer(&self, call: String) -> Result<bool, OpError> {
+        self.calls.lock().unwrap().push(call.clone());
+        self.answers
+            .lock()
+            .unwrap()
+            .get(&call)
+            .cloned()
+            .unwrap_or_else(|| panic!("unexpected call: {call}"))
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    fn index(&self, call: &str) -> usize {
+        self.calls()
+            .iter()
+            .position(|c| c == call)
+            .unwrap_or_else(|| panic!("{call} was not called: {:?}", self.calls()))
+    }
+}
+
+impl MysqlAdmin for Script {
+    async fn probe(&self, node: &NodeConfig) -> Result<NodeState, ProbeFailure> {
+        panic!("unexpected probe of {}", node.name)
+    }
+    async fn fence(&self, node: &NodeConfig, _: Duration) -> Result<Fenced, OpError> {
+        self.answer(format!("fence {}", node.name)).map(|_| Fenced {
+            read_only: true,
+            sessions_killed: 3,
+        })
+    }
+    async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, _: Duration) -> Result<bool, OpError> {
+        self.answer(format!("wait {} {gtids}", node.name))
+    }
+    async fn stop_receiving(&self, node: &NodeConfig, _: Duration) -> Result<(), OpError> {
+        // a receiver stuck on a dead master takes a while: promotion must not wait for it
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        self.answer(format!("stop-io {}", node.name)).map(|_| ())
+    }
+    async fn start_replication(&self, node: &NodeConfig, _: Duration) -> Result<(), OpError> {
+        self.answer(format!("start {}", node.name)).map(|_| ())
+    }
+    async fn detach(&self, node: &NodeConfig, _: Duration) -> Result<(), OpError> {
+        self.answer(format!("detach {}", node.name)).map(|_| ())
+    }
+    async fn promote(&self, node: &NodeConfig, _: Duration) -> Result<(), OpError> {
+        self.answer(format!("promote {}", node.name)).map(|_| ())
+    }
+    async fn replicate_from(
+        &self,
+        node: &NodeConfig,
+        m: &NodeConfig,
+        from: StartFrom,
+        _: Duration,
+    ) -> Result<(), OpError> {
+        self.answer(format!("repoint {}->{} {from:?}", node.name, m.name))
+            .map(|_| ())
+    }
+    async fn set_read_only(&self, node: &NodeConfig, on: bool, _: Duration) -> Result<(), OpError> {
+        self.answer(format!("read_only {} {on}", node.name)).map(|_| ())
+    }
+}
+
+#[derive(Default)]
+struct Routes {
+    targets: Mutex<BTreeMap<String, Option<String>>>,
+    fail: bool,
+}
+
+impl RouteTables for Routes {
+    async fn discover(&self, ids: &[String], _: Option<&str>) -> Result<Vec<String>, VipError> {
+        Ok(ids.to_vec())
+    }
+    async fn interfaces(&self, _: &[(String, String, Option<String>)]) -> Result<Vec<NodeInterface>, VipError> {
+        panic!("unexpected interfaces lookup")
+    }
+    async fn targets(&self, tables: &[String], _: Ipv4Addr) -> Result<BTreeMap<String, Option<String>>, VipError> {
+        let t = self.targets.lock().unwrap();
+        Ok(tables
+            .iter()
+            .map(|x| (x.clone(), t.get(x).cloned().flatten()))
+            .collect())
+    }
+    async fn point(&self, table: &str, _: Ipv4Addr, eni: &str) -> Result<Pointed, VipError> {
+        if self.fail {
+            return Err(VipError::Transport {
+                op: "ReplaceRoute",
+                target: table.into(),
+                message: "timed out".into(),
+            });
+        }
+        self.targets.lock().unwrap().insert(table.into(), Some(eni.into()));
+        Ok(Pointed::Replaced)
+    }
+}
+
+#[derive(Default)]
+struct Sink(Mutex<Vec<FailoverRecord>>);
+
+impl RecordSink for Sink {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
+        self.0.lock().unwrap().push(rec.clone());
+        Ok(())
+    }
+}
+
+struct Refuse;
+
+impl Guard for Refuse {
+    async fn may_act(&self, step: &str) -> Result<(), String> {
+        Err(format!("lost leadership before {step}"))
+    }
+}
+
+fn record() -> FailoverRecord {
+    FailoverRecord {
+        id: "c1-test".into(),
+        cluster: "c1".into(),
+        kind: Kind::Automatic,
+        trigger: "test".into(),
+        manager: "m1".into(),
+        old_master: "db1".into(),
+        new_master: None,
+        candidates: None,
+        gtids: BTreeMap::new(),
+        epoch: 1,
+        detected_at: String::new(),
+        started_at: String::new(),
+        finished_at: None,
+        total_ms: None,
+        steps: Vec::new(),
+        errors: Vec::new(),
+        status: Status::Running,
+    }
+}
+
+async fn run<G: Guard>(
+    admin: &Script,
+    routes: &Routes,
+    guard: &G,
+    snap: &Snapshot,
+    c: &crate::config::ClusterConfig,
+) -> FailoverRecord {
+    let timeouts = FailoverConfig::default();
+    let enis: BTreeMap<String, String> = c
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), format!("eni-{}", n.name)))
+        .collect();
+    let tables = vec!["rtb-a".to_string(), "rtb-b".to_string()];
+    let edges = Edges {
+        cluster: c,
+        timeouts: &timeouts,
+        admin,
+        routes,
+        tables: &tables,
+        enis: &enis,
+        guard,
+    };
+    let cand = choose(snap, c, "db1", &BTreeSet::new());
+    let sink = Sink::default();
+    let mut rec = Recorder::new(record(), Instant::now(), &sink);
+    edges.failover(&mut rec, snap, &cand).await;
+    // every save was of the same record, the last one final
+    assert!(sink.0.lock().unwrap().len() > rec.rec.steps.len());
+    rec.rec
+}
+
+fn step<'a>(r: &'a FailoverRecord, name: &str) -> &'a record::Step {
+    r.steps
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no step {name}: {:?}", r.steps))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_master_is_replaced_without_waiting_for_stuck_receivers() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let snap = three("0-1-150", "0-1-150");
+    let refused = || {
+        Err(OpError::Connect {
+            node: "db1".into(),
+            op: "fence",
+            message: "refused".into(),
+        })
+    };
+    let admin = Script::default()
+        .expect("fence db1", refused())
+        .expect("wait db2 0-1-150", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let routes = Routes::default();
+    let r = run(&admin, &routes, &Alone, &snap, &c).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert_eq!(r.new_master.as_deref(), Some("db2"));
+    // the promotion and the VIP move happened before the stuck receiver let go (1 s)
+    assert!(step(&r, "promote db2").offset_ms < 1000, "{r:#?}");
+    assert!(step(&r, "move VIP 10.90.0.10 to db2").offset_ms < 1000);
+    assert!(step(&r, "repoint db3 to db2").offset_ms >= 1000);
+    assert!(admin.index("wait db2 0-1-150") < admin.index("promote db2"));
+    assert!(admin.index("promote db2") < admin.index("repoint db3->db2 ReplicaPosition"));
+    assert!(admin.index("stop-io db3") < admin.index("repoint db3->db2 ReplicaPosition"));
+    assert_eq!(step(&r, "fence db1").status, Status::Degraded);
+    assert!(routes
+        .targets
+        .lock()
+        .unwrap()
+        .values()
+        .all(|t| t.as_deref() == Some("eni-db2")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_candidate_that_cannot_catch_up_is_not_promoted_and_replicas_resume() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-150", Ok(false))
+        .expect("stop-io db3", Ok(true))
+        .expect("start db3", Ok(true));
+    let routes = Routes::default();
+    let r = run(&admin, &routes, &Alone, &three("0-1-150", "0-1-150"), &c).await;
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.new_master, None);
+    assert!(
+        step(&r, "catch up db2").detail.contains("did not apply 0-1-150"),
+        "{r:#?}"
+    );
+    assert!(admin.calls().contains(&"start db3".to_string()));
+    assert!(routes.targets.lock().unwrap().is_empty(), "the VIP must not move");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manager_that_lost_the_right_to_act_does_not_promote() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-150", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("start db3", Ok(true));
+    let r = run(&admin, &Routes::default(), &Refuse, &three("0-1-150", "0-1-150"), &c).await;
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(
+        step(&r, "promote db2").detail,
+        "not promoting: lost leadership before promote"
+    );
+    assert!(!admin.calls().iter().any(|c| c.starts_with("promote")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_route_table_that_will_not_move_leaves_a_degraded_failover() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-150", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let routes = Routes {
+        fail: true,
+        ..Routes::default()
+    };
+    let r = run(&admin, &routes, &Alone, &three("0-1-150", "0-1-150"), &c).await;
+    assert_eq!(r.status, Status::Degraded);
+    assert_eq!(r.new_master.as_deref(), Some("db2"));
+    assert!(r.errors.iter().any(|e| e.contains("rtb-a")), "{:?}", r.errors);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_behind_candidate_catches_up_from_the_donor_first() {
+    let mut c = cluster(&["db1", "db2", "db3"]);
+    c.nodes[2].no_promote = true;
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db3 0-1-160", Ok(true))
+        .expect("repoint db2->db3 ReplicaPosition", Ok(true))
+        .expect("wait db2 0-1-160", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let r = run(&admin, &Routes::default(), &Alone, &three("0-1-150", "0-1-160"), &c).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert_eq!(
+        step(&r, "catch up db2").detail,
+        "db2 applied everything up to 0-1-160 (caught up from db3)"
+    );
+    assert!(admin.index("wait db3 0-1-160") < admin.index("repoint db2->db3 ReplicaPosition"));
+    assert!(admin.index("wait db2 0-1-160") < admin.index("promote db2"));
+}

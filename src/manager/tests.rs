@@ -1,1 +1,275 @@
+//! decide(): each branch, with the sentence it says.
 
+use super::decide::*;
+use crate::config::{ClusterConfig, Timing};
+use crate::coord::{Block, SharedState};
+use crate::detect::diagnose;
+use crate::flavor::StartFrom;
+use crate::testkit::*;
+use crate::topology::{IoThread, Snapshot};
+use std::collections::BTreeSet;
+
+struct World {
+    cluster: ClusterConfig,
+    history: Vec<Snapshot>,
+    shared: SharedState,
+    vip: Option<VipView>,
+    now_ms: u64,
+}
+
+impl World {
+    fn new(rounds: Vec<Vec<N>>) -> Self {
+        World {
+            cluster: cluster(&["db1", "db2", "db3"]),
+            history: history(rounds),
+            shared: SharedState {
+                master: Some("db1".into()),
+                epoch: 1,
+                ..SharedState::default()
+            },
+            vip: None,
+            now_ms: 1_000_000,
+        }
+    }
+
+    fn decide(&self) -> Decision {
+        let refs: Vec<&Snapshot> = self.history.iter().collect();
+        let d = diagnose(&refs, &Timing::default()).unwrap();
+        decide(&Situation {
+            cluster: &self.cluster,
+            snapshot: self.history.last().unwrap(),
+            diagnosis: &d,
+            shared: &self.shared,
+            now_ms: self.now_ms,
+            vip: self.vip.as_ref(),
+            errant: &BTreeSet::new(),
+        })
+    }
+}
+
+fn dead_master() -> World {
+    let connecting = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
+    World::new(vec![
+        vec![
+            master("db1"),
+            replica("db2", replica_of("db1")),
+            replica("db3", replica_of("db1")),
+        ],
+        vec![down("db1"), connecting("db2"), connecting("db3")],
+        vec![down("db1"), connecting("db2"), connecting("db3")],
+    ])
+}
+
+fn healthy(db2: N, db3: N) -> World {
+    World::new(vec![
+        vec![master("db1"), db2.clone(), db3.clone()],
+        vec![master("db1"), db2, db3],
+    ])
+}
+
+#[test]
+fn a_dead_master_is_failed_over() {
+    let d = dead_master().decide();
+    assert!(
+        matches!(&d, Decision::Failover { candidates, .. } if candidates.chosen.as_deref() == Some("db2")),
+        "{d}"
+    );
+    assert!(d.acts());
+    assert!(
+        d.to_string()
+            .ends_with("; failing over: promoting db2 (received 0-1-100, priority 0)"),
+        "{d}"
+    );
+}
+
+#[test]
+fn the_anti_flap_block_stops_a_second_automatic_failover() {
+    let mut w = dead_master();
+    w.shared.block = Some(Block {
+        until_ms: w.now_ms + 60_000,
+        until: "2026-11-22T09:00:00Z".into(),
+        failover: "c1-f1".into(),
+    });
+    let d = w.decide();
+    assert!(!d.acts());
+    assert!(
+        d.to_string().ends_with(
+            "; automatic failover blocked until 2026-11-22T09:00:00Z after failover c1-f1 (anti-flapping): clear with `myha ack`, or fail over by hand"
+        ),
+        "{d}"
+    );
+    // an expired block does not
+    w.now_ms += 120_000;
+    assert!(matches!(w.decide(), Decision::Failover { .. }));
+}
+
+#[test]
+fn paused_automation_does_not_act() {
+    let mut w = dead_master();
+    w.shared.paused = true;
+    let d = w.decide();
+    assert!(matches!(d, Decision::Paused { .. }) && !d.acts(), "{d}");
+}
+
+#[test]
+fn no_candidate_is_said_not_hidden() {
+    let mut w = dead_master();
+    w.cluster.nodes[1].no_promote = true;
+    w.cluster.nodes[2].no_promote = true;
+    let d = w.decide();
+    assert!(matches!(d, Decision::NoCandidate { .. }) && !d.acts(), "{d}");
+    assert!(
+        d.to_string()
+            .contains("cannot fail over: no node can be promoted; not eligible: db2 (no_promote), db3 (no_promote)"),
+        "{d}"
+    );
+}
+
+#[test]
+fn a_returning_writable_old_master_is_fenced() {
+    let mut w = World::new(vec![vec![
+        master("db1"),
+        master("db2"),
+        replica("db3", replica_of("db2")),
+    ]]);
+    w.shared.master = Some("db2".into());
+    assert_eq!(
+        w.decide(),
+        Decision::Fence {
+            node: "db1".into(),
+            master: "db2".into()
+        }
+    );
+    // without a master of record nobody can tell which one to fence
+    w.shared.master = None;
+    assert!(w
+        .decide()
+        .to_string()
+        .contains("no master of record among them: resolve by hand"));
+}
+
+#[test]
+fn a_returning_old_master_with_a_subset_rejoins_from_its_own_position() {
+    let old = master("db1").with(|s| {
+        s.read_only = true;
+        s.binlog_state = gtids("0-1-100");
+    });
+    let new = master("db2").with(|s| s.binlog_state = gtids("0-1-100,0-2-120"));
+    let mut w = World::new(vec![
+        vec![old.clone(), new.clone(), replica("db3", replica_of("db2"))];
+        2
+    ]);
+    w.shared.master = Some("db2".into());
+    let d = w.decide();
+    assert_eq!(
+        d,
+        Decision::Rejoin {
+            node: "db1".into(),
+            master: "db2".into(),
+            from: StartFrom::OwnPosition
+        }
+    );
+    assert_eq!(
+        d.to_string(),
+        "rejoining db1 as a replica of db2: its transactions are a subset of db2's (resuming from its own binlog position)"
+    );
+}
+
+#[test]
+fn a_diverged_old_master_needs_a_rebuild_and_is_never_rejoined() {
+    let old = master("db1").with(|s| {
+        s.read_only = true;
+        s.binlog_state = gtids("0-1-101");
+    });
+    let new = master("db2").with(|s| s.binlog_state = gtids("0-1-100,0-2-120"));
+    let mut w = World::new(vec![vec![old, new, replica("db3", replica_of("db2"))]; 2]);
+    w.shared.master = Some("db2".into());
+    let d = w.decide();
+    assert_eq!(
+        d,
+        Decision::NeedsRebuild {
+            node: "db1".into(),
+            errant: "0-1-101".into()
+        }
+    );
+    // once marked, it is left alone
+    w.shared
+        .needs_rebuild
+        .insert("db1".into(), "errant transactions 0-1-101".into());
+    assert!(matches!(w.decide(), Decision::Nothing { .. }));
+}
+
+#[test]
+fn a_rebuilt_node_is_unmarked() {
+    let mut w = healthy(replica("db2", replica_of("db1")), replica("db3", replica_of("db1")));
+    w.shared.needs_rebuild.insert("db3".into(), "errant".into());
+    assert_eq!(w.decide(), Decision::Rebuilt { node: "db3".into() });
+}
+
+#[test]
+fn a_vip_route_elsewhere_is_moved_to_the_master() {
+    let mut w = healthy(replica("db2", replica_of("db1")), replica("db3", replica_of("db1")));
+    w.vip = Some(VipView {
+        targets: [
+            ("rtb-a".to_string(), Some("eni-db1".to_string())),
+            ("rtb-b".to_string(), Some("eni-db2".to_string())),
+        ]
+        .into(),
+        enis: [("db1", "eni-db1"), ("db2", "eni-db2"), ("db3", "eni-db3")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .into(),
+    });
+    let d = w.decide();
+    assert_eq!(
+        d,
+        Decision::MoveVip {
+            master: "db1".into(),
+            eni: "eni-db1".into(),
+            tables: vec!["rtb-b".into()]
+        }
+    );
+    w.vip
+        .as_mut()
+        .unwrap()
+        .targets
+        .insert("rtb-b".into(), Some("eni-db1".into()));
+    assert_eq!(
+        w.decide(),
+        Decision::Nothing {
+            why: "healthy: master db1 writable, 2/2 replicas replicating".into()
+        }
+    );
+}
+
+#[test]
+fn an_observed_new_master_is_adopted() {
+    let mut w = healthy(replica("db2", replica_of("db1")), replica("db3", replica_of("db1")));
+    w.shared.master = Some("db3".into());
+    assert_eq!(
+        w.decide(),
+        Decision::Adopt {
+            master: "db1".into(),
+            previous: Some("db3".into())
+        }
+    );
+}
+
+#[test]
+fn a_cut_off_manager_does_nothing() {
+    let rounds = (0..12)
+        .map(|i| {
+            vec![
+                if i == 0 { master("db1") } else { hung("db1") },
+                replica("db2", replica_of("db1")).heartbeats(10 + i / 4),
+                replica("db3", replica_of("db1")).heartbeats(10 + i / 4),
+            ]
+        })
+        .collect();
+    let d = World::new(rounds).decide();
+    assert!(
+        !d.acts()
+            && d.to_string()
+                .starts_with("nothing to do: master db1 unreachable from this manager"),
+        "{d}"
+    );
+}

@@ -1,5 +1,5 @@
-//! `myha history` and `myha ack`: failover records and the anti-flap block, read from (and
-//! for `ack` written to) the cluster state store.
+//! `myha history`, `ack`, `pause`, `resume`: failover records and the shared cluster state,
+//! read from (and written to) the manager's state store.
 
 use super::{load_config, table, EXIT_CONFIG};
 use crate::config::Config;
@@ -86,7 +86,17 @@ pub async fn history(config: &Path, only: Option<&str>, limit: usize, json: bool
     ExitCode::SUCCESS
 }
 
-pub async fn ack(config: &Path, cluster: &str) -> ExitCode {
+/// What a state command changes.
+pub enum Change {
+    /// Clear the anti-flap block.
+    Ack,
+    /// Stop acting on the cluster (detection goes on).
+    Pause,
+    /// Act again.
+    Resume,
+}
+
+pub async fn change(config: &Path, cluster: &str, what: Change) -> ExitCode {
     let cfg = match load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -96,9 +106,23 @@ pub async fn ack(config: &Path, cluster: &str) -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     let store = FileStore::new(cfg.manager.state_dir.clone());
-    match coord::update(&store, cluster, |st| st.block = None).await {
+    let r = coord::update(&store, cluster, |st| match what {
+        Change::Ack => st.block = None,
+        Change::Pause => st.paused = true,
+        Change::Resume => st.paused = false,
+    })
+    .await;
+    match r {
         Ok(_) => {
-            println!("cluster {cluster}: anti-flap block cleared: the next dead master fails over automatically");
+            println!(
+                "cluster {cluster}: {}",
+                match what {
+                    Change::Ack => "anti-flap block cleared: the next dead master fails over automatically",
+                    Change::Pause =>
+                        "automation paused: the manager detects and reports, but does not act (`myha resume`)",
+                    Change::Resume => "automation resumed",
+                }
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
