@@ -13,22 +13,19 @@ fn gtids(row: &Row, query: &'static str, column: &str) -> Result<Gtids, FlavorEr
     let v = text(row, query, &[column])?;
     MariaDbGtids::parse(v)
         .map(Gtids::MariaDb)
-        .map_err(|e| FlavorError::BadValue {
-            query,
-            column: column.to_string(),
-            value: v.to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| FlavorError::bad_value(query, column, v, e))
 }
 
 fn replica(row: &Row) -> Result<ReplicaStatus, FlavorError> {
     let q = REPLICA_STATUS;
     let io_text = text(row, q, &["Slave_IO_Running"])?;
-    let io = IoThread::parse(io_text).ok_or_else(|| FlavorError::BadValue {
-        query: q,
-        column: "Slave_IO_Running".into(),
-        value: io_text.into(),
-        reason: "expected Yes, No, Connecting or Preparing".into(),
+    let io = IoThread::parse(io_text).ok_or_else(|| {
+        FlavorError::bad_value(
+            q,
+            "Slave_IO_Running",
+            io_text,
+            "expected Yes, No, Connecting or Preparing",
+        )
     })?;
     let period: f64 = num(row, q, &["Slave_heartbeat_period"])?.unwrap_or(0.0);
     Ok(ReplicaStatus {

@@ -49,6 +49,18 @@ pub enum FlavorError {
     },
 }
 
+impl FlavorError {
+    /// A value of `column` that does not parse, and why.
+    pub fn bad_value(query: &'static str, column: &str, value: &str, reason: impl ToString) -> Self {
+        FlavorError::BadValue {
+            query,
+            column: column.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// The server family of a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -152,12 +164,11 @@ where
     match col(row, query, names)? {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) => v.trim().parse().map(Some).map_err(|e: T::Err| FlavorError::BadValue {
-            query,
-            column: names[0].to_string(),
-            value: v.to_string(),
-            reason: e.to_string(),
-        }),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| FlavorError::bad_value(query, names[0], v, e)),
     }
 }
 

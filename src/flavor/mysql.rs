@@ -20,23 +20,14 @@ pub const HEARTBEAT: &str = "SELECT s.CHANNEL_NAME, s.COUNT_RECEIVED_HEARTBEATS,
 fn gtid_set(v: &str, query: &'static str, column: &str) -> Result<Gtids, FlavorError> {
     MySqlGtidSet::parse(v)
         .map(Gtids::MySql)
-        .map_err(|e| FlavorError::BadValue {
-            query,
-            column: column.to_string(),
-            value: v.to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| FlavorError::bad_value(query, column, v, e))
 }
 
 fn replica(row: &Row, heartbeat: Option<&Row>) -> Result<ReplicaStatus, FlavorError> {
     let q = REPLICA_STATUS;
     let io_text = text(row, q, &["Replica_IO_Running", "Slave_IO_Running"])?;
-    let io = IoThread::parse(io_text).ok_or_else(|| FlavorError::BadValue {
-        query: q,
-        column: "Replica_IO_Running".into(),
-        value: io_text.into(),
-        reason: "expected Yes, No or Connecting".into(),
-    })?;
+    let io = IoThread::parse(io_text)
+        .ok_or_else(|| FlavorError::bad_value(q, "Replica_IO_Running", io_text, "expected Yes, No or Connecting"))?;
     let (heartbeats, period_s) = match heartbeat {
         Some(h) => (
             num(h, HEARTBEAT, &["COUNT_RECEIVED_HEARTBEATS"])?.unwrap_or(0),

@@ -14,7 +14,7 @@ use mysql_async::{Conn, OptsBuilder, Value};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::Mutex;
-use tokio::time::timeout;
+use tokio::time::{timeout, timeout_at, Instant};
 
 /// Real MySQL / MariaDB access for one cluster.
 pub struct MysqlClient {
@@ -23,7 +23,7 @@ pub struct MysqlClient {
     password: Secret,
     repl_user: String,
     repl_password: Secret,
-    /// Hard limit for connecting and for each statement.
+    /// Budget of one probe (connect and all statements); operations get their own limits.
     op_timeout: Duration,
     /// One probe connection per node, reused across rounds; `None` after a failure.
     probe_conns: HashMap<String, Mutex<Option<Conn>>>,
@@ -58,16 +58,16 @@ impl MysqlClient {
             .stmt_cache_size(0)
     }
 
-    async fn connect(&self, node: &NodeConfig) -> Result<Conn, ProbeFailure> {
-        match timeout(self.op_timeout, Conn::new(self.opts(node))).await {
+    async fn connect(&self, node: &NodeConfig, deadline: Instant) -> Result<Conn, ProbeFailure> {
+        match timeout_at(deadline, Conn::new(self.opts(node))).await {
             Err(_) => Err(ProbeFailure::Timeout),
             Ok(Err(e)) => Err(ProbeFailure::Connect(e.to_string())),
             Ok(Ok(c)) => Ok(c),
         }
     }
 
-    async fn rows(&self, conn: &mut Conn, sql: &'static str) -> Result<Vec<Row>, ProbeFailure> {
-        match timeout(self.op_timeout, conn.query::<mysql_async::Row, _>(sql)).await {
+    async fn rows(&self, conn: &mut Conn, sql: &'static str, deadline: Instant) -> Result<Vec<Row>, ProbeFailure> {
+        match timeout_at(deadline, conn.query::<mysql_async::Row, _>(sql)).await {
             Err(_) => Err(ProbeFailure::Timeout),
             Ok(Err(mysql_async::Error::Server(e))) => Err(ProbeFailure::Query(format!("{sql}: {e}"))),
             Ok(Err(e)) => Err(ProbeFailure::Connect(format!("connection lost: {e}"))),
@@ -75,15 +75,15 @@ impl MysqlClient {
         }
     }
 
-    async fn probe_on(&self, conn: &mut Conn) -> Result<NodeState, ProbeFailure> {
+    async fn probe_on(&self, conn: &mut Conn, deadline: Instant) -> Result<NodeState, ProbeFailure> {
         let f = self.flavor;
         let rows = ProbeRows {
-            globals: self.rows(conn, f.globals_query()).await?,
-            replica: self.rows(conn, f.replica_status_query()).await?,
-            semi_sync_variables: self.rows(conn, SEMI_SYNC_VARIABLES).await?,
-            semi_sync_status: self.rows(conn, SEMI_SYNC_STATUS).await?,
+            globals: self.rows(conn, f.globals_query(), deadline).await?,
+            replica: self.rows(conn, f.replica_status_query(), deadline).await?,
+            semi_sync_variables: self.rows(conn, SEMI_SYNC_VARIABLES, deadline).await?,
+            semi_sync_status: self.rows(conn, SEMI_SYNC_STATUS, deadline).await?,
             heartbeat: match f.heartbeat_query() {
-                Some(q) => self.rows(conn, q).await?,
+                Some(q) => self.rows(conn, q, deadline).await?,
                 None => Vec::new(),
             },
         };
@@ -96,12 +96,12 @@ struct OpConn<'a> {
     conn: Conn,
     node: &'a str,
     op: &'static str,
-    deadline: tokio::time::Instant,
+    deadline: Instant,
 }
 
 impl OpConn<'_> {
     fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(tokio::time::Instant::now())
+        self.deadline.saturating_duration_since(Instant::now())
     }
 
     fn timeout_err(&self, limit: Duration) -> OpError {
@@ -158,7 +158,7 @@ impl MysqlClient {
         op: &'static str,
         limit: Duration,
     ) -> Result<OpConn<'a>, OpError> {
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline = Instant::now() + limit;
         match timeout(limit, Conn::new(self.opts(node))).await {
             Err(_) => Err(OpError::Timeout {
                 node: node.name.clone(),
@@ -211,11 +211,14 @@ impl MysqlAdmin for MysqlClient {
             )));
         };
         let mut slot = slot.lock().await;
+        // One budget for the whole probe — connecting and every statement — so that a node
+        // that hangs at any point costs at most one probe timeout per round.
+        let deadline = Instant::now() + self.op_timeout;
         let mut conn = match slot.take() {
             Some(c) => c,
-            None => self.connect(node).await?,
+            None => self.connect(node, deadline).await?,
         };
-        let result = self.probe_on(&mut conn).await;
+        let result = self.probe_on(&mut conn, deadline).await;
         if result.is_ok() {
             *slot = Some(conn);
         }

@@ -39,9 +39,9 @@ impl<A: MysqlAdmin> Prober<A> {
         self.round += 1;
         let at = Instant::now();
         let wall = SystemTime::now();
-        // The admin bounds connect and each statement; this outer bound only guards against
-        // an implementation that forgets to (a probe runs at most five statements).
-        let limit = self.timing.probe_timeout * 6;
+        // The admin bounds the whole probe by the probe timeout; this outer bound only guards
+        // against an implementation that forgets to.
+        let limit = self.timing.probe_timeout + self.timing.probe_timeout / 4;
         let nodes = join_all(self.cluster.nodes.iter().map(|n| async {
             let started = Instant::now();
             let state = match timeout(limit, self.admin.probe(n)).await {
