@@ -8,6 +8,7 @@
 //! acts alone.
 
 pub mod file;
+pub mod zk;
 
 use crate::failover::{FailoverRecord, RecordSink};
 use serde::{Deserialize, Serialize};
