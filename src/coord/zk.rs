@@ -75,31 +75,38 @@ impl ZkStore {
         format!("{}/{cluster}", self.root)
     }
 
+    /// Run one request under the operation timeout; the ZooKeeper result is the caller's
+    /// to match (`NoNode`, `NodeExists`, `BadVersion` mean different things per call).
+    async fn timed<T>(
+        &self,
+        what: &str,
+        path: &str,
+        f: impl Future<Output = Result<T, zk::Error>>,
+    ) -> Result<Result<T, zk::Error>, StoreError> {
+        timeout(self.op_timeout, f).await.map_err(|_| {
+            StoreError::Io(format!(
+                "ZooKeeper {what} {path}: no answer within {:?}",
+                self.op_timeout
+            ))
+        })
+    }
+
+    /// [`ZkStore::timed`] where every ZooKeeper error is a failure.
     async fn call<T>(
         &self,
         what: &str,
         path: &str,
         f: impl Future<Output = Result<T, zk::Error>>,
     ) -> Result<T, StoreError> {
-        match timeout(self.op_timeout, f).await {
-            Ok(r) => r.map_err(|e| zk_err(what, path, e)),
-            Err(_) => Err(StoreError::Io(format!(
-                "ZooKeeper {what} {path}: no answer within {:?}",
-                self.op_timeout
-            ))),
-        }
+        self.timed(what, path, f).await?.map_err(|e| zk_err(what, path, e))
     }
 
     /// Create `path` and its parents when missing (persistent nodes).
     pub async fn ensure(&self, path: &str) -> Result<(), StoreError> {
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-        match timeout(self.op_timeout, self.client.mkdir(path, &opts)).await {
-            Ok(Ok(())) | Ok(Err(zk::Error::NodeExists)) => Ok(()),
-            Ok(Err(e)) => Err(zk_err("mkdir", path, e)),
-            Err(_) => Err(StoreError::Io(format!(
-                "ZooKeeper mkdir {path}: no answer within {:?}",
-                self.op_timeout
-            ))),
+        match self.timed("mkdir", path, self.client.mkdir(path, &opts)).await? {
+            Ok(()) | Err(zk::Error::NodeExists) => Ok(()),
+            Err(e) => Err(zk_err("mkdir", path, e)),
         }
     }
 
@@ -116,11 +123,14 @@ impl RecordSink for ZkStore {
         let dir = format!("{}/failovers", self.cluster_path(&rec.cluster));
         let path = format!("{dir}/{}", rec.id);
         let bytes = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
-        match timeout(self.op_timeout, self.client.set_data(&path, &bytes, None)).await {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(zk::Error::NoNode)) => {}
-            Ok(Err(e)) => return Err(zk_err("set", &path, e).to_string()),
-            Err(_) => return Err(format!("ZooKeeper set {path}: no answer within {:?}", self.op_timeout)),
+        match self
+            .timed("set", &path, self.client.set_data(&path, &bytes, None))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Ok(_) => return Ok(()),
+            Err(zk::Error::NoNode) => {}
+            Err(e) => return Err(zk_err("set", &path, e).to_string()),
         }
         self.ensure(&dir).await.map_err(|e| e.to_string())?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
@@ -134,8 +144,8 @@ impl RecordSink for ZkStore {
 impl Store for ZkStore {
     async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
         let path = format!("{}/state", self.cluster_path(cluster));
-        match timeout(self.op_timeout, self.client.get_data(&path)).await {
-            Ok(Ok((data, stat))) => {
+        match self.timed("get", &path, self.client.get_data(&path)).await? {
+            Ok((data, stat)) => {
                 let value =
                     serde_json::from_slice(&data).map_err(|e| StoreError::Io(format!("corrupt {path}: {e}")))?;
                 Ok(Versioned {
@@ -143,15 +153,11 @@ impl Store for ZkStore {
                     version: stat.version as u64 + 1,
                 })
             }
-            Ok(Err(zk::Error::NoNode)) => Ok(Versioned {
+            Err(zk::Error::NoNode) => Ok(Versioned {
                 value: SharedState::default(),
                 version: 0,
             }),
-            Ok(Err(e)) => Err(zk_err("get", &path, e)),
-            Err(_) => Err(StoreError::Io(format!(
-                "ZooKeeper get {path}: no answer within {:?}",
-                self.op_timeout
-            ))),
+            Err(e) => Err(zk_err("get", &path, e)),
         }
     }
 
@@ -166,41 +172,33 @@ impl Store for ZkStore {
         if expected == 0 {
             self.ensure(&self.cluster_path(cluster)).await?;
             let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-            return match timeout(self.op_timeout, self.client.create(&path, &bytes, &opts)).await {
-                Ok(Ok((stat, _))) => Ok(stat.version as u64 + 1),
-                Ok(Err(zk::Error::NodeExists)) => Err(conflict(self.version_of(&path).await)),
-                Ok(Err(e)) => Err(zk_err("create", &path, e)),
-                Err(_) => Err(StoreError::Io(format!(
-                    "ZooKeeper create {path}: no answer within {:?}",
-                    self.op_timeout
-                ))),
+            return match self
+                .timed("create", &path, self.client.create(&path, &bytes, &opts))
+                .await?
+            {
+                Ok((stat, _)) => Ok(stat.version as u64 + 1),
+                Err(zk::Error::NodeExists) => Err(conflict(self.version_of(&path).await)),
+                Err(e) => Err(zk_err("create", &path, e)),
             };
         }
         let zk_version =
             i32::try_from(expected - 1).map_err(|_| StoreError::Io(format!("version {expected} out of range")))?;
-        match timeout(self.op_timeout, self.client.set_data(&path, &bytes, Some(zk_version))).await {
-            Ok(Ok(stat)) => Ok(stat.version as u64 + 1),
-            Ok(Err(zk::Error::BadVersion)) | Ok(Err(zk::Error::NoNode)) => Err(conflict(self.version_of(&path).await)),
-            Ok(Err(e)) => Err(zk_err("set", &path, e)),
-            Err(_) => Err(StoreError::Io(format!(
-                "ZooKeeper set {path}: no answer within {:?}",
-                self.op_timeout
-            ))),
+        match self
+            .timed("set", &path, self.client.set_data(&path, &bytes, Some(zk_version)))
+            .await?
+        {
+            Ok(stat) => Ok(stat.version as u64 + 1),
+            Err(zk::Error::BadVersion) | Err(zk::Error::NoNode) => Err(conflict(self.version_of(&path).await)),
+            Err(e) => Err(zk_err("set", &path, e)),
         }
     }
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
         let dir = format!("{}/failovers", self.cluster_path(cluster));
-        let names = match timeout(self.op_timeout, self.client.list_children(&dir)).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(zk::Error::NoNode)) => return Ok(Vec::new()),
-            Ok(Err(e)) => return Err(zk_err("list", &dir, e)),
-            Err(_) => {
-                return Err(StoreError::Io(format!(
-                    "ZooKeeper list {dir}: no answer within {:?}",
-                    self.op_timeout
-                )))
-            }
+        let names = match self.timed("list", &dir, self.client.list_children(&dir)).await? {
+            Ok(n) => n,
+            Err(zk::Error::NoNode) => return Ok(Vec::new()),
+            Err(e) => return Err(zk_err("list", &dir, e)),
         };
         let mut out = Vec::new();
         for n in names {

@@ -210,12 +210,12 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                     .await
                 }
             }
-            if let Err(e) = caught {
-                rec.audit_at(catch_step, catch_end, Status::Failed, e).await;
-                return None;
-            }
-            if let Ok(d) = &caught {
-                rec.audit_at(catch_step, catch_end, Status::Ok, d.clone()).await;
+            match caught {
+                Ok(detail) => rec.audit_at(catch_step, catch_end, Status::Ok, detail).await,
+                Err(e) => {
+                    rec.audit_at(catch_step, catch_end, Status::Failed, e).await;
+                    return None;
+                }
             }
             let step = rec.start(format!("promote {}", new.name)).await;
             if let Err(why) = self.guard.may_act("promote").await {

@@ -47,7 +47,8 @@ pub struct ClusterLoop<A, R, S, G> {
     vip_resolved: bool,
     errant: BTreeSet<String>,
     actionable_since: Option<SystemTime>,
-    last_logged: (String, String),
+    /// The diagnosis text and decision kind last logged.
+    last_logged: Option<(String, std::mem::Discriminant<Decision>)>,
     last_failed: Option<(String, Instant)>,
 }
 
@@ -80,7 +81,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
             vip_resolved: false,
             errant: BTreeSet::new(),
             actionable_since: None,
-            last_logged: (String::new(), String::new()),
+            last_logged: None,
             last_failed: None,
         }
     }
@@ -233,9 +234,11 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        if (diag_text.clone(), decision_kind(&decision)) != self.last_logged {
+        // log when the verdict or the kind of decision changes, not every growing count
+        let logged = Some((diag_text, std::mem::discriminant(&decision)));
+        if logged != self.last_logged {
             info!(cluster = %self.name(), "{sentence}");
-            self.last_logged = (diag_text, decision_kind(&decision));
+            self.last_logged = logged;
         }
         if !decision.acts() {
             return false;
@@ -419,9 +422,4 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
             | Decision::NoCandidate { .. } => true,
         }
     }
-}
-
-fn decision_kind(d: &Decision) -> String {
-    let s = format!("{d:?}");
-    s.split([' ', '{']).next().unwrap_or_default().to_string()
 }

@@ -147,18 +147,8 @@ pub async fn move_vip<R: RouteTables>(
                     .collect();
             }
             Err(e) => {
-                // cannot verify: keep the tables whose write failed as the ones to retry
-                report.wrong = report
-                    .tables
-                    .iter()
-                    .filter(|(_, r)| r.is_err())
-                    .map(|(t, _)| t.clone())
-                    .collect();
-                for t in tables {
-                    if !report.wrong.contains(t) {
-                        report.wrong.push(t.clone());
-                    }
-                }
+                // cannot verify anything: every table counts as not moved, and is written again
+                report.wrong = tables.to_vec();
                 tracing::warn!(error = %e, "cannot read back the route tables");
             }
         }
