@@ -1,6 +1,7 @@
-//! The ZooKeeper store against the lab's real three-server ensemble, from manager hosts:
-//! two managers (two sessions) racing on the shared state's compare-and-set, and failover
-//! records written by one and read by the other. Uses its own root and removes it.
+//! The ZooKeeper coordinator against the lab's real three-server ensemble, from a manager
+//! host: two managers (two sessions) racing on the shared state's compare-and-set, failover
+//! records written by one and read by the other, and the leadership moving when the
+//! leader's session ends. Each test uses its own root and removes it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,11 +9,17 @@ mod common;
 
 use common::lab::Lab;
 use myha::config::ZookeeperConfig;
+use myha::coord::elector::{Elected, Elector, ElectorTiming, Leadership};
+use myha::coord::guard::TermGuard;
+use myha::coord::lead::{ManagerInfo, Standing};
 use myha::coord::zk::ZkStore;
 use myha::coord::{update, SharedState, Store, StoreError};
+use myha::failover::Guard;
 use myha::failover::{FailoverRecord, Kind, RecordSink, Status};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 fn record(id: &str, started_at: &str) -> FailoverRecord {
     FailoverRecord {
@@ -118,7 +125,122 @@ fn shared_state_compare_and_set_between_two_managers() {
         assert_eq!(got[0].status, Status::Ok);
         assert_eq!(b.records("c1", 1).await.unwrap().len(), 1);
 
-        delete_tree(a.client(), &cfg.root).await;
+        delete_tree(&a.client().unwrap(), &cfg.root).await;
+    });
+    drop(lab);
+}
+
+fn zk_cfg(lab: &Lab, name: &str) -> ZookeeperConfig {
+    ZookeeperConfig {
+        connect: lab.status.zookeeper.connect.clone(),
+        root: format!("/myha-test-{name}-{}", std::process::id()),
+        session_timeout: Duration::from_secs(4),
+    }
+}
+
+fn elect(cfg: &ZookeeperConfig, id: &str) -> (Arc<ZkStore>, Elected<ZkStore>, tokio::task::JoinHandle<()>) {
+    let store = Arc::new(ZkStore::new(cfg));
+    let me = ManagerInfo {
+        id: id.into(),
+        address: format!("{id}:8080"),
+        since: String::new(),
+    };
+    let (elector, elected) = Elector::new(
+        store.clone(),
+        me,
+        vec!["c1".into()],
+        ElectorTiming::for_session(cfg.session_timeout),
+    );
+    (store, elected, tokio::spawn(elector.run()))
+}
+
+async fn until<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> (T, Duration) {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return (v, t0.elapsed());
+        }
+        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn leadership_is_exclusive_and_moves_when_the_leaders_session_ends() {
+    let lab = Lab::up();
+    let cfg = zk_cfg(&lab, "lead");
+    let ns = lab.status.namespace("mgr1").to_string();
+    common::netns::run_in(&ns, move || async move {
+        let (sa, ha, ta) = elect(&cfg, "mgr-a");
+        let (sb, hb, tb) = elect(&cfg, "mgr-b");
+        let (leader, took) = until("a leader", Duration::from_secs(10), || {
+            let l: Vec<_> = [("mgr-a", &ha), ("mgr-b", &hb)]
+                .into_iter()
+                .filter(|(_, h)| matches!(h.standing("c1"), Standing::Leader { .. }))
+                .map(|(id, _)| id)
+                .collect();
+            (l.len() == 1).then(|| l[0])
+        })
+        .await;
+        println!("first leader {leader} after {took:?}");
+        let (lead_h, lead_s, lead_t, follow_h, follow_s) = if leader == "mgr-a" {
+            (ha, sa, ta, hb, sb)
+        } else {
+            (hb, sb, tb, ha, sa)
+        };
+        // the other follows it, and stays a follower
+        until("the standby names the leader", Duration::from_secs(5), || {
+            matches!(follow_h.standing("c1"), Standing::Standby { leader: Some(ref l) } if l.id == leader).then_some(())
+        })
+        .await;
+        let Standing::Leader { term } = lead_h.standing("c1") else {
+            panic!("leader lost the lead")
+        };
+        lead_h.confirm("c1", term).await.unwrap();
+        update(lead_s.as_ref(), "c1", |s| s.epoch = 7).await.unwrap();
+        let guard = TermGuard {
+            lead: &lead_h,
+            store: lead_s.as_ref(),
+            cluster: "c1",
+            term,
+            epoch: 7,
+        };
+        guard.may_act("promote").await.unwrap();
+        // the follower's guard, with the leader's term, is refused: it does not lead
+        let wrong = TermGuard {
+            lead: &follow_h,
+            store: follow_s.as_ref(),
+            cluster: "c1",
+            term,
+            epoch: 7,
+        };
+        let e = wrong.may_act("promote").await.unwrap_err();
+        assert!(e.contains(leader), "{e}");
+
+        // the leader's process ends: its session closes, its node goes, the follower leads
+        lead_t.abort();
+        let _ = lead_t.await;
+
+        drop(lead_h);
+        drop(lead_s);
+        let (new_term, took) = until("takeover", Duration::from_secs(6), || match follow_h.standing("c1") {
+            Standing::Leader { term } => Some(term),
+            _ => None,
+        })
+        .await;
+        println!("takeover after {took:?}");
+        assert_ne!(new_term, term);
+        // a failover started in the old term would be stopped by its guard now
+        let old = TermGuard {
+            lead: &follow_h,
+            store: follow_s.as_ref(),
+            cluster: "c1",
+            term,
+            epoch: 7,
+        };
+        assert!(old.may_act("move VIP").await.is_err());
+        follow_h.resign_all().await;
+        delete_tree(&follow_s.client().unwrap(), &cfg.root).await;
     });
     drop(lab);
 }

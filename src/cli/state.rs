@@ -3,7 +3,7 @@
 
 use super::{load_config, table, EXIT_CONFIG};
 use crate::config::Config;
-use crate::coord::file::FileStore;
+use crate::coord::any::AnyStore;
 use crate::coord::{self, Store};
 use std::path::Path;
 use std::process::ExitCode;
@@ -31,7 +31,13 @@ pub async fn history(config: &Path, only: Option<&str>, limit: usize, json: bool
         Ok(n) => n,
         Err(code) => return code,
     };
-    let store = FileStore::new(cfg.manager.state_dir.clone());
+    let store = match AnyStore::open(&cfg).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("myha: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut all = Vec::new();
     for c in names {
         match store.records(c, limit).await {
@@ -105,7 +111,13 @@ pub async fn change(config: &Path, cluster: &str, what: Change) -> ExitCode {
         eprintln!("myha: no cluster {cluster:?} in {}", config.display());
         return ExitCode::from(EXIT_CONFIG);
     }
-    let store = FileStore::new(cfg.manager.state_dir.clone());
+    let store = match AnyStore::open(&cfg).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("myha: nothing changed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let r = coord::update(&store, cluster, |st| match what {
         Change::Ack => st.block = None,
         Change::Pause => st.paused = true,

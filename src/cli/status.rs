@@ -3,7 +3,7 @@
 
 use super::{load_config, table, EXIT_UNHEALTHY};
 use crate::config::{ClusterConfig, Timing};
-use crate::coord::file::FileStore;
+use crate::coord::any::{AnyStore, Coordination};
 use crate::coord::{unix_ms, SharedState, Store};
 use crate::detect::{ClusterState, Diagnosis, History};
 use crate::mysql::client::MysqlClient;
@@ -241,19 +241,27 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
     }
     let mut healthy = true;
     let mut docs = Vec::new();
-    let store = FileStore::new(cfg.manager.state_dir.clone());
+    let store = AnyStore::open(&cfg).await;
     for w in &watched {
         let (Some(s), Some(d)) = (w.history.latest(), w.history.diagnose(&timing)) else {
             continue;
         };
         healthy &= matches!(d.state, ClusterState::Healthy { .. }) && d.issues.is_empty();
-        let shared = store.load(&w.cluster.name).await.ok().map(|v| v.value);
+        let (shared, coordination) = match &store {
+            Ok(st) => (
+                st.load(&w.cluster.name).await.ok().map(|v| v.value),
+                st.coordination(&w.cluster.name).await,
+            ),
+            Err(e) => (None, unreachable_coordinator(e)),
+        };
         if json {
             let mut j = snapshot_json(s, &d);
             j["shared"] = json!(shared);
+            j["coordination"] = json!(coordination);
             docs.push(j);
         } else {
             println!("{}", table_for(&w.cluster, s, &d));
+            print_coordination(&coordination);
             if let Some(sh) = shared {
                 print_shared(&w.cluster.name, &sh);
             }
@@ -269,5 +277,35 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_UNHEALTHY)
+    }
+}
+
+fn unreachable_coordinator(e: &crate::coord::StoreError) -> Coordination {
+    Coordination {
+        backend: "zookeeper",
+        reachable: false,
+        leader: None,
+        managers: Vec::new(),
+        error: Some(e.to_string()),
+    }
+}
+
+fn print_coordination(c: &Coordination) {
+    match (c.backend, c.reachable, &c.leader) {
+        ("local", ..) => println!("coordination: none (a single manager, local state)"),
+        (_, false, _) => println!(
+            "coordination: DEGRADED — ZooKeeper unreachable ({}): no manager acts until it is back; MySQL keeps serving",
+            c.error.as_deref().unwrap_or("?")
+        ),
+        (_, true, Some(l)) => println!(
+            "coordination: ZooKeeper; leader {} (since {}); live managers: {}",
+            l.id,
+            l.since,
+            c.managers.join(", ")
+        ),
+        (_, true, None) => println!(
+            "coordination: ZooKeeper; NO LEADER (live managers: {}) — nobody acts on this cluster",
+            if c.managers.is_empty() { "none".to_string() } else { c.managers.join(", ") }
+        ),
     }
 }

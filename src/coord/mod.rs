@@ -5,9 +5,18 @@
 //! it fails with [`StoreError::Conflict`] when someone else wrote in between, and the caller
 //! must re-read before acting. Records are written whole (create or overwrite) and listed
 //! newest first. [`file::FileStore`] implements it on a local directory for a manager that
-//! acts alone.
+//! acts alone; [`zk::ZkStore`] on ZooKeeper, where it is also the [`lead::Coordinator`] that
+//! decides which manager leads each cluster ([`elector`]) and guards failovers ([`guard`]).
 
+pub mod any;
+pub mod elector;
+#[cfg(test)]
+pub mod fake;
 pub mod file;
+pub mod guard;
+pub mod lead;
+#[cfg(test)]
+mod tests;
 pub mod zk;
 
 use crate::failover::{FailoverRecord, RecordSink};

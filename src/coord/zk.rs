@@ -1,6 +1,8 @@
-//! [`Store`] on ZooKeeper, shared by every manager:
+//! The coordinator on ZooKeeper ([`Store`] and [`Coordinator`]), shared by every manager:
 //!
 //! ```text
+//! <root>/managers/<id>                ephemeral: a live manager
+//! <root>/<cluster>/leader             ephemeral: the manager that acts on the cluster
 //! <root>/<cluster>/state              JSON SharedState; compare-and-set on the znode version
 //! <root>/<cluster>/failovers/<id>     one JSON failover record per znode
 //! ```
@@ -9,19 +11,25 @@
 //! is a create, which fails when another manager created it first). Every call has a
 //! timeout: while the client is disconnected the library queues requests until it
 //! reconnects or the session expires, and a manager must not hang on that.
+//!
+//! The session is replaceable: after it expires the elector makes a new one
+//! ([`Coordinator::connect`]) and every clone of the store uses it from then on.
 
+use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
 use super::{SharedState, Store, StoreError, Versioned};
 use crate::config::ZookeeperConfig;
 use crate::failover::{FailoverRecord, RecordSink};
 use std::future::Future;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::time::timeout;
+use tokio::time::{sleep, timeout};
 use zookeeper_client as zk;
 
-/// A ZooKeeper-backed store.
+/// A ZooKeeper-backed coordinator.
 #[derive(Clone, Debug)]
 pub struct ZkStore {
-    client: zk::Client,
+    client: Arc<RwLock<Option<zk::Client>>>,
+    cfg: ZookeeperConfig,
     root: String,
     op_timeout: Duration,
 }
@@ -30,49 +38,49 @@ fn zk_err(what: &str, path: &str, e: zk::Error) -> StoreError {
     StoreError::Io(format!("ZooKeeper {what} {path}: {e}"))
 }
 
-impl ZkStore {
-    /// Connect to the ensemble with the configured session timeout.
-    pub async fn connect(cfg: &ZookeeperConfig) -> Result<Self, StoreError> {
-        let op_timeout = cfg.session_timeout;
-        let connecting = zk::Client::connector()
-            .with_session_timeout(cfg.session_timeout)
-            .with_connection_timeout(cfg.session_timeout / 2)
-            .connect(&cfg.connect);
-        let client = match timeout(cfg.session_timeout * 2, connecting).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                return Err(StoreError::Io(format!(
-                    "cannot connect to ZooKeeper {}: {e}",
-                    cfg.connect
-                )))
-            }
-            Err(_) => {
-                return Err(StoreError::Io(format!(
-                    "cannot connect to ZooKeeper {}: timed out",
-                    cfg.connect
-                )))
-            }
-        };
-        Ok(Self::with_client(client, &cfg.root, op_timeout))
+fn session_state(s: zk::SessionState) -> SessionState {
+    match s {
+        zk::SessionState::SyncConnected => SessionState::Connected,
+        // a read-only server cannot take our writes: as good as disconnected
+        zk::SessionState::Disconnected | zk::SessionState::ConnectedReadOnly => SessionState::Disconnected,
+        zk::SessionState::Expired | zk::SessionState::AuthFailed | zk::SessionState::Closed => SessionState::Expired,
     }
+}
 
-    /// A store over an existing session (leadership shares it).
-    pub fn with_client(client: zk::Client, root: &str, op_timeout: Duration) -> Self {
+impl ZkStore {
+    /// A store with no session yet: [`Coordinator::connect`] makes one.
+    pub fn new(cfg: &ZookeeperConfig) -> Self {
         ZkStore {
-            client,
-            root: root.trim_end_matches('/').to_string(),
-            op_timeout,
+            client: Arc::new(RwLock::new(None)),
+            cfg: cfg.clone(),
+            root: cfg.root.trim_end_matches('/').to_string(),
+            op_timeout: cfg.session_timeout,
         }
     }
 
-    /// The session.
-    pub fn client(&self) -> &zk::Client {
-        &self.client
+    /// A store with a session, or the reason there is none.
+    pub async fn connect(cfg: &ZookeeperConfig) -> Result<Self, StoreError> {
+        let s = Self::new(cfg);
+        Coordinator::connect(&s).await?;
+        Ok(s)
+    }
+
+    /// The current session's client.
+    pub fn client(&self) -> Result<zk::Client, StoreError> {
+        self.client
+            .read()
+            .ok()
+            .and_then(|c| c.clone())
+            .ok_or_else(|| StoreError::Io(format!("no ZooKeeper session with {}", self.cfg.connect)))
     }
 
     /// `<root>/<cluster>`.
     pub fn cluster_path(&self, cluster: &str) -> String {
         format!("{}/{cluster}", self.root)
+    }
+
+    fn leader_path(&self, cluster: &str) -> String {
+        format!("{}/leader", self.cluster_path(cluster))
     }
 
     /// Run one request under the operation timeout; the ZooKeeper result is the caller's
@@ -103,17 +111,182 @@ impl ZkStore {
 
     /// Create `path` and its parents when missing (persistent nodes).
     pub async fn ensure(&self, path: &str) -> Result<(), StoreError> {
+        let c = self.client()?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-        match self.timed("mkdir", path, self.client.mkdir(path, &opts)).await? {
+        match self.timed("mkdir", path, c.mkdir(path, &opts)).await? {
             Ok(()) | Err(zk::Error::NodeExists) => Ok(()),
             Err(e) => Err(zk_err("mkdir", path, e)),
         }
     }
 
     async fn version_of(&self, path: &str) -> u64 {
-        match timeout(self.op_timeout, self.client.check_stat(path)).await {
+        let Ok(c) = self.client() else { return 0 };
+        match timeout(self.op_timeout, c.check_stat(path)).await {
             Ok(Ok(Some(stat))) => stat.version as u64 + 1,
             _ => 0,
+        }
+    }
+
+    /// Create an ephemeral node owned by this session; `Ok(None)` when it exists.
+    async fn create_ephemeral(&self, path: &str, data: &[u8]) -> Result<Option<zk::Stat>, StoreError> {
+        let c = self.client()?;
+        let opts = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+        match self.timed("create", path, c.create(path, data, &opts)).await? {
+            Ok((stat, _)) => Ok(Some(stat)),
+            Err(zk::Error::NodeExists) => Ok(None),
+            Err(e) => Err(zk_err("create", path, e)),
+        }
+    }
+
+    async fn read_lease(&self, c: &zk::Client, path: &str) -> Result<Option<Lease>, StoreError> {
+        match self.timed("get", path, c.get_data(path)).await? {
+            Ok((data, stat)) => {
+                let info: ManagerInfo =
+                    serde_json::from_slice(&data).map_err(|e| StoreError::Io(format!("corrupt {path}: {e}")))?;
+                Ok(Some(Lease {
+                    info,
+                    owner: stat.ephemeral_owner,
+                    term: stat.czxid,
+                }))
+            }
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(zk_err("get", path, e)),
+        }
+    }
+}
+
+impl Coordinator for ZkStore {
+    fn session(&self) -> (i64, SessionState) {
+        match self.client() {
+            Ok(c) => (c.session_id().0, session_state(c.state())),
+            Err(_) => (0, SessionState::Connecting),
+        }
+    }
+
+    async fn session_changed(&self, max: Duration) {
+        match self.client() {
+            Ok(c) => {
+                let mut w = c.state_watcher();
+                let _ = timeout(max, w.changed()).await;
+            }
+            Err(_) => sleep(max).await,
+        }
+    }
+
+    async fn connect(&self) -> Result<(), StoreError> {
+        let cfg = &self.cfg;
+        let connecting = zk::Client::connector()
+            .with_session_timeout(cfg.session_timeout)
+            .with_connection_timeout(cfg.session_timeout / 2)
+            .connect(&cfg.connect);
+        let client = match timeout(cfg.session_timeout * 2, connecting).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                return Err(StoreError::Io(format!(
+                    "cannot connect to ZooKeeper {}: {e}",
+                    cfg.connect
+                )))
+            }
+            Err(_) => {
+                return Err(StoreError::Io(format!(
+                    "cannot connect to ZooKeeper {}: timed out",
+                    cfg.connect
+                )))
+            }
+        };
+        if let Ok(mut slot) = self.client.write() {
+            *slot = Some(client);
+        }
+        Ok(())
+    }
+
+    async fn register(&self, me: &ManagerInfo) -> Result<(), StoreError> {
+        let dir = format!("{}/managers", self.root);
+        self.ensure(&dir).await?;
+        let path = format!("{dir}/{}", me.id);
+        let data = serde_json::to_vec(me).map_err(|e| StoreError::Io(e.to_string()))?;
+        if self.create_ephemeral(&path, &data).await?.is_some() {
+            return Ok(());
+        }
+        let c = self.client()?;
+        match self.call("stat", &path, c.check_stat(&path)).await? {
+            Some(stat) if stat.ephemeral_owner == c.session_id().0 => Ok(()),
+            // Usually this manager's previous process, whose session has not expired yet;
+            // otherwise two managers were given the same id.
+            Some(stat) => Err(StoreError::Io(format!(
+                "manager id {} is registered by another session ({:#x}): a previous process whose session has not expired yet, or two managers with the same id",
+                me.id, stat.ephemeral_owner
+            ))),
+            None => Err(StoreError::Io(format!("{path} vanished while registering"))),
+        }
+    }
+
+    async fn managers(&self) -> Result<Vec<ManagerInfo>, StoreError> {
+        let c = self.client()?;
+        let dir = format!("{}/managers", self.root);
+        let names = match self.timed("list", &dir, c.list_children(&dir)).await? {
+            Ok(n) => n,
+            Err(zk::Error::NoNode) => return Ok(Vec::new()),
+            Err(e) => return Err(zk_err("list", &dir, e)),
+        };
+        let mut out = Vec::new();
+        for n in names {
+            let path = format!("{dir}/{n}");
+            if let Ok(Ok((data, _))) = self.timed("get", &path, c.get_data(&path)).await {
+                if let Ok(m) = serde_json::from_slice(&data) {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn leader(&self, cluster: &str) -> Result<Option<Lease>, StoreError> {
+        let c = self.client()?;
+        self.read_lease(&c, &self.leader_path(cluster)).await
+    }
+
+    async fn watch_leader(&self, cluster: &str) -> Result<(Option<Lease>, Watch), StoreError> {
+        let c = self.client()?;
+        let path = self.leader_path(cluster);
+        let (stat, watcher) = self.call("watch", &path, c.check_and_watch_stat(&path)).await?;
+        let watch: Watch = Box::pin(async move {
+            watcher.changed().await;
+        });
+        let lease = match stat {
+            Some(_) => self.read_lease(&c, &path).await?,
+            None => None,
+        };
+        Ok((lease, watch))
+    }
+
+    async fn claim(&self, cluster: &str, me: &ManagerInfo) -> Result<Option<Lease>, StoreError> {
+        self.ensure(&self.cluster_path(cluster)).await?;
+        let mut info = me.clone();
+        info.since = crate::failover::record::timestamp(std::time::SystemTime::now());
+        let data = serde_json::to_vec(&info).map_err(|e| StoreError::Io(e.to_string()))?;
+        let c = self.client()?;
+        Ok(self
+            .create_ephemeral(&self.leader_path(cluster), &data)
+            .await?
+            .map(|stat| Lease {
+                info,
+                owner: c.session_id().0,
+                term: stat.czxid,
+            }))
+    }
+
+    async fn resign(&self, cluster: &str, lease: &Lease) -> Result<(), StoreError> {
+        let c = self.client()?;
+        let path = self.leader_path(cluster);
+        match self.call("stat", &path, c.check_stat(&path)).await? {
+            Some(stat) if stat.czxid == lease.term => {
+                match self.timed("delete", &path, c.delete(&path, Some(stat.version))).await? {
+                    Ok(()) | Err(zk::Error::NoNode) => Ok(()),
+                    Err(e) => Err(zk_err("delete", &path, e)),
+                }
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -123,8 +296,9 @@ impl RecordSink for ZkStore {
         let dir = format!("{}/failovers", self.cluster_path(&rec.cluster));
         let path = format!("{dir}/{}", rec.id);
         let bytes = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
+        let c = self.client().map_err(|e| e.to_string())?;
         match self
-            .timed("set", &path, self.client.set_data(&path, &bytes, None))
+            .timed("set", &path, c.set_data(&path, &bytes, None))
             .await
             .map_err(|e| e.to_string())?
         {
@@ -134,7 +308,7 @@ impl RecordSink for ZkStore {
         }
         self.ensure(&dir).await.map_err(|e| e.to_string())?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-        self.call("create", &path, self.client.create(&path, &bytes, &opts))
+        self.call("create", &path, c.create(&path, &bytes, &opts))
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -144,7 +318,8 @@ impl RecordSink for ZkStore {
 impl Store for ZkStore {
     async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
         let path = format!("{}/state", self.cluster_path(cluster));
-        match self.timed("get", &path, self.client.get_data(&path)).await? {
+        let c = self.client()?;
+        match self.timed("get", &path, c.get_data(&path)).await? {
             Ok((data, stat)) => {
                 let value =
                     serde_json::from_slice(&data).map_err(|e| StoreError::Io(format!("corrupt {path}: {e}")))?;
@@ -164,6 +339,7 @@ impl Store for ZkStore {
     async fn save(&self, cluster: &str, state: &SharedState, expected: u64) -> Result<u64, StoreError> {
         let path = format!("{}/state", self.cluster_path(cluster));
         let bytes = serde_json::to_vec(state).map_err(|e| StoreError::Io(e.to_string()))?;
+        let c = self.client()?;
         let conflict = |found| StoreError::Conflict {
             cluster: cluster.to_string(),
             expected,
@@ -172,10 +348,7 @@ impl Store for ZkStore {
         if expected == 0 {
             self.ensure(&self.cluster_path(cluster)).await?;
             let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-            return match self
-                .timed("create", &path, self.client.create(&path, &bytes, &opts))
-                .await?
-            {
+            return match self.timed("create", &path, c.create(&path, &bytes, &opts)).await? {
                 Ok((stat, _)) => Ok(stat.version as u64 + 1),
                 Err(zk::Error::NodeExists) => Err(conflict(self.version_of(&path).await)),
                 Err(e) => Err(zk_err("create", &path, e)),
@@ -184,7 +357,7 @@ impl Store for ZkStore {
         let zk_version =
             i32::try_from(expected - 1).map_err(|_| StoreError::Io(format!("version {expected} out of range")))?;
         match self
-            .timed("set", &path, self.client.set_data(&path, &bytes, Some(zk_version)))
+            .timed("set", &path, c.set_data(&path, &bytes, Some(zk_version)))
             .await?
         {
             Ok(stat) => Ok(stat.version as u64 + 1),
@@ -195,7 +368,8 @@ impl Store for ZkStore {
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
         let dir = format!("{}/failovers", self.cluster_path(cluster));
-        let names = match self.timed("list", &dir, self.client.list_children(&dir)).await? {
+        let c = self.client()?;
+        let names = match self.timed("list", &dir, c.list_children(&dir)).await? {
             Ok(n) => n,
             Err(zk::Error::NoNode) => return Ok(Vec::new()),
             Err(e) => return Err(zk_err("list", &dir, e)),
@@ -203,7 +377,7 @@ impl Store for ZkStore {
         let mut out = Vec::new();
         for n in names {
             let path = format!("{dir}/{n}");
-            let (data, _) = self.call("get", &path, self.client.get_data(&path)).await?;
+            let (data, _) = self.call("get", &path, c.get_data(&path)).await?;
             match serde_json::from_slice::<FailoverRecord>(&data) {
                 Ok(r) => out.push(r),
                 Err(e) => tracing::warn!(path = %path, error = %e, "skipping unreadable failover record"),

@@ -299,6 +299,65 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         status
     }
 
+    /// Finish a failover another manager promoted `new` in but did not finish: move the
+    /// VIP, reset `new`'s replication and repoint every other reachable replica, all at
+    /// once (each step is idempotent: some may have been done already).
+    pub async fn complete<S: RecordSink>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        snapshot: &Snapshot,
+        new: &NodeConfig,
+    ) -> Status {
+        let clock = rec.clock();
+        let at = || clock.elapsed().as_millis() as u64;
+        let others: Vec<&NodeConfig> = snapshot
+            .nodes
+            .iter()
+            .filter(|n| n.name != new.name && n.name != rec.rec.old_master)
+            .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
+            .filter_map(|n| self.node(&n.name))
+            .collect();
+        let vip_step = rec.start(format!("move VIP {} to {}", self.vip(), new.name)).await;
+        let detach_step = rec.start(format!("reset replication on {}", new.name)).await;
+        let mut repoint_steps = Vec::new();
+        for o in &others {
+            repoint_steps.push(rec.start(format!("repoint {} to {}", o.name, new.name)).await);
+        }
+        let vip = async { (self.move_vip_to(new).await, at()) };
+        let detach = async {
+            let r = self.admin.detach(new, self.timeouts.promote_timeout).await;
+            (
+                r.map(|()| "replication stopped and reset".to_string())
+                    .map_err(|e| e.to_string()),
+                at(),
+            )
+        };
+        let repoint = join_all(others.iter().map(|o| async move {
+            let r = self
+                .admin
+                .replicate_from(o, new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout)
+                .await;
+            let detail = format!("{} replicates from {} (GTID)", o.name, new.name);
+            (r.map(|()| detail).map_err(|e| e.to_string()), at())
+        }));
+        let (v, d, r) = tokio::join!(vip, detach, repoint);
+        let mut status = Status::Ok;
+        let results = std::iter::once((vip_step, v))
+            .chain(std::iter::once((detach_step, d)))
+            .chain(repoint_steps.into_iter().zip(r));
+        for (step, (result, end)) in results {
+            match result {
+                Ok(detail) => rec.audit_at(step, end, Status::Ok, detail).await,
+                Err(e) => {
+                    status = Status::Degraded;
+                    rec.audit_at(step, end, Status::Degraded, e).await;
+                }
+            }
+        }
+        rec.finish(status).await;
+        status
+    }
+
     /// Point the VIP at `new`'s ENI in every route table, verified.
     async fn move_vip_to(&self, new: &NodeConfig) -> Result<String, String> {
         self.guard

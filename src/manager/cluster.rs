@@ -1,9 +1,17 @@
 //! One cluster's control loop: probe → diagnose → decide → act, once per probe interval.
 //! Decisions are logged as sentences when they change; actions that fail are not retried
 //! for a short while, so a broken node does not get hammered four times a second.
+//!
+//! Every manager runs the loop; only the cluster's leader acts. A manager that becomes
+//! leader first settles any failover its predecessor left unfinished ([`recover`]).
 
+use super::chaos::{self, Pausing};
 use super::decide::{decide, Decision, Situation, VipView};
+use super::recover::{recover, Recovery};
 use crate::config::{ClusterConfig, FailoverConfig, Timing};
+use crate::coord::elector::Leadership;
+use crate::coord::guard::TermGuard;
+use crate::coord::lead::Standing;
 use crate::coord::{self, unix_ms, Block, SharedState, Store};
 use crate::detect::{ClusterState, History, NodeIssue};
 use crate::failover::record::timestamp;
@@ -23,7 +31,7 @@ const VIP_REFRESH: Duration = Duration::from_secs(2);
 const ACTION_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The loop's state for one cluster.
-pub struct ClusterLoop<A, R, S, G> {
+pub struct ClusterLoop<A, R, S, L> {
     /// The cluster.
     pub cluster: Arc<ClusterConfig>,
     /// Probe and detection timing.
@@ -38,21 +46,30 @@ pub struct ClusterLoop<A, R, S, G> {
     pub routes: R,
     /// Shared state and records.
     pub store: Arc<S>,
-    /// Leadership check before irreversible steps.
-    pub guard: G,
+    /// Whether this manager may act, and the check before irreversible steps.
+    pub lead: L,
     history: History,
+    /// The term whose take-over (unfinished failovers) is done.
+    settled_term: Option<i64>,
+    /// The shared state as last read (used while the coordinator cannot be read).
+    shared: SharedState,
+    chaos_pause: Option<String>,
     tables: Vec<String>,
     enis: BTreeMap<String, String>,
     vip_view: Option<(Instant, VipView)>,
     vip_resolved: bool,
     errant: BTreeSet<String>,
     actionable_since: Option<SystemTime>,
-    /// The diagnosis text and decision kind last logged.
-    last_logged: Option<(String, std::mem::Discriminant<Decision>)>,
+    /// The diagnosis text, decision kind and standing last logged.
+    last_logged: Option<(
+        String,
+        std::mem::Discriminant<Decision>,
+        std::mem::Discriminant<Standing>,
+    )>,
     last_failed: Option<(String, Instant)>,
 }
 
-impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> {
+impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
     /// A loop for one cluster.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -63,7 +80,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
         prober: Prober<A>,
         routes: R,
         store: Arc<S>,
-        guard: G,
+        lead: L,
     ) -> Self {
         ClusterLoop {
             history: History::new(&timing),
@@ -74,7 +91,10 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
             prober,
             routes,
             store,
-            guard,
+            lead,
+            settled_term: None,
+            shared: SharedState::default(),
+            chaos_pause: chaos::pause_step(),
             tables: Vec::new(),
             enis: BTreeMap::new(),
             vip_view: None,
@@ -208,13 +228,23 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
                 .collect();
         }
         self.refresh_vip(false).await;
-        let shared = match self.store.load(self.name()).await {
-            Ok(s) => s.value,
-            Err(e) => {
-                warn!(cluster = %self.name(), error = %e, "cannot read the cluster state: not acting this round");
-                return false;
-            }
+        let standing = self.lead.standing(self.name());
+        let leader_term = match &standing {
+            Standing::Leader { term } => Some(*term),
+            _ => None,
         };
+        // Degraded: the coordinator cannot be read; decide (for the log) on the last state seen.
+        if !matches!(standing, Standing::Degraded { .. }) {
+            match self.store.load(self.name()).await {
+                Ok(s) => self.shared = s.value,
+                Err(e) if leader_term.is_some() => {
+                    warn!(cluster = %self.name(), error = %e, "cannot read the cluster state: not acting this round");
+                    return false;
+                }
+                Err(_) => {}
+            }
+        }
+        let shared = self.shared.clone();
         let decision = decide(&Situation {
             cluster: &self.cluster,
             snapshot: &snap,
@@ -234,11 +264,31 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        // log when the verdict or the kind of decision changes, not every growing count
-        let logged = Some((diag_text, std::mem::discriminant(&decision)));
+        // log when the verdict, the kind of decision or the standing changes, not every
+        // growing count
+        let logged = Some((
+            diag_text,
+            std::mem::discriminant(&decision),
+            std::mem::discriminant(&standing),
+        ));
         if logged != self.last_logged {
-            info!(cluster = %self.name(), "{sentence}");
+            match leader_term {
+                Some(_) => info!(cluster = %self.name(), "{sentence}"),
+                None if decision.acts() => {
+                    info!(cluster = %self.name(), role = %standing, "{sentence} — left to the leader")
+                }
+                None => info!(cluster = %self.name(), role = %standing, "{sentence}"),
+            }
             self.last_logged = logged;
+        }
+        let Some(term) = leader_term else {
+            return false;
+        };
+        if self.settled_term != Some(term) {
+            if !self.take_over(&snap, term).await {
+                return false;
+            }
+            self.settled_term = Some(term);
         }
         if !decision.acts() {
             return false;
@@ -249,12 +299,118 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
                 return false;
             }
         }
-        let ok = self.act(decision, &snap, &diag.to_string()).await;
+        let ok = self.act(decision, &snap, &diag.to_string(), term).await;
         self.last_failed = if ok { None } else { Some((action_key, Instant::now())) };
         true
     }
 
-    async fn act(&mut self, decision: Decision, snap: &crate::topology::Snapshot, why: &str) -> bool {
+    /// The guard of this term's irreversible steps, from the shared state's current epoch.
+    fn guard(&self, term: i64) -> TermGuard<'_, L, S> {
+        TermGuard {
+            lead: &self.lead,
+            store: self.store.as_ref(),
+            cluster: &self.cluster.name,
+            term,
+            epoch: self.shared.epoch,
+        }
+    }
+
+    /// Record `new_master` as the master after failover `id` (started at `started`): new
+    /// epoch, and the anti-flap block.
+    async fn record_master(&self, id: &str, new_master: &str, started: SystemTime) {
+        let block_until = started + self.failover.block_period;
+        let r = coord::update(self.store.as_ref(), self.name(), |st: &mut SharedState| {
+            if st.master.as_deref() != Some(new_master) {
+                st.master = Some(new_master.to_string());
+                st.epoch += 1;
+            }
+            st.last_failover = Some(id.to_string());
+            st.block = Some(Block {
+                until_ms: unix_ms(block_until),
+                until: timestamp(block_until),
+                failover: id.to_string(),
+            });
+        })
+        .await;
+        if let Err(e) = r {
+            error!(cluster = %self.name(), error = %e, "failover done but the cluster state could not be saved");
+        }
+    }
+
+    /// Settle the failovers a previous leader left running. `false`: not settled yet (do
+    /// not act this round).
+    async fn take_over(&mut self, snap: &crate::topology::Snapshot, term: i64) -> bool {
+        let records = match self.store.records(self.name(), 20).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(cluster = %self.name(), error = %e, "new leader cannot read the failover records yet: not acting");
+                return false;
+            }
+        };
+        let mut settled = true;
+        for rec in records.into_iter().filter(|r| r.status == Status::Running) {
+            let plan = recover(&rec, snap);
+            let now = SystemTime::now();
+            let age = humantime::parse_rfc3339_weak(&rec.started_at)
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .unwrap_or_default();
+            let clock = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+            let started_wall = now.checked_sub(age).unwrap_or(now);
+            let previous = rec.manager.clone();
+            let store = self.store.clone();
+            let mut recorder = Recorder::new(rec, clock, store.as_ref());
+            match plan {
+                Recovery::Wait { why } => {
+                    warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished failover by {previous}: {why}");
+                    settled = false;
+                }
+                Recovery::Abandon { why } => {
+                    warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished failover by {previous} abandoned: {why}");
+                    let step = recorder.start(format!("taken over by {}", self.manager_id)).await;
+                    recorder
+                        .audit(
+                            step,
+                            Status::Failed,
+                            format!("{previous} stopped before promoting: {why}"),
+                        )
+                        .await;
+                    recorder.finish(Status::Failed).await;
+                }
+                Recovery::Complete { new_master } => {
+                    let cluster = self.cluster.clone();
+                    let Some(new) = cluster.node(&new_master) else { continue };
+                    warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished failover by {previous}: {new_master} was promoted; finishing it");
+                    self.refresh_vip(true).await;
+                    let step = recorder.start(format!("taken over by {}", self.manager_id)).await;
+                    recorder
+                        .audit(
+                            step,
+                            Status::Ok,
+                            format!("{new_master} is writable: {previous} promoted it; finishing the failover"),
+                        )
+                        .await;
+                    let guard = self.guard(term);
+                    let edges = Edges {
+                        cluster: &self.cluster,
+                        timeouts: &self.failover,
+                        admin: self.prober.admin(),
+                        routes: &self.routes,
+                        tables: &self.tables,
+                        enis: &self.enis,
+                        guard: &guard,
+                    };
+                    edges.complete(&mut recorder, snap, new).await;
+                    let id = recorder.rec.id.clone();
+                    self.record_master(&id, &new_master, started_wall).await;
+                    self.vip_view = None;
+                }
+            }
+        }
+        settled
+    }
+
+    async fn act(&mut self, decision: Decision, snap: &crate::topology::Snapshot, why: &str, term: i64) -> bool {
         if matches!(decision, Decision::Failover { .. }) {
             self.refresh_vip(true).await;
         }
@@ -305,6 +461,14 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
                 let mut recorder = Recorder::new(rec, started, self.store.as_ref());
                 // intent before action: the record exists before the first step
                 recorder.persist().await;
+                let guard = TermGuard {
+                    epoch: shared.value.epoch,
+                    ..self.guard(term)
+                };
+                let pausing = Pausing {
+                    inner: &guard,
+                    step: self.chaos_pause.as_deref(),
+                };
                 let edges = Edges {
                     cluster: &self.cluster,
                     timeouts: &self.failover,
@@ -312,26 +476,12 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
                     routes: &self.routes,
                     tables: &self.tables,
                     enis: &self.enis,
-                    guard: &self.guard,
+                    guard: &pausing,
                 };
                 let status = edges.failover(&mut recorder, snap, &candidates).await;
                 let promoted = recorder.rec.new_master.clone().filter(|_| status != Status::Failed);
                 if let Some(new_master) = promoted {
-                    let block_until = now + self.failover.block_period;
-                    let r = coord::update(self.store.as_ref(), self.name(), |st: &mut SharedState| {
-                        st.master = Some(new_master.clone());
-                        st.epoch += 1;
-                        st.last_failover = Some(id.clone());
-                        st.block = Some(Block {
-                            until_ms: unix_ms(block_until),
-                            until: timestamp(block_until),
-                            failover: id.clone(),
-                        });
-                    })
-                    .await;
-                    if let Err(e) = r {
-                        error!(cluster = %self.name(), error = %e, "failover done but the cluster state could not be saved");
-                    }
+                    self.record_master(&id, &new_master, now).await;
                     true
                 } else {
                     false
@@ -388,7 +538,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, G: Guard> ClusterLoop<A, R, S, G> 
             .await
             .is_ok(),
             Decision::MoveVip { eni, .. } => {
-                if let Err(why) = self.guard.may_act("move VIP").await {
+                if let Err(why) = self.guard(term).may_act("move VIP").await {
                     warn!(cluster = %self.name(), "not moving the VIP: {why}");
                     return false;
                 }

@@ -1,0 +1,311 @@
+//! The elector: one task per manager that keeps its coordinator session, registration and
+//! the leadership of every cluster it watches, and publishes each cluster's [`Standing`].
+//! Cluster loops read the standing before acting ([`Leadership::standing`]) and re-check it
+//! against the coordinator before every irreversible step ([`Leadership::confirm`]).
+//!
+//! Session discipline: the moment the session is not connected, every standing turns
+//! [`Standing::Degraded`] — a disconnected leader cannot know whether its node still
+//! exists. After expiry a new session is made and everything is read afresh.
+
+use super::lead::{claim_delay, standing_of, Coordinator, ManagerInfo, SessionState, Standing, Watch};
+use futures_util::future::select_all;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::{sleep, Instant};
+use tracing::{info, warn};
+
+/// Who may act on a cluster, as the cluster loop sees it.
+pub trait Leadership: Send + Sync {
+    /// This manager's standing now (no I/O).
+    fn standing(&self, cluster: &str) -> Standing;
+
+    /// Re-check with the coordinator that this manager still leads `cluster` in `term`.
+    fn confirm(&self, cluster: &str, term: i64) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// A manager without a coordinator: it always leads (run only one).
+#[derive(Debug, Clone, Copy)]
+pub struct Solo;
+
+impl Leadership for Solo {
+    fn standing(&self, _cluster: &str) -> Standing {
+        Standing::Leader { term: 0 }
+    }
+
+    async fn confirm(&self, _cluster: &str, _term: i64) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// How the elector paces itself.
+#[derive(Debug, Clone)]
+pub struct ElectorTiming {
+    /// Re-read everything at least this often (watches make it react sooner).
+    pub tick: Duration,
+    /// How long a non-preferred manager leaves a vacant lead to the preferred one.
+    pub grace: Duration,
+    /// Pause between attempts to make a new session.
+    pub reconnect_pause: Duration,
+}
+
+impl ElectorTiming {
+    /// Derived from the session timeout: takeover after a leader dies is bounded by the
+    /// session timeout (its node lives that long) plus, at worst, `grace`.
+    pub fn for_session(session_timeout: Duration) -> Self {
+        ElectorTiming {
+            tick: Duration::from_secs(1),
+            grace: (session_timeout / 4).max(Duration::from_millis(200)),
+            reconnect_pause: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The handle cluster loops hold.
+pub struct Elected<C> {
+    coord: Arc<C>,
+    rx: watch::Receiver<BTreeMap<String, Standing>>,
+}
+
+impl<C> Clone for Elected<C> {
+    fn clone(&self) -> Self {
+        Elected {
+            coord: self.coord.clone(),
+            rx: self.rx.clone(),
+        }
+    }
+}
+
+impl<C: Coordinator> Elected<C> {
+    /// The coordinator session's state.
+    pub fn session(&self) -> SessionState {
+        self.coord.session().1
+    }
+
+    /// Wait until some standing changes.
+    pub async fn changed(&mut self) {
+        let _ = self.rx.changed().await;
+    }
+
+    /// Give up every lead held (clean shutdown), so standbys take over at once instead of
+    /// after the session timeout.
+    pub async fn resign_all(&self) {
+        let clusters: Vec<String> = self.rx.borrow().keys().cloned().collect();
+        let session = self.coord.session().0;
+        for c in clusters {
+            if let Ok(Some(l)) = self.coord.leader(&c).await {
+                if l.owner == session {
+                    match self.coord.resign(&c, &l).await {
+                        Ok(()) => info!(cluster = %c, "resigned the lead"),
+                        Err(e) => {
+                            warn!(cluster = %c, error = %e, "could not resign the lead; it ends with the session")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<C: Coordinator> Leadership for Elected<C> {
+    fn standing(&self, cluster: &str) -> Standing {
+        let (_, state) = self.coord.session();
+        if state != SessionState::Connected {
+            return Standing::Degraded {
+                why: format!("coordinator session {state}"),
+            };
+        }
+        self.rx.borrow().get(cluster).cloned().unwrap_or(Standing::Degraded {
+            why: "leadership not settled yet".into(),
+        })
+    }
+
+    async fn confirm(&self, cluster: &str, term: i64) -> Result<(), String> {
+        let (session, state) = self.coord.session();
+        if state != SessionState::Connected {
+            return Err(format!("coordinator session {state}"));
+        }
+        match self.coord.leader(cluster).await {
+            Ok(Some(l)) if l.owner == session && l.term == term => Ok(()),
+            Ok(Some(l)) if l.owner == session => Err(format!("this manager leads in a newer term ({:#x})", l.term)),
+            Ok(Some(l)) => Err(format!("manager {} leads the cluster now", l.info.id)),
+            Ok(None) => Err("nobody leads the cluster now".into()),
+            Err(e) => Err(format!("cannot confirm leadership: {e}")),
+        }
+    }
+}
+
+/// The elector task's state.
+pub struct Elector<C> {
+    coord: Arc<C>,
+    me: ManagerInfo,
+    clusters: Vec<String>,
+    timing: ElectorTiming,
+    tx: watch::Sender<BTreeMap<String, Standing>>,
+    vacant_since: BTreeMap<String, Instant>,
+    registered: bool,
+    last_error: Option<String>,
+}
+
+impl<C: Coordinator> Elector<C> {
+    /// An elector for `clusters`, and the handle to read its standings.
+    pub fn new(coord: Arc<C>, me: ManagerInfo, clusters: Vec<String>, timing: ElectorTiming) -> (Self, Elected<C>) {
+        let (tx, rx) = watch::channel(BTreeMap::new());
+        let elected = Elected {
+            coord: coord.clone(),
+            rx,
+        };
+        let elector = Elector {
+            coord,
+            me,
+            clusters,
+            timing,
+            tx,
+            vacant_since: BTreeMap::new(),
+            registered: false,
+            last_error: None,
+        };
+        (elector, elected)
+    }
+
+    /// Run until the task is dropped.
+    pub async fn run(mut self) {
+        loop {
+            let wait = self.step().await;
+            wait.await;
+        }
+    }
+
+    fn publish(&self, next: BTreeMap<String, Standing>) {
+        self.tx.send_if_modified(|cur| {
+            if *cur == next {
+                return false;
+            }
+            for (cluster, s) in &next {
+                if cur.get(cluster) != Some(s) {
+                    match s {
+                        Standing::Degraded { .. } => warn!(cluster = %cluster, "{s}: not acting"),
+                        _ => info!(cluster = %cluster, "{s}"),
+                    }
+                }
+            }
+            *cur = next;
+            true
+        });
+    }
+
+    fn degrade_all(&self, why: &str) {
+        let all = self
+            .clusters
+            .iter()
+            .map(|c| (c.clone(), Standing::Degraded { why: why.to_string() }))
+            .collect();
+        self.publish(all);
+    }
+
+    fn log_error(&mut self, what: String) {
+        if self.last_error.as_ref() != Some(&what) {
+            warn!("{what}");
+            self.last_error = Some(what);
+        }
+    }
+
+    /// One pass: settle the session, then every cluster's lead. Returns what to wait on
+    /// before the next pass.
+    pub async fn step(&mut self) -> Watch {
+        let (session, state) = self.coord.session();
+        match state {
+            SessionState::Connected => {}
+            SessionState::Disconnected => {
+                // the client reconnects within the session by itself; until then nobody
+                // here knows who leads
+                self.degrade_all("coordinator disconnected");
+                let coord = self.coord.clone();
+                let tick = self.timing.tick;
+                return Box::pin(async move { coord.session_changed(tick).await });
+            }
+            SessionState::Connecting | SessionState::Expired => {
+                self.degrade_all(&format!("coordinator session {state}"));
+                self.registered = false;
+                return match self.coord.connect().await {
+                    Ok(()) => {
+                        info!(
+                            session = format!("{:#x}", self.coord.session().0),
+                            "coordinator session established"
+                        );
+                        self.last_error = None;
+                        Box::pin(std::future::ready(()))
+                    }
+                    Err(e) => {
+                        self.log_error(format!("cannot make a coordinator session: {e}"));
+                        Box::pin(sleep(self.timing.reconnect_pause))
+                    }
+                };
+            }
+        }
+        if !self.registered {
+            if let Err(e) = self.coord.register(&self.me).await {
+                self.log_error(format!("cannot register manager {}: {e}", self.me.id));
+                self.degrade_all(&format!("cannot register: {e}"));
+                return Box::pin(sleep(self.timing.reconnect_pause));
+            }
+            self.registered = true;
+        }
+        let live: Vec<String> = match self.coord.managers().await {
+            Ok(m) => m.into_iter().map(|m| m.id).collect(),
+            Err(_) => vec![self.me.id.clone()],
+        };
+        let mut next = BTreeMap::new();
+        let mut waits: Vec<Watch> = Vec::new();
+        let mut wake = self.timing.tick;
+        for cluster in self.clusters.clone() {
+            let standing = match self.coord.watch_leader(&cluster).await {
+                Ok((lease, watch)) => {
+                    waits.push(watch);
+                    match lease {
+                        Some(l) => standing_of(Some(&l), session),
+                        None => {
+                            let since = *self.vacant_since.entry(cluster.clone()).or_insert_with(Instant::now);
+                            let delay = claim_delay(&cluster, &self.me.id, &live, self.timing.grace);
+                            if since.elapsed() >= delay {
+                                match self.coord.claim(&cluster, &self.me).await {
+                                    Ok(l) => standing_of(l.as_ref(), session),
+                                    Err(e) => Standing::Degraded {
+                                        why: format!("cannot claim the lead: {e}"),
+                                    },
+                                }
+                            } else {
+                                wake = wake.min(delay - since.elapsed());
+                                Standing::Standby { leader: None }
+                            }
+                        }
+                    }
+                }
+                Err(e) => Standing::Degraded {
+                    why: format!("cannot read the leader: {e}"),
+                },
+            };
+            if !matches!(standing, Standing::Standby { leader: None }) {
+                self.vacant_since.remove(&cluster);
+            }
+            next.insert(cluster, standing);
+        }
+        self.publish(next);
+        let coord = self.coord.clone();
+        Box::pin(async move {
+            let watches = async {
+                if waits.is_empty() {
+                    std::future::pending::<()>().await
+                } else {
+                    select_all(waits).await;
+                }
+            };
+            tokio::select! {
+                _ = coord.session_changed(wake) => {}
+                _ = watches => {}
+            }
+        })
+    }
+}

@@ -1,0 +1,258 @@
+//! An in-memory coordinator for unit tests: one shared "ensemble" ([`World`]), one
+//! [`FakeCoord`] per manager session, with the faults the elector must survive (a session
+//! that disconnects, expires, or an ensemble that cannot be reached).
+
+use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
+use super::{SharedState, Store, StoreError, Versioned};
+use crate::failover::{FailoverRecord, RecordSink};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The ensemble's data.
+#[derive(Default)]
+pub struct Data {
+    sessions: BTreeMap<i64, SessionState>,
+    next_id: i64,
+    states: BTreeMap<String, (SharedState, u64)>,
+    records: BTreeMap<String, FailoverRecord>,
+    leaders: BTreeMap<String, Lease>,
+    managers: BTreeMap<String, (ManagerInfo, i64)>,
+    /// Refuse new sessions (no quorum).
+    pub down: bool,
+    /// Conflicts to inject into the next saves (another writer got there first).
+    pub inject_conflicts: u32,
+}
+
+/// The shared ensemble.
+#[derive(Clone)]
+pub struct World {
+    data: Arc<Mutex<Data>>,
+    changed: Arc<watch::Sender<u64>>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World {
+            data: Arc::default(),
+            changed: Arc::new(watch::channel(0).0),
+        }
+    }
+}
+
+impl World {
+    /// Mutate the data and wake every waiter.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Data) -> T) -> T {
+        let t = self.read(f);
+        self.changed.send_modify(|n| *n += 1);
+        t
+    }
+
+    /// Look without waking anyone.
+    fn read<T>(&self, f: impl FnOnce(&mut Data) -> T) -> T {
+        let mut d = self.data.lock().expect("fake world lock");
+        f(&mut d)
+    }
+
+    /// A manager's client, not yet connected.
+    pub fn client(&self) -> FakeCoord {
+        FakeCoord {
+            world: self.clone(),
+            session: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    /// The session's connection drops (its ephemerals live on).
+    pub fn disconnect(&self, session: i64) {
+        self.with(|d| d.sessions.insert(session, SessionState::Disconnected));
+    }
+
+    /// The connection comes back within the session.
+    pub fn reconnect(&self, session: i64) {
+        self.with(|d| d.sessions.insert(session, SessionState::Connected));
+    }
+
+    /// The session expires: its ephemeral nodes go with it.
+    pub fn expire(&self, session: i64) {
+        self.with(|d| {
+            d.sessions.insert(session, SessionState::Expired);
+            d.leaders.retain(|_, l| l.owner != session);
+            d.managers.retain(|_, (_, o)| *o != session);
+        });
+    }
+
+    /// The lease of a cluster.
+    pub fn leader(&self, cluster: &str) -> Option<Lease> {
+        self.read(|d| d.leaders.get(cluster).cloned())
+    }
+}
+
+/// One manager's session with the fake ensemble.
+#[derive(Clone)]
+pub struct FakeCoord {
+    /// The ensemble.
+    pub world: World,
+    session: Arc<Mutex<i64>>,
+}
+
+impl FakeCoord {
+    fn id(&self) -> i64 {
+        *self.session.lock().expect("fake session lock")
+    }
+
+    /// Run `f` on the data if this session is connected.
+    fn op<T>(&self, f: impl FnOnce(&mut Data, i64) -> T) -> Result<T, StoreError> {
+        let id = self.id();
+        self.world.with(|d| {
+            if d.sessions.get(&id) != Some(&SessionState::Connected) {
+                return Err(StoreError::Io("not connected".into()));
+            }
+            Ok(f(d, id))
+        })
+    }
+}
+
+impl RecordSink for FakeCoord {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
+        self.op(|d, _| d.records.insert(rec.id.clone(), rec.clone()))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Store for FakeCoord {
+    async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
+        self.op(|d, _| {
+            let (value, version) = d.states.get(cluster).cloned().unwrap_or_default();
+            Versioned { value, version }
+        })
+    }
+
+    async fn save(&self, cluster: &str, state: &SharedState, expected: u64) -> Result<u64, StoreError> {
+        self.op(|d, _| {
+            let found = d.states.get(cluster).map(|s| s.1).unwrap_or(0);
+            if d.inject_conflicts > 0 {
+                d.inject_conflicts -= 1;
+                // someone else wrote just before us
+                let bumped = d.states.get(cluster).cloned().unwrap_or_default();
+                d.states.insert(cluster.to_string(), (bumped.0, found + 1));
+                return Err(StoreError::Conflict {
+                    cluster: cluster.into(),
+                    expected,
+                    found: found + 1,
+                });
+            }
+            if found != expected {
+                return Err(StoreError::Conflict {
+                    cluster: cluster.into(),
+                    expected,
+                    found,
+                });
+            }
+            d.states.insert(cluster.to_string(), (state.clone(), found + 1));
+            Ok(found + 1)
+        })?
+    }
+
+    async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
+        self.op(|d, _| {
+            let mut v: Vec<FailoverRecord> = d.records.values().filter(|r| r.cluster == cluster).cloned().collect();
+            v.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+            v.truncate(limit);
+            v
+        })
+    }
+}
+
+impl Coordinator for FakeCoord {
+    fn session(&self) -> (i64, SessionState) {
+        let id = self.id();
+        let state = self.world.read(|d| d.sessions.get(&id).copied());
+        (id, state.unwrap_or(SessionState::Connecting))
+    }
+
+    async fn session_changed(&self, max: Duration) {
+        let before = self.session().1;
+        let mut rx = self.world.changed.subscribe();
+        let _ = tokio::time::timeout(max, async {
+            while rx.changed().await.is_ok() {
+                if self.session().1 != before {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+
+    async fn connect(&self) -> Result<(), StoreError> {
+        let id = self.world.with(|d| {
+            if d.down {
+                return Err(StoreError::Io("no quorum".into()));
+            }
+            d.next_id += 1;
+            d.sessions.insert(d.next_id, SessionState::Connected);
+            Ok(d.next_id)
+        })?;
+        *self.session.lock().expect("fake session lock") = id;
+        Ok(())
+    }
+
+    async fn register(&self, me: &ManagerInfo) -> Result<(), StoreError> {
+        self.op(|d, id| match d.managers.get(&me.id) {
+            Some((_, owner)) if *owner != id => Err(StoreError::Io(format!("{} registered by another session", me.id))),
+            _ => {
+                d.managers.insert(me.id.clone(), (me.clone(), id));
+                Ok(())
+            }
+        })?
+    }
+
+    async fn managers(&self) -> Result<Vec<ManagerInfo>, StoreError> {
+        self.op(|d, _| d.managers.values().map(|(m, _)| m.clone()).collect())
+    }
+
+    async fn leader(&self, cluster: &str) -> Result<Option<Lease>, StoreError> {
+        self.op(|d, _| d.leaders.get(cluster).cloned())
+    }
+
+    async fn watch_leader(&self, cluster: &str) -> Result<(Option<Lease>, Watch), StoreError> {
+        let lease = self.leader(cluster).await?;
+        let world = self.world.clone();
+        let cluster = cluster.to_string();
+        let seen = lease.clone();
+        let watch: Watch = Box::pin(async move {
+            let mut rx = world.changed.subscribe();
+            while rx.changed().await.is_ok() {
+                if world.leader(&cluster) != seen {
+                    return;
+                }
+            }
+        });
+        Ok((lease, watch))
+    }
+
+    async fn claim(&self, cluster: &str, me: &ManagerInfo) -> Result<Option<Lease>, StoreError> {
+        self.op(|d, id| {
+            if d.leaders.contains_key(cluster) {
+                return None;
+            }
+            d.next_id += 1;
+            let lease = Lease {
+                info: me.clone(),
+                owner: id,
+                term: 1000 + d.next_id,
+            };
+            d.leaders.insert(cluster.to_string(), lease.clone());
+            Some(lease)
+        })
+    }
+
+    async fn resign(&self, cluster: &str, lease: &Lease) -> Result<(), StoreError> {
+        self.op(|d, _| {
+            if d.leaders.get(cluster).is_some_and(|l| l.term == lease.term) {
+                d.leaders.remove(cluster);
+            }
+        })
+    }
+}
