@@ -1,14 +1,24 @@
-"""myha managers on the lab's manager hosts, started fresh for every run."""
+"""myha managers on the lab's manager hosts, started fresh for every run.
+
+Every run gets its own ZooKeeper root (a copy of config/lab.toml with `root` changed), so a
+run starts from empty shared state — no master of record, no anti-flap block — without
+having to wipe ZooKeeper between runs."""
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
+from datetime import datetime
 
 from .lab import CHAOS, DrillError
 
 REPO = os.path.dirname(CHAOS)
-CONFIG = os.path.join(REPO, "config", "lab.toml")
+LAB_CONFIG = os.path.join(REPO, "config", "lab.toml")
+# tracing's line: "<rfc3339> LEVEL target: message fields"
+STANDING = re.compile(r"^(\S+)\s+\w+\s+myha::coord::elector: (leader \(term \S+\)|standby \(.*?\)|degraded: .*?: not acting)"
+                      r" cluster=lab")
 
 
 def binary() -> str:
@@ -19,42 +29,100 @@ def binary() -> str:
     return b
 
 
+def ts(s: str) -> float:
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
 class Managers:
     def __init__(self, hosts: list[str], log_dir: str, state_dir: str):
         self.hosts = hosts
         self.log_dir = log_dir
         self.state_dir = state_dir
+        self.config = LAB_CONFIG
         self.procs: dict[str, subprocess.Popen] = {}
+        self.offsets: dict[str, int] = {}
 
-    def start(self, fresh_state: bool = True):
-        if fresh_state:
+    def fresh_config(self, tag: str):
+        """A config for this run: its own ZooKeeper root."""
+        with open(LAB_CONFIG) as f:
+            text = f.read()
+        root = f"/myha-drill/{tag}"
+        text, n = re.subn(r'(?m)^root = ".*"$', f'root = "{root}"', text)
+        if n != 1:
+            raise DrillError(f"cannot set the ZooKeeper root in {LAB_CONFIG}")
+        self.config = os.path.join(self.log_dir, f"{tag}.toml")
+        with open(self.config, "w") as f:
+            f.write(text)
+
+    def start(self, tag: str, hosts: list[str] | None = None, env: dict | None = None):
+        """Start managers (all by default) with a fresh state: a new ZooKeeper root and
+        state dir for the first start of a run."""
+        if not self.procs:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+            self.fresh_config(tag)
         os.makedirs(self.log_dir, exist_ok=True)
-        for h in self.hosts:
-            log = open(os.path.join(self.log_dir, f"{h}.log"), "a")
-            env = {**os.environ, "MYHA_LOG": os.environ.get("MYHA_LOG", "info")}
+        for h in hosts or self.hosts:
+            path = os.path.join(self.log_dir, f"{h}.log")
+            self.offsets[h] = os.path.getsize(path) if os.path.exists(path) else 0
+            log = open(path, "a")
+            e = {**os.environ, "MYHA_LOG": os.environ.get("MYHA_LOG", "info"), **(env or {})}
             self.procs[h] = subprocess.Popen(
-                ["ip", "netns", "exec", f"myha-{h}", binary(), "manager", "--config", CONFIG, "--id", h],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+                ["ip", "netns", "exec", f"myha-{h}", binary(), "manager", "--config", self.config, "--id", h],
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=e)
 
     def log(self, host: str) -> str:
+        """What the host's manager logged in this run."""
         try:
-            with open(os.path.join(self.log_dir, f"{host}.log")) as f:
+            with open(os.path.join(self.log_dir, f"{host}.log"), errors="replace") as f:
+                f.seek(self.offsets.get(host, 0))
                 return f.read()
         except OSError:
             return ""
 
-    def wait_watching(self, timeout: float = 10):
-        """Until every manager has recorded a healthy cluster."""
+    def standings(self, host: str, since: float = 0) -> list[tuple[float, str]]:
+        """(time, standing) lines the host's elector logged since `since`."""
+        out = []
+        for line in self.log(host).splitlines():
+            m = STANDING.match(line)
+            if m and ts(m.group(1)) >= since:
+                out.append((ts(m.group(1)), m.group(2)))
+        return out
+
+    def leader(self, since: float = 0) -> tuple[str, float] | None:
+        """The running manager whose latest standing is leader, and when it became leader."""
+        for h, p in self.procs.items():
+            s = self.standings(h, since)
+            if p.poll() is None and s and s[-1][1].startswith("leader"):
+                return h, s[-1][0]
+        return None
+
+    def wait_leader(self, timeout: float = 15, since: float = 0, other_than: str | None = None) -> tuple[str, float]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all("nothing to do: healthy" in self.log(h) for h in self.hosts):
+            l = self.leader(since)
+            if l and l[0] != other_than:
+                return l
+            time.sleep(0.05)
+        raise DrillError(f"no manager became leader within {timeout}s")
+
+    def wait_watching(self, timeout: float = 15):
+        """Until every manager has judged the cluster healthy and one of them leads."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all("nothing to do: healthy" in self.log(h) for h in self.procs) and self.leader():
                 return
             for h, p in self.procs.items():
                 if p.poll() is not None:
                     raise DrillError(f"manager {h} exited ({p.returncode}):\n{self.log(h)[-2000:]}")
             time.sleep(0.1)
-        raise DrillError("managers did not report a healthy cluster in time")
+        raise DrillError("managers did not report a healthy cluster with a leader in time")
+
+    def kill(self, host: str):
+        """SIGKILL: no resignation, the lead ends when the session expires."""
+        p = self.procs.get(host)
+        if p and p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
 
     def stop(self):
         for p in self.procs.values():
@@ -68,10 +136,23 @@ class Managers:
                 p.wait()
         self.procs.clear()
 
+    def _myha(self, *args: str, host: str = "mgr1", timeout: float = 30) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", f"myha-{host}", binary(), *args, "--config", self.config],
+                              capture_output=True, text=True, timeout=timeout)
+
     def history(self) -> list[dict]:
-        import json
-        p = subprocess.run([binary(), "history", "--config", CONFIG, "--cluster", "lab", "--json"],
-                           capture_output=True, text=True, timeout=30)
+        p = self._myha("history", "--cluster", "lab", "--json")
         if p.returncode != 0:
             raise DrillError(f"myha history failed: {p.stderr}")
         return json.loads(p.stdout or "[]")
+
+    def status(self, host: str = "mgr1") -> dict:
+        """`myha status --json` for the lab cluster ({} when it cannot be read)."""
+        p = self._myha("status", "--json", host=host)
+        try:
+            return json.loads(p.stdout)["clusters"][0]
+        except (ValueError, KeyError, IndexError):
+            return {}
+
+    def shared_state(self) -> dict:
+        return self.status().get("shared") or {}

@@ -13,7 +13,8 @@ SETTLE_S = 1.0  # keep writing this long after the new master first acknowledged
 class Context:
     """What a scenario can see and do."""
 
-    def __init__(self, writer, managers, old_master: str):
+    def __init__(self, writer, managers, old_master: str, run: int = 1):
+        self.run = run
         self.writer = writer
         self.managers = managers
         self.old_master = old_master
@@ -111,10 +112,165 @@ def flap(ctx: Context) -> dict:
             "flap_blocked": blocked and not third, "skip_topology_check": True}
 
 
+# --- several managers: leadership under manager and ZooKeeper faults -------------------------
+
+SESSION_TIMEOUT_S = 4.0  # config/lab.toml [zookeeper] session_timeout
+OBSERVE_S = 10.0
+
+
+def _need_standbys(ctx: Context):
+    if len(ctx.managers.procs) < 2:
+        raise lab.DrillError("this drill needs at least two managers (--managers 2 or 3)")
+
+
+def _takeover(ctx: Context, old_leader: str, limit_s: float) -> dict:
+    """Wait for another manager to lead; note it when that took longer than `limit_s`."""
+    new, at = ctx.managers.wait_leader(timeout=30, since=ctx.t_fault, other_than=old_leader)
+    ms = round((at - ctx.t_fault) * 1000)
+    if ms > limit_s * 1000:
+        ctx.notes.append(f"{new} took the lead after {ms} ms (limit {limit_s * 1000:.0f})")
+    return {"new_leader": new, "takeover_ms": ms}
+
+
+def _quiet(ctx: Context, t_end: float) -> dict:
+    """A drill that must not fail over: writes through the VIP across the whole window."""
+    time.sleep(max(0.0, t_end - time.time()))
+    time.sleep(1.0)
+    return {"expect_failovers": 0, "first_new_ack": None, "window": (ctx.t_fault, t_end)}
+
+
+def kill_leader_manager(ctx: Context) -> dict:
+    """SIGKILL the leading manager: a standby leads within the session timeout; no failover."""
+    _need_standbys(ctx)
+    leader, _ = ctx.managers.wait_leader()
+    ctx.t_fault = time.time()
+    ctx.managers.kill(leader)
+    out = _takeover(ctx, leader, SESSION_TIMEOUT_S + 1.5)
+    out.update(_quiet(ctx, ctx.t_fault + OBSERVE_S))
+    return out
+
+
+def isolate_leader_manager(ctx: Context) -> dict:
+    """Cut the leading manager's host off from everything: it stops acting (degraded), a
+    standby leads; after healing, the old leader follows the new one."""
+    _need_standbys(ctx)
+    leader, _ = ctx.managers.wait_leader()
+    ctx.fault("isolate", leader)
+    out = _takeover(ctx, leader, SESSION_TIMEOUT_S + 1.5)
+    time.sleep(max(0.0, ctx.t_fault + OBSERVE_S - time.time()))
+    degraded = [t for t, s in ctx.managers.standings(leader, ctx.t_fault) if s.startswith("degraded")]
+    if not degraded:
+        ctx.notes.append(f"the isolated leader {leader} never logged that it stopped acting")
+    elif degraded[0] - ctx.t_fault > SESSION_TIMEOUT_S:
+        ctx.notes.append(f"the isolated leader stopped acting only after {degraded[0] - ctx.t_fault:.1f} s")
+    t_heal = time.time()
+    lab.lab("heal", leader)
+    lab.wait_for(f"{leader} to follow {out['new_leader']} after healing",
+                 lambda: any(s.startswith(f"standby (leader: {out['new_leader']})")
+                             for _, s in ctx.managers.standings(leader, t_heal)), 30, 0.1)
+    out.update(_quiet(ctx, time.time()))
+    out["window"] = (ctx.t_fault, t_heal + 1)
+    return out
+
+
+ZK_OUTAGE_S = 20.0
+
+
+def zk_quorum_loss(ctx: Context) -> dict:
+    """Stop two of the three ZooKeeper servers for 20 s: nobody acts, nothing fails over,
+    writes go on, status says degraded; afterwards a manager leads again."""
+    _need_standbys(ctx)
+    ctx.fault("zk-stop", "zk1")
+    lab.lab("zk-stop", "zk2")
+    time.sleep(SESSION_TIMEOUT_S + 1)
+    st = ctx.managers.status()
+    coord = st.get("coordination") or {}
+    out = {"degraded_status": not coord.get("reachable", True)}
+    if coord.get("reachable", True):
+        ctx.notes.append(f"myha status did not report the coordinator unreachable: {coord}")
+    for h in ctx.managers.procs:
+        if not any(s.startswith("degraded") for _, s in ctx.managers.standings(h, ctx.t_fault)):
+            ctx.notes.append(f"{h} did not log that it stopped acting")
+    time.sleep(max(0.0, ctx.t_fault + ZK_OUTAGE_S - time.time()))
+    t_back = time.time()
+    lab.lab("zk-start", "zk1")
+    lab.lab("zk-start", "zk2")
+    new, at = ctx.managers.wait_leader(timeout=60, since=t_back)
+    out["takeover_ms"] = round((at - t_back) * 1000)  # here: from the servers' restart to a leader
+    out.update(_quiet(ctx, time.time()))
+    out["window"] = (ctx.t_fault, t_back + 1)
+    return out
+
+
+def start_with_paused_leader(mgrs, tag: str, run: int):
+    """kill-leader-mid-failover: the first manager leads and carries the chaos hook; the
+    others start once it leads, without it."""
+    step = "promote" if run % 2 else "move VIP"
+    mgrs.start(tag, hosts=mgrs.hosts[:1], env={"MYHA_CHAOS_PAUSE_BEFORE": step})
+    mgrs.wait_leader()
+    mgrs.start(tag, hosts=mgrs.hosts[1:])
+
+
+def gtid_servers(node: str) -> set[str]:
+    """server_ids in the node's binlog GTID state: who ever wrote as a master."""
+    rows = lab.sql(node, "SELECT @@gtid_binlog_state")
+    if not rows or not rows[0][0]:
+        return set()
+    return {g.split("-")[1] for g in rows[0][0].split(",") if g.count("-") == 2}
+
+
+def kill_leader_mid_failover(ctx: Context) -> dict:
+    """Kill the master; the leader starts the failover and pauses before a guarded step
+    (odd runs: before promote, even runs: after it, before the route move); kill the leader
+    there. A standby takes over and the failover completes exactly once."""
+    _need_standbys(ctx)
+    step = "promote" if ctx.run % 2 else "move VIP"
+    leader = ctx.managers.hosts[0]
+    if (ctx.managers.leader() or ("",))[0] != leader:
+        raise lab.DrillError(f"{leader} (with the chaos hook) does not lead")
+    old_sid = _server_id(ctx.old_master)
+    ctx.fault("kill", ctx.old_master)
+    lab.wait_for(f"{leader} to pause before {step}",
+                 lambda: f"pausing 60s before {step}" in ctx.managers.log(leader), 20, 0.02)
+    ctx.managers.kill(leader)
+    first = ctx.first_ack_elsewhere(ctx.t_fault, [old_sid], 40)
+    if first:
+        time.sleep(SETTLE_S)
+    new_master = lab.node_by_server_id(lab.status(), first["sid"]) if first else None
+    servers = gtid_servers(new_master) if new_master else set()
+    lab.lab("start", ctx.old_master)
+
+    def check(records: list[dict], vip_node: str) -> list[str]:
+        problems = []
+        promoted = [r for r in records
+                    if any(s["name"].startswith("promote ") and s["status"] == "ok" for s in r["steps"])]
+        running = [r["id"] for r in records if r["status"] == "running"]
+        if len(promoted) != 1:
+            problems.append(f"{len(promoted)} records with a promotion (expected exactly 1)")
+        if running:
+            problems.append(f"records left running: {running}")
+        if step == "move VIP" and not any(
+                s["name"].startswith("taken over by") for r in records for s in r["steps"]):
+            problems.append("no record shows the take-over of the unfinished failover")
+        extra = servers - {str(old_sid), str(first["sid"]) if first else ""}
+        if extra:
+            problems.append(f"the new master's GTID state has writes from servers {sorted(extra)}: a second promotion")
+        return problems
+
+    return {"expect_failovers": 2 if step == "promote" else 1, "records_checked": True,
+            "first_new_ack": first, "pause_before": step, "gtid_servers": sorted(servers), "check": check}
+
+
+STARTS = {"kill-leader-mid-failover": start_with_paused_leader}
+
 SCENARIOS = {
     "kill-master": kill_master,
     "freeze-master": freeze_master,
     "isolate-master": isolate_master,
     "manager-cut-from-master": manager_cut_from_master,
     "flap": flap,
+    "kill-leader-manager": kill_leader_manager,
+    "isolate-leader-manager": isolate_leader_manager,
+    "zk-quorum-loss": zk_quorum_loss,
+    "kill-leader-mid-failover": kill_leader_mid_failover,
 }

@@ -173,7 +173,14 @@ impl<C: Coordinator> Elector<C> {
     /// Run until the task is dropped.
     pub async fn run(mut self) {
         loop {
-            let wait = self.step().await;
+            // A pass can be stuck in a request when the connection drops; losing the session
+            // must show at once, not when that request times out.
+            let coord = self.coord.clone();
+            let connected = coord.session().1 == SessionState::Connected;
+            let wait = tokio::select! {
+                w = self.step() => w,
+                _ = until_not_connected(coord.as_ref()), if connected => continue,
+            };
             wait.await;
         }
     }
@@ -307,5 +314,11 @@ impl<C: Coordinator> Elector<C> {
                 _ = watches => {}
             }
         })
+    }
+}
+
+async fn until_not_connected<C: Coordinator>(coord: &C) {
+    while coord.session().1 == SessionState::Connected {
+        coord.session_changed(Duration::from_secs(1)).await;
     }
 }

@@ -74,6 +74,16 @@ impl ZkStore {
             .ok_or_else(|| StoreError::Io(format!("no ZooKeeper session with {}", self.cfg.connect)))
     }
 
+    /// The current session's client if it is connected: requests made while disconnected
+    /// would be queued by the library and could land much later.
+    fn connected(&self) -> Result<zk::Client, StoreError> {
+        let c = self.client()?;
+        match session_state(c.state()) {
+            SessionState::Connected => Ok(c),
+            state => Err(StoreError::Io(format!("ZooKeeper session {state}"))),
+        }
+    }
+
     /// `<root>/<cluster>`.
     pub fn cluster_path(&self, cluster: &str) -> String {
         format!("{}/{cluster}", self.root)
@@ -111,7 +121,7 @@ impl ZkStore {
 
     /// Create `path` and its parents when missing (persistent nodes).
     pub async fn ensure(&self, path: &str) -> Result<(), StoreError> {
-        let c = self.client()?;
+        let c = self.connected()?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
         match self.timed("mkdir", path, c.mkdir(path, &opts)).await? {
             Ok(()) | Err(zk::Error::NodeExists) => Ok(()),
@@ -129,7 +139,7 @@ impl ZkStore {
 
     /// Create an ephemeral node owned by this session; `Ok(None)` when it exists.
     async fn create_ephemeral(&self, path: &str, data: &[u8]) -> Result<Option<zk::Stat>, StoreError> {
-        let c = self.client()?;
+        let c = self.connected()?;
         let opts = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
         match self.timed("create", path, c.create(path, data, &opts)).await? {
             Ok((stat, _)) => Ok(Some(stat)),
@@ -208,7 +218,7 @@ impl Coordinator for ZkStore {
         if self.create_ephemeral(&path, &data).await?.is_some() {
             return Ok(());
         }
-        let c = self.client()?;
+        let c = self.connected()?;
         match self.call("stat", &path, c.check_stat(&path)).await? {
             Some(stat) if stat.ephemeral_owner == c.session_id().0 => Ok(()),
             // Usually this manager's previous process, whose session has not expired yet;
@@ -222,7 +232,7 @@ impl Coordinator for ZkStore {
     }
 
     async fn managers(&self) -> Result<Vec<ManagerInfo>, StoreError> {
-        let c = self.client()?;
+        let c = self.connected()?;
         let dir = format!("{}/managers", self.root);
         let names = match self.timed("list", &dir, c.list_children(&dir)).await? {
             Ok(n) => n,
@@ -242,12 +252,12 @@ impl Coordinator for ZkStore {
     }
 
     async fn leader(&self, cluster: &str) -> Result<Option<Lease>, StoreError> {
-        let c = self.client()?;
+        let c = self.connected()?;
         self.read_lease(&c, &self.leader_path(cluster)).await
     }
 
     async fn watch_leader(&self, cluster: &str) -> Result<(Option<Lease>, Watch), StoreError> {
-        let c = self.client()?;
+        let c = self.connected()?;
         let path = self.leader_path(cluster);
         let (stat, watcher) = self.call("watch", &path, c.check_and_watch_stat(&path)).await?;
         let watch: Watch = Box::pin(async move {
@@ -265,7 +275,7 @@ impl Coordinator for ZkStore {
         let mut info = me.clone();
         info.since = crate::failover::record::timestamp(std::time::SystemTime::now());
         let data = serde_json::to_vec(&info).map_err(|e| StoreError::Io(e.to_string()))?;
-        let c = self.client()?;
+        let c = self.connected()?;
         Ok(self
             .create_ephemeral(&self.leader_path(cluster), &data)
             .await?
@@ -277,7 +287,7 @@ impl Coordinator for ZkStore {
     }
 
     async fn resign(&self, cluster: &str, lease: &Lease) -> Result<(), StoreError> {
-        let c = self.client()?;
+        let c = self.connected()?;
         let path = self.leader_path(cluster);
         match self.call("stat", &path, c.check_stat(&path)).await? {
             Some(stat) if stat.czxid == lease.term => {
@@ -296,7 +306,7 @@ impl RecordSink for ZkStore {
         let dir = format!("{}/failovers", self.cluster_path(&rec.cluster));
         let path = format!("{dir}/{}", rec.id);
         let bytes = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
-        let c = self.client().map_err(|e| e.to_string())?;
+        let c = self.connected().map_err(|e| e.to_string())?;
         match self
             .timed("set", &path, c.set_data(&path, &bytes, None))
             .await
@@ -318,7 +328,7 @@ impl RecordSink for ZkStore {
 impl Store for ZkStore {
     async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
         let path = format!("{}/state", self.cluster_path(cluster));
-        let c = self.client()?;
+        let c = self.connected()?;
         match self.timed("get", &path, c.get_data(&path)).await? {
             Ok((data, stat)) => {
                 let value =
@@ -339,7 +349,7 @@ impl Store for ZkStore {
     async fn save(&self, cluster: &str, state: &SharedState, expected: u64) -> Result<u64, StoreError> {
         let path = format!("{}/state", self.cluster_path(cluster));
         let bytes = serde_json::to_vec(state).map_err(|e| StoreError::Io(e.to_string()))?;
-        let c = self.client()?;
+        let c = self.connected()?;
         let conflict = |found| StoreError::Conflict {
             cluster: cluster.to_string(),
             expected,
@@ -368,7 +378,7 @@ impl Store for ZkStore {
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
         let dir = format!("{}/failovers", self.cluster_path(cluster));
-        let c = self.client()?;
+        let c = self.connected()?;
         let names = match self.timed("list", &dir, c.list_children(&dir)).await? {
             Ok(n) => n,
             Err(zk::Error::NoNode) => return Ok(Vec::new()),

@@ -35,7 +35,7 @@ pub enum Status {
     Degraded,
     /// Failed: the failover stopped here.
     Failed,
-    /// Not needed.
+    /// Not needed, or interrupted by the manager's end (outcome unknown).
     Skipped,
 }
 

@@ -360,6 +360,10 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             let previous = rec.manager.clone();
             let store = self.store.clone();
             let mut recorder = Recorder::new(rec, clock, store.as_ref());
+            for s in recorder.rec.steps.iter_mut().filter(|s| s.status == Status::Running) {
+                s.status = Status::Skipped;
+                s.detail = format!("interrupted: {previous} stopped during this step");
+            }
             match plan {
                 Recovery::Wait { why } => {
                     warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished failover by {previous}: {why}");
