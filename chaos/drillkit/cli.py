@@ -146,7 +146,7 @@ def analyse(run: dict, ctx: Context, outcome: dict, writer: Writer, mgrs: Manage
     records = mgrs.history()
     run["failovers"] = len(records)
     expected = outcome["expect_failovers"]
-    if len(records) != expected and not outcome.get("records_checked"):
+    if len(records) != expected:
         problems.append(f"{len(records)} failovers recorded, expected {expected}")
     if records:
         done = [r for r in records if r.get("status") in ("ok", "degraded")]
@@ -171,7 +171,7 @@ def analyse(run: dict, ctx: Context, outcome: dict, writer: Writer, mgrs: Manage
     if "flap_blocked" in outcome and not outcome["flap_blocked"]:
         problems.append("the second failure was not blocked")
     problems.extend(ctx.notes)
-    for k in ("takeover_ms", "pause_before", "promotions", "gtid_servers", "degraded_status"):
+    for k in ("takeover_ms", "pause_before", "gtid_servers", "degraded_status", "writable_samples"):
         if k in outcome:
             run[k] = outcome[k]
     if "check" in outcome:
@@ -237,7 +237,9 @@ def main(argv=None) -> int:
         report["summary"]["max_takeover_ms"] = max(takeovers)
     s = report["summary"]
     print(f"{a.scenario}: {s['ok']}/{s['runs']} ok, p50 failover {s['p50_failover_ms']} ms, "
-          f"max {s['max_failover_ms']} ms, lost acked writes {s['lost_acked_writes']}  (logs: {work})")
+          f"max {s['max_failover_ms']} ms, lost acked writes {s['lost_acked_writes']}"
+          + (f", p50 takeover {s['p50_takeover_ms']} ms, max {s['max_takeover_ms']} ms" if "p50_takeover_ms" in s else "")
+          + f"  (logs: {work})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=2)

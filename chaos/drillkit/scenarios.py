@@ -3,6 +3,7 @@ waits for the outcome, heals, and returns what happened; `cli.analyse` turns tha
 report. Failover scenarios expect exactly one failover; the others expect none."""
 import os
 import signal
+import threading
 import time
 
 from . import lab
@@ -132,21 +133,54 @@ def _takeover(ctx: Context, old_leader: str, limit_s: float) -> dict:
     return {"new_leader": new, "takeover_ms": ms}
 
 
-def _quiet(ctx: Context, t_end: float) -> dict:
+class WritableWatch:
+    """Samples, from the fault on, how many nodes are writable (must be exactly one
+    throughout) and which servers acknowledge the writer's writes (must be the master)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.samples: list[tuple[float, list[str]]] = []
+        self.stop_ = threading.Event()
+        self.nodes = [n["name"] for n in lab.status()["nodes"]]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop_.is_set():
+            writable = [n for n in self.nodes if lab.read_only(n) is False]
+            self.samples.append((time.time(), writable))
+            self.stop_.wait(0.5)
+
+    def finish(self, t0: float):
+        self.stop_.set()
+        self.thread.join()
+        bad = [(round(t - t0, 1), w) for t, w in self.samples if len(w) != 1]
+        if bad:
+            self.ctx.notes.append(f"not exactly one writable node at (s after the fault, writable): {bad[:5]}")
+        sid = str(_server_id(self.ctx.old_master))
+        others = {str(a["sid"]) for a in self.ctx.writer.acks() if a["t"] >= t0 and str(a["sid"]) != sid}
+        if others:
+            self.ctx.notes.append(f"writes acknowledged by servers {sorted(others)}, not only the master {sid}")
+        return len(self.samples)
+
+
+def _quiet(ctx: Context, t_end: float, watch: WritableWatch) -> dict:
     """A drill that must not fail over: writes through the VIP across the whole window."""
     time.sleep(max(0.0, t_end - time.time()))
     time.sleep(1.0)
-    return {"expect_failovers": 0, "first_new_ack": None, "window": (ctx.t_fault, t_end)}
+    return {"expect_failovers": 0, "first_new_ack": None, "window": (ctx.t_fault, t_end),
+            "writable_samples": watch.finish(ctx.t_fault)}
 
 
 def kill_leader_manager(ctx: Context) -> dict:
     """SIGKILL the leading manager: a standby leads within the session timeout; no failover."""
     _need_standbys(ctx)
     leader, _ = ctx.managers.wait_leader()
+    watch = WritableWatch(ctx)
     ctx.t_fault = time.time()
     ctx.managers.kill(leader)
     out = _takeover(ctx, leader, SESSION_TIMEOUT_S + 1.5)
-    out.update(_quiet(ctx, ctx.t_fault + OBSERVE_S))
+    out.update(_quiet(ctx, ctx.t_fault + OBSERVE_S, watch))
     return out
 
 
@@ -155,6 +189,7 @@ def isolate_leader_manager(ctx: Context) -> dict:
     standby leads; after healing, the old leader follows the new one."""
     _need_standbys(ctx)
     leader, _ = ctx.managers.wait_leader()
+    watch = WritableWatch(ctx)
     ctx.fault("isolate", leader)
     out = _takeover(ctx, leader, SESSION_TIMEOUT_S + 1.5)
     time.sleep(max(0.0, ctx.t_fault + OBSERVE_S - time.time()))
@@ -168,7 +203,7 @@ def isolate_leader_manager(ctx: Context) -> dict:
     lab.wait_for(f"{leader} to follow {out['new_leader']} after healing",
                  lambda: any(s.startswith(f"standby (leader: {out['new_leader']})")
                              for _, s in ctx.managers.standings(leader, t_heal)), 30, 0.1)
-    out.update(_quiet(ctx, time.time()))
+    out.update(_quiet(ctx, time.time(), watch))
     out["window"] = (ctx.t_fault, t_heal + 1)
     return out
 
@@ -180,6 +215,7 @@ def zk_quorum_loss(ctx: Context) -> dict:
     """Stop two of the three ZooKeeper servers for 20 s: nobody acts, nothing fails over,
     writes go on, status says degraded; afterwards a manager leads again."""
     _need_standbys(ctx)
+    watch = WritableWatch(ctx)
     ctx.fault("zk-stop", "zk1")
     lab.lab("zk-stop", "zk2")
     time.sleep(SESSION_TIMEOUT_S + 1)
@@ -197,7 +233,7 @@ def zk_quorum_loss(ctx: Context) -> dict:
     lab.lab("zk-start", "zk2")
     new, at = ctx.managers.wait_leader(timeout=60, since=t_back)
     out["takeover_ms"] = round((at - t_back) * 1000)  # here: from the servers' restart to a leader
-    out.update(_quiet(ctx, time.time()))
+    out.update(_quiet(ctx, time.time(), watch))
     out["window"] = (ctx.t_fault, t_back + 1)
     return out
 
@@ -257,7 +293,7 @@ def kill_leader_mid_failover(ctx: Context) -> dict:
             problems.append(f"the new master's GTID state has writes from servers {sorted(extra)}: a second promotion")
         return problems
 
-    return {"expect_failovers": 2 if step == "promote" else 1, "records_checked": True,
+    return {"expect_failovers": 2 if step == "promote" else 1,
             "first_new_ack": first, "pause_before": step, "gtid_servers": sorted(servers), "check": check}
 
 
