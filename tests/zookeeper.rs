@@ -54,11 +54,7 @@ async fn delete_tree(client: &zookeeper_client::Client, path: &str) {
 #[test]
 fn shared_state_compare_and_set_between_two_managers() {
     let lab = Lab::up();
-    let cfg = ZookeeperConfig {
-        connect: lab.status.zookeeper.connect.clone(),
-        root: format!("/myha-test-{}", std::process::id()),
-        session_timeout: Duration::from_secs(4),
-    };
+    let cfg = zk_cfg(&lab, "cas");
     let ns = lab.status.namespace("mgr1").to_string();
     common::netns::run_in(&ns, move || async move {
         let a = ZkStore::connect(&cfg).await.expect("manager a connects");
@@ -135,6 +131,8 @@ fn zk_cfg(lab: &Lab, name: &str) -> ZookeeperConfig {
         connect: lab.status.zookeeper.connect.clone(),
         root: format!("/myha-test-{name}-{}", std::process::id()),
         session_timeout: Duration::from_secs(4),
+        reconnect_pause: Duration::from_millis(500),
+        claim_grace: None,
     }
 }
 
@@ -149,7 +147,7 @@ fn elect(cfg: &ZookeeperConfig, id: &str) -> (Arc<ZkStore>, Elected<ZkStore>, to
         store.clone(),
         me,
         vec!["c1".into()],
-        ElectorTiming::for_session(cfg.session_timeout),
+        ElectorTiming::from_config(cfg),
     );
     (store, elected, tokio::spawn(elector.run()))
 }

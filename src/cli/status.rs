@@ -142,6 +142,9 @@ fn print_shared(cluster: &str, sh: &SharedState) {
             .map(|f| format!(", last failover {f}"))
             .unwrap_or_default()
     );
+    if let Some(v) = &sh.vip {
+        println!("VIP target of record: {v}");
+    }
     match sh.active_block(now) {
         Some(b) => println!(
             "automatic failover BLOCKED until {} (after failover {}): clear with `myha ack --config <file> --cluster {cluster}`",

@@ -113,6 +113,25 @@ pub struct ZookeeperConfig {
     /// Session timeout asked of the ensemble.
     #[serde(default = "default_session_timeout", with = "humantime_serde")]
     pub session_timeout: Duration,
+    /// Pause between attempts to make a new session after the last one expired or could
+    /// not be made.
+    #[serde(default = "default_reconnect_pause", with = "humantime_serde")]
+    pub reconnect_pause: Duration,
+    /// How long a manager that is not first in a cluster's preference leaves a vacant lead
+    /// to the preferred one (default: a quarter of the session timeout).
+    #[serde(default, with = "humantime_serde")]
+    pub claim_grace: Option<Duration>,
+}
+
+impl ZookeeperConfig {
+    /// `claim_grace`, or its default.
+    pub fn claim_grace(&self) -> Duration {
+        self.claim_grace.unwrap_or(self.session_timeout / 4)
+    }
+}
+
+fn default_reconnect_pause() -> Duration {
+    Duration::from_millis(500)
 }
 
 fn default_zk_root() -> String {

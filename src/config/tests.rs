@@ -163,6 +163,15 @@ fn timing_and_zookeeper_are_checked() {
         e.contains("zookeeper.connect: \"zk1\" must be host:port") && e.contains("zookeeper.root"),
         "{e}"
     );
+    let zk = "[zookeeper]\nconnect = \"zk1:2181\"\nsession_timeout = \"4s\"\n";
+    let e = err(&with(&format!("{zk}claim_grace = \"5s\"\nreconnect_pause = \"1ms\"")));
+    assert!(
+        e.contains("zookeeper.claim_grace: 5000 ms is longer than the session timeout")
+            && e.contains("zookeeper.reconnect_pause: 1 ms is outside"),
+        "{e}"
+    );
+    let e = err(&with(&format!("{zk}claim_grace = \"a while\"")));
+    assert!(e.contains("claim_grace"), "{e}");
 }
 
 #[test]

@@ -92,6 +92,19 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
                 zk.session_timeout.as_millis()
             ));
         }
+        if zk.reconnect_pause < Duration::from_millis(50) || zk.reconnect_pause > Duration::from_secs(30) {
+            problems.push(format!(
+                "zookeeper.reconnect_pause: {} ms is outside 50 ms ..= 30 s",
+                zk.reconnect_pause.as_millis()
+            ));
+        }
+        if zk.claim_grace() > zk.session_timeout {
+            problems.push(format!(
+                "zookeeper.claim_grace: {} ms is longer than the session timeout ({} ms): a dead preferred manager would leave the cluster without a leader that long",
+                zk.claim_grace().as_millis(),
+                zk.session_timeout.as_millis()
+            ));
+        }
     }
 
     let ec2 = &mut cfg.ec2;

@@ -7,6 +7,7 @@
 //! [`Standing::Degraded`] — a disconnected leader cannot know whether its node still
 //! exists. After expiry a new session is made and everything is read afresh.
 
+use crate::config::ZookeeperConfig;
 use super::lead::{claim_delay, standing_of, Coordinator, ManagerInfo, SessionState, Standing, Watch};
 use futures_util::future::select_all;
 use std::collections::BTreeMap;
@@ -52,13 +53,13 @@ pub struct ElectorTiming {
 }
 
 impl ElectorTiming {
-    /// Derived from the session timeout: takeover after a leader dies is bounded by the
-    /// session timeout (its node lives that long) plus, at worst, `grace`.
-    pub fn for_session(session_timeout: Duration) -> Self {
+    /// From `[zookeeper]`: takeover after a leader dies is bounded by the session timeout
+    /// (its node lives that long) plus, at worst, `claim_grace`.
+    pub fn from_config(cfg: &ZookeeperConfig) -> Self {
         ElectorTiming {
             tick: Duration::from_secs(1),
-            grace: (session_timeout / 4).max(Duration::from_millis(200)),
-            reconnect_pause: Duration::from_millis(500),
+            grace: cfg.claim_grace(),
+            reconnect_pause: cfg.reconnect_pause,
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct SharedState {
     pub master: Option<String>,
     /// Grows with every change of master.
     pub epoch: u64,
+    /// The node the VIP's routes were last pointed at (verified in every route table).
+    #[serde(default)]
+    pub vip: Option<String>,
     /// Anti-flapping block after an automatic failover.
     pub block: Option<Block>,
     /// Automation paused by a DBA: detection goes on, nothing is acted on.

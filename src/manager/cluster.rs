@@ -316,13 +316,16 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
     }
 
     /// Record `new_master` as the master after failover `id` (started at `started`): new
-    /// epoch, and the anti-flap block.
-    async fn record_master(&self, id: &str, new_master: &str, started: SystemTime) {
+    /// epoch, the anti-flap block, and the VIP target if the route move was verified.
+    async fn record_master(&self, id: &str, new_master: &str, started: SystemTime, vip_moved: bool) {
         let block_until = started + self.failover.block_period;
         let r = coord::update(self.store.as_ref(), self.name(), |st: &mut SharedState| {
             if st.master.as_deref() != Some(new_master) {
                 st.master = Some(new_master.to_string());
                 st.epoch += 1;
+            }
+            if vip_moved {
+                st.vip = Some(new_master.to_string());
             }
             st.last_failover = Some(id.to_string());
             st.block = Some(Block {
@@ -406,7 +409,8 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                     };
                     edges.complete(&mut recorder, snap, new).await;
                     let id = recorder.rec.id.clone();
-                    self.record_master(&id, &new_master, started_wall).await;
+                    let vip_moved = vip_step_ok(&recorder.rec);
+                    self.record_master(&id, &new_master, started_wall, vip_moved).await;
                     self.vip_view = None;
                 }
             }
@@ -485,7 +489,8 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 let status = edges.failover(&mut recorder, snap, &candidates).await;
                 let promoted = recorder.rec.new_master.clone().filter(|_| status != Status::Failed);
                 if let Some(new_master) = promoted {
-                    self.record_master(&id, &new_master, now).await;
+                    let vip_moved = vip_step_ok(&recorder.rec);
+                    self.record_master(&id, &new_master, now, vip_moved).await;
                     true
                 } else {
                     false
@@ -541,7 +546,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             })
             .await
             .is_ok(),
-            Decision::MoveVip { eni, .. } => {
+            Decision::MoveVip { eni, master, .. } => {
                 if let Err(why) = self.guard(term).may_act("move VIP").await {
                     warn!(cluster = %self.name(), "not moving the VIP: {why}");
                     return false;
@@ -557,6 +562,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 .await;
                 if r.verified {
                     info!(cluster = %self.name(), "VIP now points at {eni} in every route table");
+                    let _ = coord::update(self.store.as_ref(), self.name(), |st| st.vip = Some(master.clone())).await;
                 } else {
                     warn!(cluster = %self.name(), "VIP not moved in {}", r.wrong.join(", "));
                 }
@@ -576,4 +582,11 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             | Decision::NoCandidate { .. } => true,
         }
     }
+}
+
+/// Did the failover's route move succeed (verified in every table)?
+fn vip_step_ok(rec: &FailoverRecord) -> bool {
+    rec.steps
+        .iter()
+        .any(|s| s.name.starts_with("move VIP") && s.status == Status::Ok)
 }

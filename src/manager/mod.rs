@@ -50,7 +50,7 @@ pub async fn run(cfg: Config, manager_id: String, shutdown: impl Future<Output =
         store.clone(),
         me,
         clusters,
-        ElectorTiming::for_session(zk_cfg.session_timeout),
+        ElectorTiming::from_config(&zk_cfg),
     );
     info!(
         zookeeper = %zk_cfg.connect,
