@@ -143,12 +143,7 @@ fn elect(cfg: &ZookeeperConfig, id: &str) -> (Arc<ZkStore>, Elected<ZkStore>, to
         address: format!("{id}:8080"),
         since: String::new(),
     };
-    let (elector, elected) = Elector::new(
-        store.clone(),
-        me,
-        vec!["c1".into()],
-        ElectorTiming::from_config(cfg),
-    );
+    let (elector, elected) = Elector::new(store.clone(), me, vec!["c1".into()], ElectorTiming::from_config(cfg));
     (store, elected, tokio::spawn(elector.run()))
 }
 

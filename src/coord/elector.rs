@@ -7,8 +7,8 @@
 //! [`Standing::Degraded`] — a disconnected leader cannot know whether its node still
 //! exists. After expiry a new session is made and everything is read afresh.
 
-use crate::config::ZookeeperConfig;
 use super::lead::{claim_delay, standing_of, Coordinator, ManagerInfo, SessionState, Standing, Watch};
+use crate::config::ZookeeperConfig;
 use futures_util::future::select_all;
 use std::collections::BTreeMap;
 use std::future::Future;

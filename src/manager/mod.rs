@@ -46,12 +46,7 @@ pub async fn run(cfg: Config, manager_id: String, shutdown: impl Future<Output =
         since: timestamp(SystemTime::now()),
     };
     let clusters = cfg.clusters.iter().map(|c| c.name.clone()).collect();
-    let (elector, elected) = Elector::new(
-        store.clone(),
-        me,
-        clusters,
-        ElectorTiming::from_config(&zk_cfg),
-    );
+    let (elector, elected) = Elector::new(store.clone(), me, clusters, ElectorTiming::from_config(&zk_cfg));
     info!(
         zookeeper = %zk_cfg.connect,
         root = %zk_cfg.root,
