@@ -25,8 +25,11 @@ use std::time::{Duration, SystemTime};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{error, info, warn};
 
-/// How often the route tables are read back outside of failovers.
+/// How often the leader reads the route tables back outside of failovers.
 const VIP_REFRESH: Duration = Duration::from_secs(2);
+/// How often a standby does: it only reports them, and every read counts against the
+/// account's EC2 API rate limit, shared by every manager and cluster.
+const VIP_REFRESH_STANDBY: Duration = Duration::from_secs(30);
 /// How long a failed action is not repeated.
 const ACTION_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -166,7 +169,12 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 return;
             }
         }
-        if !force && self.vip_view.as_ref().is_some_and(|(at, _)| at.elapsed() < VIP_REFRESH) {
+        let every = if matches!(self.lead.standing(self.name()), Standing::Leader { .. }) {
+            VIP_REFRESH
+        } else {
+            VIP_REFRESH_STANDBY
+        };
+        if !force && self.vip_view.as_ref().is_some_and(|(at, _)| at.elapsed() < every) {
             return;
         }
         match self.routes.targets(&self.tables, self.cluster.vip.address).await {
