@@ -8,5 +8,7 @@ pub mod record;
 mod tests;
 
 pub use candidate::{choose, Candidates};
-pub use execute::{Alone, Edges, Guard};
+#[cfg(test)]
+pub use execute::Alone;
+pub use execute::{Edges, Guard};
 pub use record::{FailoverRecord, Kind, RecordSink, Recorder, Status};

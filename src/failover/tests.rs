@@ -252,13 +252,7 @@ async fn run<G: Guard>(
     snap: &Snapshot,
     c: &crate::config::ClusterConfig,
 ) -> FailoverRecord {
-    let timeouts = FailoverConfig::default();
-    let enis: BTreeMap<String, String> = c
-        .nodes
-        .iter()
-        .map(|n| (n.name.clone(), format!("eni-{}", n.name)))
-        .collect();
-    let tables = vec!["rtb-a".to_string(), "rtb-b".to_string()];
+    let (timeouts, enis, tables) = fixture(c);
     let edges = Edges {
         cluster: c,
         timeouts: &timeouts,
@@ -275,6 +269,74 @@ async fn run<G: Guard>(
     // every save was of the same record, the last one final
     assert!(sink.0.lock().unwrap().len() > rec.rec.steps.len());
     rec.rec
+}
+
+/// Step limits, an ENI per node ("eni-<node>") and two route tables.
+fn fixture(c: &crate::config::ClusterConfig) -> (FailoverConfig, BTreeMap<String, String>, Vec<String>) {
+    let enis = c
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), format!("eni-{}", n.name)))
+        .collect();
+    (
+        FailoverConfig::default(),
+        enis,
+        vec!["rtb-a".to_string(), "rtb-b".to_string()],
+    )
+}
+
+/// Finish a failover whose promotion of db2 another manager did.
+async fn complete<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> FailoverRecord {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let (timeouts, enis, tables) = fixture(&c);
+    let edges = Edges {
+        cluster: &c,
+        timeouts: &timeouts,
+        admin,
+        routes,
+        tables: &tables,
+        enis: &enis,
+        guard,
+    };
+    let snap = snapshot(vec![down("db1"), master("db2"), replica("db3", replica_of("db1"))]);
+    let sink = Sink::default();
+    let mut rec = Recorder::new(record(), Instant::now(), &sink);
+    let new = c.node("db2").unwrap().clone();
+    edges.complete(&mut rec, &snap, &new).await;
+    rec.rec
+}
+
+#[tokio::test(start_paused = true)]
+async fn completing_a_promoted_failover_moves_the_vip_and_repoints_without_promoting_again() {
+    // no "promote" in the script: a second promotion would be an unexpected call
+    let admin = Script::default()
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let routes = Routes::default();
+    let r = complete(&admin, &routes, &Alone).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert_eq!(step(&r, "repoint db3 to db2").status, Status::Ok);
+    assert_eq!(step(&r, "reset replication on db2").status, Status::Ok);
+    let targets = routes.targets.lock().unwrap();
+    assert_eq!(targets.len(), 2);
+    assert!(targets.values().all(|t| t.as_deref() == Some("eni-db2")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn completing_without_the_lead_leaves_the_routes_alone() {
+    let admin = Script::default()
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let routes = Routes::default();
+    let r = complete(&admin, &routes, &Refuse).await;
+    assert_eq!(r.status, Status::Degraded);
+    assert!(
+        step(&r, "move VIP 10.90.0.10 to db2")
+            .detail
+            .contains("lost leadership"),
+        "{r:#?}"
+    );
+    assert!(routes.targets.lock().unwrap().is_empty());
 }
 
 fn step<'a>(r: &'a FailoverRecord, name: &str) -> &'a record::Step {
