@@ -170,3 +170,26 @@ impl N {
         self.with(|s| s.replica.as_mut().expect("a replica").received = g)
     }
 }
+
+/// A running automatic failover record of cluster "c1" away from db1, `planned` the candidate.
+pub fn failover_record(planned: Option<&str>) -> crate::failover::FailoverRecord {
+    crate::failover::FailoverRecord {
+        id: "c1-test".into(),
+        cluster: "c1".into(),
+        kind: crate::failover::Kind::Automatic,
+        trigger: "test".into(),
+        manager: "m1".into(),
+        old_master: "db1".into(),
+        new_master: planned.map(Into::into),
+        candidates: None,
+        gtids: std::collections::BTreeMap::new(),
+        epoch: 1,
+        detected_at: String::new(),
+        started_at: String::new(),
+        finished_at: None,
+        total_ms: None,
+        steps: Vec::new(),
+        errors: Vec::new(),
+        status: crate::failover::Status::Running,
+    }
+}

@@ -148,6 +148,31 @@ impl ZkStore {
         }
     }
 
+    /// Every child of `dir` as JSON (none when `dir` does not exist). A child deleted
+    /// meanwhile is skipped; an unreadable one is logged and skipped.
+    async fn read_children<T: serde::de::DeserializeOwned>(&self, dir: &str) -> Result<Vec<T>, StoreError> {
+        let c = self.connected()?;
+        let names = match self.timed("list", dir, c.list_children(dir)).await? {
+            Ok(n) => n,
+            Err(zk::Error::NoNode) => return Ok(Vec::new()),
+            Err(e) => return Err(zk_err("list", dir, e)),
+        };
+        let mut out = Vec::new();
+        for n in names {
+            let path = format!("{dir}/{n}");
+            let data = match self.timed("get", &path, c.get_data(&path)).await? {
+                Ok((data, _)) => data,
+                Err(zk::Error::NoNode) => continue,
+                Err(e) => return Err(zk_err("get", &path, e)),
+            };
+            match serde_json::from_slice(&data) {
+                Ok(v) => out.push(v),
+                Err(e) => tracing::warn!(path = %path, error = %e, "skipping unreadable node"),
+            }
+        }
+        Ok(out)
+    }
+
     async fn read_lease(&self, c: &zk::Client, path: &str) -> Result<Option<Lease>, StoreError> {
         match self.timed("get", path, c.get_data(path)).await? {
             Ok((data, stat)) => {
@@ -232,23 +257,7 @@ impl Coordinator for ZkStore {
     }
 
     async fn managers(&self) -> Result<Vec<ManagerInfo>, StoreError> {
-        let c = self.connected()?;
-        let dir = format!("{}/managers", self.root);
-        let names = match self.timed("list", &dir, c.list_children(&dir)).await? {
-            Ok(n) => n,
-            Err(zk::Error::NoNode) => return Ok(Vec::new()),
-            Err(e) => return Err(zk_err("list", &dir, e)),
-        };
-        let mut out = Vec::new();
-        for n in names {
-            let path = format!("{dir}/{n}");
-            if let Ok(Ok((data, _))) = self.timed("get", &path, c.get_data(&path)).await {
-                if let Ok(m) = serde_json::from_slice(&data) {
-                    out.push(m);
-                }
-            }
-        }
-        Ok(out)
+        self.read_children(&format!("{}/managers", self.root)).await
     }
 
     async fn leader(&self, cluster: &str) -> Result<Option<Lease>, StoreError> {
@@ -378,21 +387,7 @@ impl Store for ZkStore {
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
         let dir = format!("{}/failovers", self.cluster_path(cluster));
-        let c = self.connected()?;
-        let names = match self.timed("list", &dir, c.list_children(&dir)).await? {
-            Ok(n) => n,
-            Err(zk::Error::NoNode) => return Ok(Vec::new()),
-            Err(e) => return Err(zk_err("list", &dir, e)),
-        };
-        let mut out = Vec::new();
-        for n in names {
-            let path = format!("{dir}/{n}");
-            let (data, _) = self.call("get", &path, c.get_data(&path)).await?;
-            match serde_json::from_slice::<FailoverRecord>(&data) {
-                Ok(r) => out.push(r),
-                Err(e) => tracing::warn!(path = %path, error = %e, "skipping unreadable failover record"),
-            }
-        }
+        let mut out: Vec<FailoverRecord> = self.read_children(&dir).await?;
         out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
         out.truncate(limit);
         Ok(out)

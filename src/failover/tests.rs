@@ -223,28 +223,6 @@ impl Guard for Refuse {
     }
 }
 
-fn record() -> FailoverRecord {
-    FailoverRecord {
-        id: "c1-test".into(),
-        cluster: "c1".into(),
-        kind: Kind::Automatic,
-        trigger: "test".into(),
-        manager: "m1".into(),
-        old_master: "db1".into(),
-        new_master: None,
-        candidates: None,
-        gtids: BTreeMap::new(),
-        epoch: 1,
-        detected_at: String::new(),
-        started_at: String::new(),
-        finished_at: None,
-        total_ms: None,
-        steps: Vec::new(),
-        errors: Vec::new(),
-        status: Status::Running,
-    }
-}
-
 async fn run<G: Guard>(
     admin: &Script,
     routes: &Routes,
@@ -264,7 +242,7 @@ async fn run<G: Guard>(
     };
     let cand = choose(snap, c, "db1", &BTreeSet::new());
     let sink = Sink::default();
-    let mut rec = Recorder::new(record(), Instant::now(), &sink);
+    let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
     edges.failover(&mut rec, snap, &cand).await;
     // every save was of the same record, the last one final
     assert!(sink.0.lock().unwrap().len() > rec.rec.steps.len());
@@ -285,6 +263,14 @@ fn fixture(c: &crate::config::ClusterConfig) -> (FailoverConfig, BTreeMap<String
     )
 }
 
+/// The MySQL calls of finishing db2's failover — no "promote": a second promotion would be
+/// an unexpected call.
+fn completing_script() -> Script {
+    Script::default()
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true))
+}
+
 /// Finish a failover whose promotion of db2 another manager did.
 async fn complete<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> FailoverRecord {
     let c = cluster(&["db1", "db2", "db3"]);
@@ -300,7 +286,7 @@ async fn complete<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> Failo
     };
     let snap = snapshot(vec![down("db1"), master("db2"), replica("db3", replica_of("db1"))]);
     let sink = Sink::default();
-    let mut rec = Recorder::new(record(), Instant::now(), &sink);
+    let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
     let new = c.node("db2").unwrap().clone();
     edges.complete(&mut rec, &snap, &new).await;
     rec.rec
@@ -308,10 +294,7 @@ async fn complete<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> Failo
 
 #[tokio::test(start_paused = true)]
 async fn completing_a_promoted_failover_moves_the_vip_and_repoints_without_promoting_again() {
-    // no "promote" in the script: a second promotion would be an unexpected call
-    let admin = Script::default()
-        .expect("detach db2", Ok(true))
-        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let admin = completing_script();
     let routes = Routes::default();
     let r = complete(&admin, &routes, &Alone).await;
     assert_eq!(r.status, Status::Ok, "{r:#?}");
@@ -324,9 +307,7 @@ async fn completing_a_promoted_failover_moves_the_vip_and_repoints_without_promo
 
 #[tokio::test(start_paused = true)]
 async fn completing_without_the_lead_leaves_the_routes_alone() {
-    let admin = Script::default()
-        .expect("detach db2", Ok(true))
-        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let admin = completing_script();
     let routes = Routes::default();
     let r = complete(&admin, &routes, &Refuse).await;
     assert_eq!(r.status, Status::Degraded);

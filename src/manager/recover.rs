@@ -55,37 +55,13 @@ pub fn recover(rec: &FailoverRecord, snapshot: &Snapshot) -> Recovery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::failover::{Kind, Status};
     use crate::testkit::*;
-    use std::collections::BTreeMap;
-
-    fn record(planned: Option<&str>) -> FailoverRecord {
-        FailoverRecord {
-            id: "f1".into(),
-            cluster: "c1".into(),
-            kind: Kind::Automatic,
-            trigger: "dead master".into(),
-            manager: "mgr1".into(),
-            old_master: "db1".into(),
-            new_master: planned.map(Into::into),
-            candidates: None,
-            gtids: BTreeMap::new(),
-            epoch: 1,
-            detected_at: String::new(),
-            started_at: String::new(),
-            finished_at: None,
-            total_ms: None,
-            steps: Vec::new(),
-            errors: Vec::new(),
-            status: Status::Running,
-        }
-    }
 
     #[test]
     fn a_promoted_candidate_is_completed_never_promoted_again() {
         let s = snapshot(vec![down("db1"), master("db2"), replica("db3", replica_of("db1"))]);
         assert_eq!(
-            recover(&record(Some("db2")), &s),
+            recover(&failover_record(Some("db2")), &s),
             Recovery::Complete {
                 new_master: "db2".into()
             }
@@ -99,14 +75,22 @@ mod tests {
             replica("db2", replica_of("db1")),
             replica("db3", replica_of("db1")),
         ]);
-        assert!(matches!(recover(&record(Some("db2")), &s), Recovery::Abandon { why } if why.contains("read-only")));
-        assert!(matches!(recover(&record(None), &s), Recovery::Abandon { .. }));
-        assert!(matches!(recover(&record(Some("db9")), &s), Recovery::Abandon { .. }));
+        assert!(
+            matches!(recover(&failover_record(Some("db2")), &s), Recovery::Abandon { why } if why.contains("read-only"))
+        );
+        assert!(matches!(recover(&failover_record(None), &s), Recovery::Abandon { .. }));
+        assert!(matches!(
+            recover(&failover_record(Some("db9")), &s),
+            Recovery::Abandon { .. }
+        ));
     }
 
     #[test]
     fn an_unreachable_candidate_is_waited_for() {
         let s = snapshot(vec![down("db1"), down("db2"), replica("db3", replica_of("db1"))]);
-        assert!(matches!(recover(&record(Some("db2")), &s), Recovery::Wait { .. }));
+        assert!(matches!(
+            recover(&failover_record(Some("db2")), &s),
+            Recovery::Wait { .. }
+        ));
     }
 }
