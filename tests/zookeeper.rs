@@ -119,6 +119,15 @@ fn shared_state_compare_and_set_between_two_managers() {
             ["c1-f2", "c1-f1"]
         );
         assert_eq!(got[0].status, Status::Ok);
+        // a finished record is final: a stale writer's "running" copy is refused
+        r2.finished_at = Some("2026-11-22T09:00:01.000Z".into());
+        a.save_record(&r2).await.unwrap();
+        let mut stale = r2.clone();
+        stale.finished_at = None;
+        stale.status = Status::Running;
+        let e = b.save_record(&stale).await.unwrap_err();
+        assert!(e.contains("not overwriting"), "{e}");
+        assert_eq!(b.records("c1", 1).await.unwrap()[0].status, Status::Ok);
         assert_eq!(b.records("c1", 1).await.unwrap().len(), 1);
 
         delete_tree(&a.client().unwrap(), &cfg.root).await;

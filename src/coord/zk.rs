@@ -316,14 +316,32 @@ impl RecordSink for ZkStore {
         let path = format!("{dir}/{}", rec.id);
         let bytes = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
         let c = self.connected().map_err(|e| e.to_string())?;
+        // A finished record is final: a manager that lost the lead mid-failover (paused past
+        // its session, then reconnected) must not overwrite the record its successor finished.
+        // Compare-and-set on the version read, so the check and the write are one.
         match self
-            .timed("set", &path, c.set_data(&path, &bytes, None))
+            .timed("get", &path, c.get_data(&path))
             .await
             .map_err(|e| e.to_string())?
         {
-            Ok(_) => return Ok(()),
+            Ok((data, stat)) => {
+                if let Ok(stored) = serde_json::from_slice::<FailoverRecord>(&data) {
+                    if stored.finished_at.is_some() {
+                        return Err(format!("{path} is finished ({:?}): not overwriting it", stored.status));
+                    }
+                }
+                return match self
+                    .timed("set", &path, c.set_data(&path, &bytes, Some(stat.version)))
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    Ok(_) => Ok(()),
+                    Err(zk::Error::BadVersion) => Err(format!("{path} changed concurrently: not overwriting it")),
+                    Err(e) => Err(zk_err("set", &path, e).to_string()),
+                };
+            }
             Err(zk::Error::NoNode) => {}
-            Err(e) => return Err(zk_err("set", &path, e).to_string()),
+            Err(e) => return Err(zk_err("get", &path, e).to_string()),
         }
         self.ensure(&dir).await.map_err(|e| e.to_string())?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());

@@ -119,7 +119,10 @@ impl Lab {
         let file = std::fs::File::create("/run/myha-lab-tests.lock").expect("create /run/myha-lab-tests.lock");
         let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
             .unwrap_or_else(|(_, e)| panic!("lock /run/myha-lab-tests.lock: {e}"));
-        let started_here = !status().ready;
+        // a lab that is down has no ENIs etc. yet: only `ready` can be read
+        let raw: serde_json::Value =
+            serde_json::from_str(&lab_cmd(&["status", "--json"])).expect("chaos/lab status --json is not JSON");
+        let started_here = raw["ready"] != serde_json::Value::Bool(true);
         lab_cmd(&["up"]);
         Lab {
             status: status(),
