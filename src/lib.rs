@@ -12,7 +12,10 @@
 //! - [`failover`]: candidate selection, the failover plan and its record.
 //! - [`coord`]: shared cluster state (master, epoch, block) and failover records.
 //! - [`manager`]: the manager service: per-cluster loop and the pure decision.
+//! - [`api`]: the HTTP API every manager serves.
+//! - [`metrics`]: the Prometheus metrics.
 //! - [`cli`]: the `myha` subcommands.
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod coord;
@@ -21,6 +24,7 @@ pub mod failover;
 pub mod flavor;
 pub mod gtid;
 pub mod manager;
+pub mod metrics;
 pub mod mysql;
 pub mod probe;
 #[cfg(test)]

@@ -280,6 +280,7 @@ def write_client_configs():
     os.makedirs(state.path("secrets"), mode=0o700, exist_ok=True)
     secrets = {f"{role}.password": password for role, (_, password) in t.USERS.items()}
     secrets["aws_secret_access_key"] = t.AWS_SECRET_ACCESS_KEY
+    secrets["api.token"] = t.API_TOKEN
     for name, value in secrets.items():
         p = state.path("secrets", name)
         with open(p, "w") as f:

@@ -77,6 +77,8 @@ USERS = {
 }
 AWS_ACCESS_KEY_ID = "testing"
 AWS_SECRET_ACCESS_KEY = "testing"
+# the managers' HTTP API action token (config/lab.toml [api] token_file)
+API_TOKEN = "lab-api-token-0123456789"
 
 
 def server_id(host: Host) -> int:

@@ -31,6 +31,12 @@ pub async fn run(config: &Path, id: Option<String>) -> ExitCode {
         }
     };
     tracing::info!(manager = %id, config = %config.display(), "myha manager {} starting", env!("CARGO_PKG_VERSION"));
-    crate::manager::run(cfg, id, shutdown).await;
-    ExitCode::SUCCESS
+    match crate::manager::run(cfg, id, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("myha: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

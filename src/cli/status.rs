@@ -2,47 +2,20 @@
 //! detector's sentence.
 
 use super::{load_config, table, EXIT_UNHEALTHY};
+use crate::api::doc::{node_state, role, snapshot_json};
 use crate::config::{ClusterConfig, Timing};
 use crate::coord::any::{AnyStore, Coordination};
 use crate::coord::{unix_ms, SharedState, Store};
 use crate::detect::{ClusterState, Diagnosis, History};
 use crate::mysql::client::MysqlClient;
 use crate::probe::Prober;
-use crate::topology::{IoThread, NodeObservation, Snapshot};
+use crate::topology::{IoThread, Snapshot};
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::time::{Instant, MissedTickBehavior};
-
-/// The role of a node in a snapshot, given the diagnosis.
-pub fn role(n: &NodeObservation, d: &Diagnosis) -> &'static str {
-    if d.state.master() == Some(n.name.as_str()) {
-        return "master";
-    }
-    match n.ok() {
-        Some(s) if !s.read_only => "writable!",
-        Some(s) if s.replica.is_some() => "replica",
-        Some(_) => "standalone",
-        None => "?",
-    }
-}
-
-fn node_state(n: &NodeObservation) -> String {
-    match &n.state {
-        Err(e) => format!("unreachable: {e}"),
-        Ok(s) => match &s.replica {
-            None => "running".into(),
-            Some(r) if !r.sql_running => "broken".into(),
-            Some(r) => match r.io {
-                IoThread::Yes => "replicating".into(),
-                IoThread::Connecting => "reconnecting".into(),
-                IoThread::No => "io stopped".into(),
-            },
-        },
-    }
-}
 
 fn yes_no(io: IoThread) -> &'static str {
     match io {
@@ -107,28 +80,6 @@ fn table_for(cluster: &ClusterConfig, s: &Snapshot, d: &Diagnosis) -> String {
         "semi-sync",
     ];
     format!("{}\n{}", table::render(&title, &header, &rows), d)
-}
-
-fn snapshot_json(s: &Snapshot, d: &Diagnosis) -> serde_json::Value {
-    json!({
-        "cluster": s.cluster,
-        "round": s.round,
-        "at": humantime::format_rfc3339_millis(s.wall).to_string(),
-        "round_ms": s.duration.as_secs_f64() * 1000.0,
-        "diagnosis": d.to_string(),
-        "state": d.state,
-        "issues": d.issues,
-        "actionable": d.state.is_actionable(),
-        "nodes": s.nodes.iter().map(|n| json!({
-            "name": n.name,
-            "address": n.address,
-            "port": n.port,
-            "role": role(n, d),
-            "state": node_state(n),
-            "latency_ms": n.latency.as_secs_f64() * 1000.0,
-            "probe": n.state,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 fn print_shared(cluster: &str, sh: &SharedState) {

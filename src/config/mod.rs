@@ -55,6 +55,8 @@ pub struct Config {
     pub manager: ManagerConfig,
     /// Coordination among managers. Without it a manager acts alone.
     pub zookeeper: Option<ZookeeperConfig>,
+    /// The HTTP API's action token. Without it the action endpoints refuse every request.
+    pub api: Option<ApiConfig>,
     /// Where the floating IP's route tables live.
     pub ec2: Ec2Config,
     /// Probe and detection timing, for every cluster.
@@ -99,6 +101,20 @@ impl Default for ManagerConfig {
             state_dir: default_state_dir(),
         }
     }
+}
+
+/// `[api]`: the bearer token that action endpoints (switchover, pause, …) require, by
+/// reference like every secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Environment variable holding the token.
+    pub token_env: Option<String>,
+    /// File holding the token.
+    pub token_file: Option<String>,
+    /// The resolved token.
+    #[serde(skip)]
+    pub token: Secret,
 }
 
 /// `[zookeeper]`.

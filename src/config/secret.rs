@@ -53,12 +53,12 @@ impl SecretRef<'_> {
                     let v = v.strip_suffix('\n').unwrap_or(&v);
                     let v = v.strip_suffix('\r').unwrap_or(v);
                     if v.is_empty() {
-                        Err(format!("password file {path} is empty"))
+                        Err(format!("{} {path} is empty", file_key.replace('_', " ")))
                     } else {
                         Ok(Secret(v.to_string()))
                     }
                 }
-                Err(e) => Err(format!("cannot read password file {path}: {e}")),
+                Err(e) => Err(format!("cannot read {} {path}: {e}", file_key.replace('_', " "))),
             },
         }
     }

@@ -69,6 +69,18 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
             problems.push(format!("manager.id: {id:?} must be 1-64 letters, digits, '-' or '_'"));
         }
     }
+    if let Some(api) = &mut cfg.api {
+        let r = SecretRef {
+            env: api.token_env.as_deref(),
+            file: api.token_file.as_deref(),
+            keys: ("token_env", "token_file"),
+        };
+        match r.resolve() {
+            Ok(t) if t.expose().len() < 16 => problems.push("api: the token must be at least 16 characters".into()),
+            Ok(t) => api.token = t,
+            Err(e) => problems.push(format!("api: {e}")),
+        }
+    }
     if let Some(zk) = &cfg.zookeeper {
         if zk.connect.split(',').any(|hp| {
             let hp = hp.trim();

@@ -8,6 +8,7 @@
 use super::chaos::{self, Pausing};
 use super::decide::{decide, Decision, Situation, VipView};
 use super::recover::{recover, Recovery};
+use crate::api::view::{ClusterView, ViewTx};
 use crate::config::{ClusterConfig, FailoverConfig, Timing};
 use crate::coord::elector::Leadership;
 use crate::coord::guard::TermGuard;
@@ -16,6 +17,7 @@ use crate::coord::{self, unix_ms, Block, SharedState, Store};
 use crate::detect::{ClusterState, History, NodeIssue};
 use crate::failover::record::timestamp;
 use crate::failover::{Edges, FailoverRecord, Guard, Kind, Recorder, Status};
+use crate::metrics::Metrics;
 use crate::mysql::MysqlAdmin;
 use crate::probe::Prober;
 use crate::vip::{self, move_vip, RouteTables};
@@ -57,6 +59,8 @@ pub struct ClusterLoop<A, R, S, L> {
     /// The shared state as last read (used while the coordinator cannot be read).
     shared: SharedState,
     chaos_pause: Option<String>,
+    view_tx: Option<ViewTx>,
+    metrics: Option<Arc<Metrics>>,
     tables: Vec<String>,
     enis: BTreeMap<String, String>,
     vip_view: Option<(Instant, VipView)>,
@@ -98,6 +102,8 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             settled_term: None,
             shared: SharedState::default(),
             chaos_pause: chaos::pause_step(),
+            view_tx: None,
+            metrics: None,
             tables: Vec::new(),
             enis: BTreeMap::new(),
             vip_view: None,
@@ -107,6 +113,13 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             last_logged: None,
             last_failed: None,
         }
+    }
+
+    /// Publish every round's view (for the API) and metrics.
+    pub fn with_outputs(mut self, view: ViewTx, metrics: Arc<Metrics>) -> Self {
+        self.view_tx = Some(view);
+        self.metrics = Some(metrics);
+        self
     }
 
     fn name(&self) -> &str {
@@ -216,6 +229,9 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
 
     async fn round_inner(&mut self) -> bool {
         let snap = Arc::new(self.prober.round().await);
+        if let Some(m) = &self.metrics {
+            m.observe_round(&snap);
+        }
         self.history.push(snap.clone());
         let Some(diag) = self.history.diagnose(&self.timing) else {
             return false;
@@ -263,6 +279,20 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             errant: &self.errant,
         });
         let sentence = decision.to_string();
+        if let Some(m) = &self.metrics {
+            m.set_leader(self.name(), leader_term.is_some());
+        }
+        if let Some(tx) = &self.view_tx {
+            tx.send_replace(Some(Arc::new(ClusterView {
+                config: self.cluster.clone(),
+                snapshot: snap.clone(),
+                diagnosis: diag.clone(),
+                decision: sentence.clone(),
+                shared: shared.clone(),
+                standing: standing.clone(),
+                vip: self.vip_view.as_ref().map(|(_, v)| v.clone()),
+            })));
+        }
         let signature = format!("{} {:?}", diag.state.kind(), diag.state.master());
         let diag_text = format!(
             "{signature} {}",
@@ -495,6 +525,10 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                     guard: &pausing,
                 };
                 let status = edges.failover(&mut recorder, snap, &candidates).await;
+                if let Some(m) = &self.metrics {
+                    let status = format!("{status:?}").to_lowercase();
+                    m.observe_failover(self.name(), &status, recorder.rec.total_ms.unwrap_or_default());
+                }
                 let promoted = recorder.rec.new_master.clone().filter(|_| status != Status::Failed);
                 if let Some(new_master) = promoted {
                     let vip_moved = vip_step_ok(&recorder.rec);

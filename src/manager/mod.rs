@@ -9,6 +9,7 @@ pub mod recover;
 #[cfg(test)]
 mod tests;
 
+use crate::api::{ApiState, ServeError, SessionProbe};
 use crate::config::Config;
 use crate::coord::elector::{Elector, ElectorTiming, Leadership, Solo};
 use crate::coord::file::FileStore;
@@ -16,17 +17,23 @@ use crate::coord::lead::ManagerInfo;
 use crate::coord::zk::ZkStore;
 use crate::coord::Store;
 use crate::failover::record::timestamp;
+use crate::metrics::Metrics;
 use crate::mysql::client::MysqlClient;
 use crate::probe::Prober;
 use crate::vip::ec2::Ec2RouteTables;
 use cluster::ClusterLoop;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-/// Run the manager until `shutdown` resolves.
-pub async fn run(cfg: Config, manager_id: String, shutdown: impl Future<Output = ()>) {
+/// Run the manager until `shutdown` resolves. Fails only at start (the API cannot listen).
+pub async fn run(
+    cfg: Config,
+    manager_id: String,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     if let Some(chaos) = chaos::pause_step() {
         warn!(
             "{}={chaos}: this manager pauses before its first {chaos} (drills only)",
@@ -36,8 +43,7 @@ pub async fn run(cfg: Config, manager_id: String, shutdown: impl Future<Output =
     let Some(zk_cfg) = cfg.zookeeper.clone() else {
         info!(state_dir = %cfg.manager.state_dir.display(), "no [zookeeper]: manager {manager_id} acts alone (run only one); state and failover records are kept on local disk");
         let store = Arc::new(FileStore::new(cfg.manager.state_dir.clone()));
-        loops(&cfg, &manager_id, store, Solo, shutdown).await;
-        return;
+        return loops(&cfg, &manager_id, store, Solo, Arc::new(|| None), shutdown).await;
     };
     let store = Arc::new(ZkStore::new(&zk_cfg));
     let me = ManagerInfo {
@@ -54,9 +60,12 @@ pub async fn run(cfg: Config, manager_id: String, shutdown: impl Future<Output =
         zk_cfg.session_timeout
     );
     let election = tokio::spawn(elector.run());
-    loops(&cfg, &manager_id, store, elected.clone(), shutdown).await;
+    let e = elected.clone();
+    let session: SessionProbe = Arc::new(move || Some(e.session()));
+    let r = loops(&cfg, &manager_id, store, elected.clone(), session, shutdown).await;
     election.abort();
     elected.resign_all().await;
+    r
 }
 
 async fn loops<S: Store + 'static, L: Leadership + Clone + 'static>(
@@ -64,10 +73,40 @@ async fn loops<S: Store + 'static, L: Leadership + Clone + 'static>(
     manager_id: &str,
     store: Arc<S>,
     lead: L,
-    shutdown: impl Future<Output = ()>,
-) {
-    let routes = Ec2RouteTables::new(&cfg.ec2).await;
+    session: SessionProbe,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let metrics = Arc::new(Metrics::new());
+    let mut views = BTreeMap::new();
+    let mut txs = BTreeMap::new();
+    for c in &cfg.clusters {
+        metrics.init_cluster(&c.name);
+        let (tx, rx) = crate::api::view::channel();
+        views.insert(c.name.clone(), rx);
+        txs.insert(c.name.clone(), tx);
+    }
+    let api = ApiState {
+        manager: manager_id.to_string(),
+        clusters: Arc::new(views),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        token: cfg.api.as_ref().map(|a| a.token.clone()),
+        session,
+        max_replica_lag: cfg.timing.max_replica_lag,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = crate::api::bind(cfg.manager.http_listen, crate::api::router(api), async {
+        let _ = stop_rx.await;
+    })
+    .await?;
+    info!(listen = %cfg.manager.http_listen, "HTTP API listening");
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(async move {
+        if let Err(e) = server.await {
+            error!("HTTP API stopped: {e}");
+        }
+    });
+    let routes = Ec2RouteTables::new(&cfg.ec2).await;
     for c in &cfg.clusters {
         let cluster = Arc::new(c.clone());
         let client = MysqlClient::new(&cluster, cfg.timing.probe_timeout);
@@ -82,12 +121,18 @@ async fn loops<S: Store + 'static, L: Leadership + Clone + 'static>(
             store.clone(),
             lead.clone(),
         );
+        let lp = match txs.remove(&c.name) {
+            Some(tx) => lp.with_outputs(tx, metrics.clone()),
+            None => lp,
+        };
         info!(cluster = %c.name, nodes = c.nodes.len(), "watching cluster every {:?}", cfg.timing.probe_interval);
         tasks.spawn(lp.run());
     }
     tokio::select! {
         _ = shutdown => info!("shutting down"),
-        r = tasks.join_next() => warn!("a cluster loop ended: {r:?}"),
+        r = tasks.join_next() => warn!("a task ended: {r:?}"),
     }
+    let _ = stop_tx.send(());
     tasks.shutdown().await;
+    Ok(())
 }

@@ -2,5 +2,6 @@
 //! `status --json`, and run async code from inside one of its hosts.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod lab;
 pub mod netns;

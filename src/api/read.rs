@@ -1,0 +1,254 @@
+//! Read endpoints: answered from the cluster loops' latest views and the shared store.
+
+use super::doc::snapshot_json;
+use super::error::ApiError;
+use super::view::ClusterView;
+use super::ApiState;
+use crate::coord::lead::Standing;
+use crate::coord::{unix_ms, Store};
+use crate::topology::IoThread;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+type Params = Query<BTreeMap<String, String>>;
+
+/// Refuse query parameters the endpoint does not know (a typo must not pass silently).
+fn only(params: &BTreeMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match params.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::BadRequest(format!(
+            "unknown query parameter {k:?} (known: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn latest<S>(st: &ApiState<S>, cluster: &str) -> Result<Arc<ClusterView>, ApiError> {
+    st.cluster(cluster)?
+        .borrow()
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable(format!("cluster {cluster}: no probe round finished yet")))
+}
+
+fn standing_json(s: &Standing, me: &str) -> Value {
+    match s {
+        Standing::Leader { term } => json!({"role": "leader", "term": format!("{term:#x}"), "leader": me}),
+        Standing::Standby { leader } => json!({"role": "standby", "leader": leader.as_ref().map(|l| &l.id)}),
+        Standing::Degraded { why } => json!({"role": "degraded", "why": why, "leader": null}),
+    }
+}
+
+/// `GET /api/v1/health`
+pub async fn health<S: Store>(State(st): State<ApiState<S>>, Query(p): Params) -> Result<Json<Value>, ApiError> {
+    only(&p, &[])?;
+    let clusters: BTreeMap<&String, Value> = st
+        .clusters
+        .iter()
+        .map(|(name, rx)| {
+            let v = rx.borrow().clone();
+            let doc = match v {
+                Some(v) => json!({
+                    "standing": standing_json(&v.standing, &st.manager),
+                    "state": v.diagnosis.state.kind(),
+                    "last_round": humantime::format_rfc3339_millis(v.snapshot.wall).to_string(),
+                }),
+                None => json!({"standing": null, "state": null, "last_round": null}),
+            };
+            (name, doc)
+        })
+        .collect();
+    let session = (st.session)();
+    Ok(Json(json!({
+        "manager": st.manager,
+        "version": env!("CARGO_PKG_VERSION"),
+        "coordinator": {
+            "backend": if session.is_some() { "zookeeper" } else { "local" },
+            "session": session,
+        },
+        "clusters": clusters,
+    })))
+}
+
+/// `GET /api/v1/clusters`
+pub async fn clusters<S: Store>(State(st): State<ApiState<S>>, Query(p): Params) -> Result<Json<Value>, ApiError> {
+    only(&p, &[])?;
+    let list: Vec<Value> = st
+        .clusters
+        .iter()
+        .map(|(name, rx)| match rx.borrow().clone() {
+            Some(v) => json!({
+                "name": name,
+                "state": v.diagnosis.state.kind(),
+                "master": v.diagnosis.state.master(),
+                "diagnosis": v.diagnosis.to_string(),
+                "standing": standing_json(&v.standing, &st.manager),
+                "epoch": v.shared.epoch,
+            }),
+            None => json!({"name": name, "state": null}),
+        })
+        .collect();
+    Ok(Json(json!({ "clusters": list })))
+}
+
+/// `GET /api/v1/clusters/{cluster}`
+pub async fn cluster<S: Store>(
+    State(st): State<ApiState<S>>,
+    Path(cluster): Path<String>,
+    Query(p): Params,
+) -> Result<Json<Value>, ApiError> {
+    only(&p, &[])?;
+    let v = latest(&st, &cluster)?;
+    let mut doc = snapshot_json(&v.snapshot, &v.diagnosis);
+    let now = unix_ms(SystemTime::now());
+    doc["decision"] = json!(v.decision);
+    doc["standing"] = standing_json(&v.standing, &st.manager);
+    doc["flavor"] = json!(v.config.flavor.to_string());
+    doc["master_of_record"] = json!(v.shared.master);
+    doc["epoch"] = json!(v.shared.epoch);
+    doc["paused"] = json!(v.shared.paused);
+    doc["block"] = json!(v.shared.active_block(now));
+    doc["needs_rebuild"] = json!(v.shared.needs_rebuild);
+    doc["last_failover"] = json!(v.shared.last_failover);
+    doc["vip"] = match &v.vip {
+        Some(vip) => {
+            let node_of = |eni: &Option<String>| {
+                eni.as_ref()
+                    .and_then(|e| vip.enis.iter().find(|(_, x)| *x == e).map(|(n, _)| n.clone()))
+            };
+            json!({
+                "address": v.config.vip.address.to_string(),
+                "target_of_record": v.shared.vip,
+                "route_tables": vip.targets.iter().map(|(t, eni)| (t.clone(), json!({"eni": eni, "node": node_of(eni)}))).collect::<BTreeMap<_, _>>(),
+            })
+        }
+        None => {
+            json!({"address": v.config.vip.address.to_string(), "target_of_record": v.shared.vip, "route_tables": null})
+        }
+    };
+    Ok(Json(doc))
+}
+
+/// `GET /api/v1/clusters/{cluster}/history?limit=N`
+pub async fn history<S: Store>(
+    State(st): State<ApiState<S>>,
+    Path(cluster): Path<String>,
+    Query(p): Params,
+) -> Result<Json<Value>, ApiError> {
+    only(&p, &["limit"])?;
+    st.cluster(&cluster)?;
+    let limit = match p.get("limit") {
+        None => 20,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "limit: {l:?} is not a number in 1..=1000"
+                )))
+            }
+        },
+    };
+    let records = st
+        .store
+        .records(&cluster, limit)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cannot read the failover records: {e}")))?;
+    Ok(Json(json!({ "cluster": cluster, "failovers": records })))
+}
+
+fn node_view<'a, S>(st: &ApiState<S>, cluster: &str, node: &'a str) -> Result<(Arc<ClusterView>, &'a str), ApiError> {
+    let v = latest(st, cluster)?;
+    if v.config.node(node).is_none() {
+        return Err(ApiError::NotFound(format!("cluster {cluster} has no node {node:?}")));
+    }
+    Ok((v, node))
+}
+
+/// `GET …/nodes/{node}/master`: for load balancers — 200 only on the writable master.
+pub async fn is_master<S: Store>(
+    State(st): State<ApiState<S>>,
+    Path((cluster, node)): Path<(String, String)>,
+    Query(p): Params,
+) -> Result<Json<Value>, ApiError> {
+    only(&p, &[])?;
+    let (v, node) = node_view(&st, &cluster, &node)?;
+    let obs = v.snapshot.node(node).and_then(|n| n.ok());
+    match obs {
+        Some(s) if !s.read_only && v.diagnosis.state.master() == Some(node) => {
+            Ok(Json(json!({"node": node, "role": "master", "writable": true})))
+        }
+        Some(s) if !s.read_only => Err(ApiError::Unavailable(format!(
+            "{node} is writable but not the master: {}",
+            v.diagnosis
+        ))),
+        Some(_) => Err(ApiError::Unavailable(format!("{node} is read-only: not the master"))),
+        None => Err(ApiError::Unavailable(format!("{node} did not answer the last probe"))),
+    }
+}
+
+/// `GET …/nodes/{node}/replica?max_lag=10s`: 200 only on a replica of the master that
+/// replicates within the lag bound (default `[timing] max_replica_lag`).
+pub async fn is_replica<S: Store>(
+    State(st): State<ApiState<S>>,
+    Path((cluster, node)): Path<(String, String)>,
+    Query(p): Params,
+) -> Result<Json<Value>, ApiError> {
+    only(&p, &["max_lag"])?;
+    let bound = match p.get("max_lag") {
+        None => st.max_replica_lag,
+        Some(s) => humantime::parse_duration(s)
+            .map_err(|e| ApiError::BadRequest(format!("max_lag: {s:?} is not a duration like 10s or 500ms ({e})")))?,
+    };
+    let (v, node) = node_view(&st, &cluster, &node)?;
+    let Some(s) = v.snapshot.node(node).and_then(|n| n.ok()) else {
+        return Err(ApiError::Unavailable(format!("{node} did not answer the last probe")));
+    };
+    let Some(r) = s.replica.as_ref() else {
+        return Err(ApiError::Unavailable(format!("{node} is not a replica")));
+    };
+    let master = v.diagnosis.state.master().and_then(|m| v.config.node(m));
+    let of_master = master.is_some_and(|m| m.address == r.master_host && m.port == r.master_port);
+    let lag = r.seconds_behind.map(Duration::from_secs);
+    let why = if !of_master {
+        Some(format!(
+            "{node} replicates from {}:{}, not from the master",
+            r.master_host, r.master_port
+        ))
+    } else if r.io != IoThread::Yes || !r.sql_running {
+        Some(format!(
+            "{node}'s replication is not running (IO {:?}, SQL running {})",
+            r.io, r.sql_running
+        ))
+    } else if lag.is_none_or(|l| l > bound) {
+        Some(format!("{node} lags {:?}, bound {bound:?}", lag))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(ApiError::Unavailable(why)),
+        None => Ok(Json(
+            json!({"node": node, "role": "replica", "lag_s": r.seconds_behind, "max_lag_s": bound.as_secs_f64()}),
+        )),
+    }
+}
+
+/// `GET /metrics`
+pub async fn metrics<S: Store>(State(st): State<ApiState<S>>) -> impl IntoResponse {
+    st.metrics.set_session((st.session)());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        st.metrics.render(),
+    )
+}

@@ -1,0 +1,40 @@
+//! What a cluster loop publishes after every round, for the API to serve without probing:
+//! the snapshot, the diagnosis, the decision, the shared state and this manager's standing.
+
+use crate::config::ClusterConfig;
+use crate::coord::lead::Standing;
+use crate::coord::SharedState;
+use crate::detect::Diagnosis;
+use crate::manager::decide::VipView;
+use crate::topology::Snapshot;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// One cluster as this manager last saw it.
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    /// The cluster's configuration.
+    pub config: Arc<ClusterConfig>,
+    /// The latest probe round.
+    pub snapshot: Arc<Snapshot>,
+    /// The detector's verdict on it.
+    pub diagnosis: Diagnosis,
+    /// The decision's sentence.
+    pub decision: String,
+    /// The shared state, as last read.
+    pub shared: SharedState,
+    /// This manager's standing on the cluster.
+    pub standing: Standing,
+    /// The route tables, when known.
+    pub vip: Option<VipView>,
+}
+
+/// The loop's end.
+pub type ViewTx = watch::Sender<Option<Arc<ClusterView>>>;
+/// The API's end.
+pub type ViewRx = watch::Receiver<Option<Arc<ClusterView>>>;
+
+/// A channel for one cluster, empty until its first round.
+pub fn channel() -> (ViewTx, ViewRx) {
+    watch::channel(None)
+}

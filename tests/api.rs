@@ -1,0 +1,227 @@
+//! The HTTP API of a real manager in the lab (mgr1), over real HTTP from another lab host
+//! (mgr2): reads, the load-balancer checks, metrics, and every bad-input case — no token,
+//! wrong token, unknown cluster or node, malformed body or parameters — changing nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::http::{request, Response};
+use common::lab::Lab;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const TOKEN: &str = "lab-api-token-0123456789";
+
+struct Manager {
+    child: Child,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A manager on mgr1 with the lab config and a ZooKeeper root of its own.
+fn start_manager(lab: &Lab) -> Manager {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/lab.toml")).unwrap();
+    let root = format!("root = \"/myha-test-api-{}\"", std::process::id());
+    let cfg = cfg.replace("root = \"/myha\"", &root);
+    assert!(cfg.contains(&root), "config/lab.toml has no root = \"/myha\" line");
+    let path = dir.path().join("lab.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let log = dir.path().join("manager.log");
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            lab.status.namespace("mgr1"),
+            env!("CARGO_BIN_EXE_myha"),
+            "manager",
+            "--id",
+            "api-test",
+            "--config",
+        ])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Manager { child, log, _dir: dir }
+}
+
+async fn until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
+    let lab = Lab::up();
+    let mgr = start_manager(&lab);
+    let addr = format!("{}:7480", lab.status.hosts["mgr1"].ip);
+    let admin_pw = lab.status.user("admin").password.clone();
+    let ns = lab.status.namespace("mgr2").to_string();
+    common::netns::run_in(&ns, move || async move {
+        let get = |p: &str| request(&addr, "GET", p, None, None);
+        let post = |p: &str, token: Option<&str>, body: Option<&str>| request(&addr, "POST", p, token, body);
+        let check_no_secret = |r: &Response| {
+            assert!(
+                !r.body.contains(TOKEN) && !r.body.contains(&admin_pw),
+                "a secret leaked: {}",
+                r.body
+            );
+        };
+        // up, and leading the cluster, once its first rounds are done
+        until("the manager leads the lab cluster", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(&addr).is_ok()
+                && get("/api/v1/clusters/lab")
+                    .json()
+                    .get("standing")
+                    .and_then(|s| s.get("role"))
+                    == Some(&serde_json::json!("leader"))
+        })
+        .await;
+
+        let h = get("/api/v1/health");
+        assert_eq!(h.status, 200, "{}", h.body);
+        assert_eq!(h.json()["manager"], "api-test");
+        assert_eq!(h.json()["coordinator"]["session"], "connected");
+
+        let c = get("/api/v1/clusters/lab");
+        assert_eq!(c.status, 200);
+        let doc = c.json();
+        assert_eq!(doc["state"]["kind"], "healthy", "{doc}");
+        assert_eq!(doc["nodes"].as_array().unwrap().len(), 3);
+        assert_eq!(doc["nodes"][0]["role"], "master");
+        assert!(doc["nodes"][1]["probe"]["replica"]["received"].is_string(), "{doc}");
+        assert_eq!(doc["vip"]["address"], "10.90.0.10");
+        check_no_secret(&c);
+        let list = get("/api/v1/clusters");
+        assert_eq!(list.json()["clusters"][0]["name"], "lab");
+
+        // the load balancer's checks
+        assert_eq!(get("/api/v1/clusters/lab/nodes/db1/master").status, 200);
+        let r = get("/api/v1/clusters/lab/nodes/db2/master");
+        assert_eq!(r.status, 503);
+        assert!(r.json()["error"].as_str().unwrap().contains("read-only"), "{}", r.body);
+        assert_eq!(get("/api/v1/clusters/lab/nodes/db2/replica").status, 200);
+        assert_eq!(get("/api/v1/clusters/lab/nodes/db2/replica?max_lag=500ms").status, 200);
+        assert_eq!(get("/api/v1/clusters/lab/nodes/db1/replica").status, 503);
+
+        // unknown cluster / node / endpoint → 404; malformed parameters → 400
+        for p in [
+            "/api/v1/clusters/nope",
+            "/api/v1/clusters/nope/history",
+            "/api/v1/clusters/lab/nodes/db9/master",
+            "/api/v1/nothing",
+        ] {
+            let r = get(p);
+            assert_eq!(r.status, 404, "{p}: {}", r.body);
+            assert!(r.json()["error"].is_string(), "{p}");
+        }
+        for p in [
+            "/api/v1/clusters/lab/history?limit=0",
+            "/api/v1/clusters/lab/history?limit=many",
+            "/api/v1/clusters/lab/nodes/db2/replica?max_lag=soon",
+            "/api/v1/clusters/lab?verbose=1",
+        ] {
+            let r = get(p);
+            assert_eq!(r.status, 400, "{p}: {}", r.body);
+        }
+        let r = get("/api/v1/clusters/lab/history?limit=5");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.json()["failovers"].is_array());
+
+        // every action endpoint: no token, wrong token, malformed body, unknown cluster —
+        // refused, and nothing changes
+        for action in ["pause", "resume", "ack"] {
+            let p = format!("/api/v1/clusters/lab/{action}");
+            for (token, body, status) in [
+                (None, None, 401),
+                (Some("wrong-token-wrong-token"), None, 401),
+                (Some(TOKEN), Some("{"), 400),
+                (Some(TOKEN), Some("{\"force\": true}"), 400),
+                (Some(TOKEN), Some("[]"), 400),
+            ] {
+                let r = post(&p, token, body);
+                assert_eq!(r.status, status, "{action} {token:?} {body:?}: {}", r.body);
+                assert!(r.json()["error"].is_string());
+                check_no_secret(&r);
+            }
+            let r = post(&format!("/api/v1/clusters/nope/{action}"), Some(TOKEN), None);
+            assert_eq!(r.status, 404, "{}", r.body);
+        }
+        assert_eq!(get("/api/v1/clusters/lab").json()["paused"], false);
+        assert_eq!(get("/api/v1/clusters/lab/pause").status, 405);
+
+        // with the token: pause, seen by the loop; resume
+        let r = post("/api/v1/clusters/lab/pause", Some(TOKEN), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["paused"], true);
+        until("the loop sees the pause", Duration::from_secs(5), || {
+            get("/api/v1/clusters/lab").json()["paused"] == true
+        })
+        .await;
+        let r = post("/api/v1/clusters/lab/resume", Some(TOKEN), Some("{}"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["paused"], false);
+        assert_eq!(post("/api/v1/clusters/lab/ack", Some(TOKEN), None).status, 200);
+
+        // metrics: OpenMetrics text with the families the API promises
+        let m = get("/metrics");
+        assert_eq!(m.status, 200);
+        assert!(m
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+        for family in [
+            "myha_probe_latency_seconds",
+            "myha_node_up",
+            "myha_replication_lag_seconds",
+            "myha_failovers",
+            "myha_failover_duration_seconds",
+            "myha_leader",
+            "myha_coordinator_session",
+        ] {
+            assert!(
+                m.body.contains(&format!("# TYPE {family} ")),
+                "no {family} in\n{}",
+                m.body
+            );
+        }
+        assert!(
+            m.body.contains("myha_node_up{cluster=\"lab\",node=\"db1\"} 1"),
+            "{}",
+            m.body
+        );
+        assert!(m.body.contains("myha_leader{cluster=\"lab\"} 1"));
+        for line in m.body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let (name_labels, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("bad sample line {line:?}"));
+            assert!(value.parse::<f64>().is_ok(), "bad value in {line:?}");
+            let name = name_labels.split('{').next().unwrap();
+            assert!(
+                name.starts_with("myha_") && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "bad metric name in {line:?}"
+            );
+        }
+        assert!(m.body.trim_end().ends_with("# EOF"));
+    });
+    let log = std::fs::read_to_string(&mgr.log).unwrap();
+    assert!(!log.contains(TOKEN), "the token is in the manager's log");
+    assert!(log.contains("API: automation paused"), "{log}");
+    drop(mgr);
+    drop(lab);
+}
