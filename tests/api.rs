@@ -107,6 +107,9 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
         assert!(doc["nodes"][1]["probe"]["replica"]["received"].is_string(), "{doc}");
         assert_eq!(doc["vip"]["address"], "10.90.0.10");
         check_no_secret(&c);
+        let o = get("/api/v1/openapi.json");
+        assert_eq!(o.status, 200);
+        assert!(o.json()["paths"]["/api/v1/clusters/{cluster}"].is_object());
         let list = get("/api/v1/clusters");
         assert_eq!(list.json()["clusters"][0]["name"], "lab");
 

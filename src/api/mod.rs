@@ -9,6 +9,7 @@
 //! GET  /api/v1/clusters/{c}/nodes/{n}/master           200 if n is the writable master, else 503
 //! GET  /api/v1/clusters/{c}/nodes/{n}/replica?max_lag= 200 if n replicates from the master within the lag bound
 //! POST /api/v1/clusters/{c}/pause | resume | ack       token; change the shared state (the leader reads it every round)
+//! GET  /api/v1/openapi.json                            the OpenAPI description (src/api/openapi.json)
 //! GET  /metrics                                        Prometheus (OpenMetrics text)
 //! ```
 
@@ -23,7 +24,7 @@ use crate::config::Secret;
 use crate::coord::lead::SessionState;
 use crate::coord::Store;
 use crate::metrics::Metrics;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use error::ApiError;
 use std::collections::BTreeMap;
@@ -80,24 +81,76 @@ impl<S> ApiState<S> {
     }
 }
 
+/// The OpenAPI description, served at `/api/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Every route as (path, method, handler): the router is built from this table, and a test
+/// checks the table against the OpenAPI description both ways.
+fn routes<S: Store + 'static>() -> Vec<(String, &'static str, MethodRouter<ApiState<S>>)> {
+    let c = "/api/v1/clusters/{cluster}";
+    vec![
+        ("/api/v1/health".into(), "get", get(read::health::<S>)),
+        ("/api/v1/clusters".into(), "get", get(read::clusters::<S>)),
+        (c.into(), "get", get(read::cluster::<S>)),
+        (format!("{c}/history"), "get", get(read::history::<S>)),
+        (format!("{c}/nodes/{{node}}/master"), "get", get(read::is_master::<S>)),
+        (format!("{c}/nodes/{{node}}/replica"), "get", get(read::is_replica::<S>)),
+        (format!("{c}/pause"), "post", post(actions::pause::<S>)),
+        (format!("{c}/resume"), "post", post(actions::resume::<S>)),
+        (format!("{c}/ack"), "post", post(actions::ack::<S>)),
+        ("/api/v1/openapi.json".into(), "get", get(openapi)),
+        ("/metrics".into(), "get", get(read::metrics::<S>)),
+    ]
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
 /// Every route.
 pub fn router<S: Store + 'static>(state: ApiState<S>) -> Router {
-    let c = "/api/v1/clusters/{cluster}";
-    Router::new()
-        .route("/api/v1/health", get(read::health::<S>))
-        .route("/api/v1/clusters", get(read::clusters::<S>))
-        .route(c, get(read::cluster::<S>))
-        .route(&format!("{c}/history"), get(read::history::<S>))
-        .route(&format!("{c}/nodes/{{node}}/master"), get(read::is_master::<S>))
-        .route(&format!("{c}/nodes/{{node}}/replica"), get(read::is_replica::<S>))
-        .route(&format!("{c}/pause"), post(actions::pause::<S>))
-        .route(&format!("{c}/resume"), post(actions::resume::<S>))
-        .route(&format!("{c}/ack"), post(actions::ack::<S>))
-        .route("/metrics", get(read::metrics::<S>))
-        .fallback(|| async {
-            ApiError::NotFound("no such endpoint (see /api/v1/health and README \"HTTP API\")".into())
-        })
+    routes::<S>()
+        .into_iter()
+        .fold(Router::new(), |r, (path, _, handler)| r.route(&path, handler))
+        .fallback(|| async { ApiError::NotFound("no such endpoint (see /api/v1/openapi.json)".into()) })
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coord::file::FileStore;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_openapi_description_matches_the_routes_both_ways() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let documented: BTreeSet<(String, String)> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .flat_map(|(p, ops)| {
+                ops.as_object()
+                    .expect("operations")
+                    .keys()
+                    .map(move |m| (p.clone(), m.clone()))
+            })
+            .collect();
+        let routed: BTreeSet<(String, String)> = routes::<FileStore>()
+            .into_iter()
+            .map(|(p, m, _)| (p, m.to_string()))
+            .collect();
+        assert_eq!(
+            documented.difference(&routed).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "documented but not routed"
+        );
+        assert_eq!(
+            routed.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "routed but not documented"
+        );
+    }
 }
 
 /// Why the API could not start.
