@@ -222,6 +222,52 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
         }
         assert!(m.body.trim_end().ends_with("# EOF"));
     });
+    // the CLI over the API, from another manager host: tables, exit codes, the token from MYHA_TOKEN
+    let url = format!("http://{}:7480", lab.status.hosts["mgr1"].ip);
+    let cli = |args: &[&str], token: Option<&str>| {
+        let mut c = Command::new("ip");
+        c.args([
+            "netns",
+            "exec",
+            lab.status.namespace("mgr2"),
+            env!("CARGO_BIN_EXE_myha"),
+        ])
+        .args(args)
+        .args(["--url", &url])
+        .env_remove("MYHA_CONFIG")
+        .env_remove("MYHA_TOKEN");
+        if let Some(t) = token {
+            c.env("MYHA_TOKEN", t);
+        }
+        let out = c.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, out) = cli(&["status"], None);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Cluster: lab (mariadb)") && out.contains("| db1 ") && out.contains("master of record"),
+        "{out}"
+    );
+    let (code, out) = cli(&["status", "--json", "--cluster", "lab"], None);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = cli(&["history", "--cluster", "lab"], None);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = cli(&["pause", "--cluster", "lab"], None);
+    assert_eq!(code, Some(77), "no token: {out}");
+    let (code, out) = cli(&["pause", "--cluster", "lab"], Some("wrong-token-wrong-token"));
+    assert_eq!(code, Some(77), "wrong token: {out}");
+    let (code, out) = cli(&["pause", "--cluster", "nope"], Some(TOKEN));
+    assert_eq!(code, Some(64), "unknown cluster: {out}");
+    let (code, out) = cli(&["status", "--cluster", "nope"], None);
+    assert_eq!(code, Some(64), "unknown cluster: {out}");
+    let (code, out) = cli(&["pause", "--cluster", "lab"], Some(TOKEN));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("automation paused"), "{out}");
+    let (code, out) = cli(&["resume", "--cluster", "lab"], Some(TOKEN));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains(TOKEN));
+
     let log = std::fs::read_to_string(&mgr.log).unwrap();
     assert!(!log.contains(TOKEN), "the token is in the manager's log");
     assert!(log.contains("API: automation paused"), "{log}");

@@ -1,7 +1,9 @@
 //! The `myha` command line: argument parsing and one module per subcommand.
 
 mod check_config;
+mod client;
 mod manager;
+mod remote;
 mod state;
 mod status;
 mod table;
@@ -43,9 +45,9 @@ pub enum Command {
     },
     /// Show the failover history with each step's timing.
     History {
-        /// The configuration file.
-        #[arg(long, short, env = "MYHA_CONFIG")]
-        config: PathBuf,
+        /// --config or --url.
+        #[command(flatten)]
+        from: Source,
         /// Only this cluster.
         #[arg(long)]
         cluster: Option<String>,
@@ -62,29 +64,42 @@ pub enum Command {
     Pause(ClusterArgs),
     /// Resume automation for a cluster.
     Resume(ClusterArgs),
-    /// Probe every node of the configured clusters and show topology and diagnosis.
+    /// Show topology and diagnosis: probed directly (--config) or as a manager sees it (--url).
     Status {
-        /// The configuration file.
-        #[arg(long, short, env = "MYHA_CONFIG")]
-        config: PathBuf,
+        /// --config or --url.
+        #[command(flatten)]
+        from: Source,
         /// Only this cluster.
         #[arg(long)]
         cluster: Option<String>,
         /// One JSON document (with --watch: one JSON line per change).
         #[arg(long)]
         json: bool,
-        /// Keep probing and print every change of diagnosis with its time, until Ctrl-C.
-        #[arg(long)]
+        /// Keep probing and print every change of diagnosis with its time, until Ctrl-C (--config only).
+        #[arg(long, conflicts_with = "url")]
         watch: bool,
     },
 }
 
-/// A configuration file and one of its clusters.
+/// Where a command gets its answers: the configuration file (probe and read the store
+/// directly) or a manager's HTTP API.
 #[derive(Debug, clap::Args)]
-pub struct ClusterArgs {
+#[group(required = true, multiple = false)]
+pub struct Source {
     /// The configuration file.
     #[arg(long, short, env = "MYHA_CONFIG")]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
+    /// A manager's API, http://host:port (actions take the token from MYHA_TOKEN).
+    #[arg(long, env = "MYHA_URL")]
+    pub url: Option<String>,
+}
+
+/// A source and one of its clusters.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// --config or --url.
+    #[command(flatten)]
+    pub from: Source,
     /// The cluster.
     #[arg(long)]
     pub cluster: String,
@@ -95,22 +110,43 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => check_config::run(&file),
         Command::Status {
-            config,
+            from,
             cluster,
             json,
             watch,
-        } => status::run(&config, cluster.as_deref(), json, watch).await,
+        } => match (from.url, from.config) {
+            (Some(url), _) => remote::status(&url, cluster.as_deref(), json).await,
+            (None, Some(config)) => status::run(&config, cluster.as_deref(), json, watch).await,
+            (None, None) => no_source(),
+        },
         Command::Manager { config, id } => manager::run(&config, id).await,
         Command::History {
-            config,
+            from,
             cluster,
             limit,
             json,
-        } => state::history(&config, cluster.as_deref(), limit, json).await,
-        Command::Ack(a) => state::change(&a.config, &a.cluster, state::Change::Ack).await,
-        Command::Pause(a) => state::change(&a.config, &a.cluster, state::Change::Pause).await,
-        Command::Resume(a) => state::change(&a.config, &a.cluster, state::Change::Resume).await,
+        } => match (from.url, from.config) {
+            (Some(url), _) => remote::history(&url, cluster.as_deref(), limit, json).await,
+            (None, Some(config)) => state::history(&config, cluster.as_deref(), limit, json).await,
+            (None, None) => no_source(),
+        },
+        Command::Ack(a) => change(a, state::Change::Ack).await,
+        Command::Pause(a) => change(a, state::Change::Pause).await,
+        Command::Resume(a) => change(a, state::Change::Resume).await,
     }
+}
+
+async fn change(a: ClusterArgs, what: state::Change) -> ExitCode {
+    match (a.from.url, a.from.config) {
+        (Some(url), _) => remote::change(&url, &a.cluster, what).await,
+        (None, Some(config)) => state::change(&config, &a.cluster, what).await,
+        (None, None) => no_source(),
+    }
+}
+
+fn no_source() -> ExitCode {
+    eprintln!("myha: give --config FILE (or MYHA_CONFIG) or --url http://host:port (or MYHA_URL)");
+    ExitCode::from(EXIT_CONFIG)
 }
 
 /// Load the config or explain why not; `Err` carries the exit code.

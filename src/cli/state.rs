@@ -48,14 +48,20 @@ pub async fn history(config: &Path, only: Option<&str>, limit: usize, json: bool
             }
         }
     }
+    print_records(&all, json);
+    ExitCode::SUCCESS
+}
+
+/// Print failover records: JSON, or one block per record with its step table.
+pub fn print_records(all: &[crate::failover::FailoverRecord], json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
-        return ExitCode::SUCCESS;
+        return;
     }
     if all.is_empty() {
         println!("no failovers recorded");
     }
-    for r in &all {
+    for r in all {
         println!("{r}");
         println!("  trigger:  {}", r.trigger);
         println!(
@@ -89,10 +95,10 @@ pub async fn history(config: &Path, only: Option<&str>, limit: usize, json: bool
         }
         println!();
     }
-    ExitCode::SUCCESS
 }
 
 /// What a state command changes.
+#[derive(Debug, Clone, Copy)]
 pub enum Change {
     /// Clear the anti-flap block.
     Ack,

@@ -1,0 +1,229 @@
+//! The CLI over a manager's HTTP API (`--url`): the same commands, answered by the manager.
+
+use super::client::{ApiClient, ClientError};
+use super::state::{print_records, Change};
+use super::{table, EXIT_UNHEALTHY};
+use crate::failover::FailoverRecord;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+fn fail(e: ClientError) -> ExitCode {
+    eprintln!("myha: {e}");
+    ExitCode::from(e.exit_code())
+}
+
+/// Cluster names go into URL paths: only the characters a configuration allows.
+fn checked(cluster: &str) -> Result<&str, ClientError> {
+    if !cluster.is_empty()
+        && cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(cluster)
+    } else {
+        Err(ClientError::BadArgument(format!(
+            "--cluster {cluster:?}: a cluster name has only letters, digits, '-' and '_'"
+        )))
+    }
+}
+
+async fn cluster_names(api: &ApiClient, only: Option<&str>) -> Result<Vec<String>, ClientError> {
+    if let Some(c) = only {
+        return Ok(vec![checked(c)?.to_string()]);
+    }
+    let list = api.get("/api/v1/clusters").await?;
+    Ok(list["clusters"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect())
+        .unwrap_or_default())
+}
+
+/// `myha status --url`
+pub async fn status(url: &str, only: Option<&str>, as_json: bool) -> ExitCode {
+    let api = match ApiClient::new(url) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    let names = match cluster_names(&api, only).await {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let mut docs = Vec::new();
+    let mut healthy = true;
+    for n in names {
+        let doc = match api.get(&format!("/api/v1/clusters/{n}")).await {
+            Ok(d) => d,
+            Err(e) => return fail(e),
+        };
+        healthy &= doc["state"]["kind"] == "healthy" && doc["issues"].as_array().is_some_and(|i| i.is_empty());
+        if !as_json {
+            print_cluster(&doc);
+        }
+        docs.push(doc);
+    }
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "clusters": docs })).unwrap_or_default()
+        );
+    }
+    if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_UNHEALTHY)
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_cluster(doc: &Value) {
+    let rows: Vec<Vec<String>> = doc["nodes"]
+        .as_array()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .map(|n| {
+                    let p = &n["probe"];
+                    let r = &p["replica"];
+                    let semi = &p["semi_sync"];
+                    let semi_text = if semi["master_enabled"] == true {
+                        format!(
+                            "master {} ({} clients)",
+                            if semi["master_active"] == true { "on" } else { "off" },
+                            s(&semi["master_clients"])
+                        )
+                    } else if semi["replica_enabled"] == true {
+                        format!("replica {}", if semi["replica_active"] == true { "on" } else { "off" })
+                    } else if p.get("error").is_some() {
+                        "-".into()
+                    } else {
+                        "off".into()
+                    };
+                    vec![
+                        s(&n["name"]),
+                        format!("{}:{}", s(&n["address"]), s(&n["port"])),
+                        s(&n["role"]),
+                        s(&n["state"]),
+                        r["seconds_behind"]
+                            .as_u64()
+                            .map(|l| format!("{l}s"))
+                            .unwrap_or_else(|| "-".into()),
+                        if r.is_object() {
+                            s(&r["received"])
+                        } else {
+                            s(&p["binlog_state"])
+                        },
+                        s(&p["executed"]),
+                        if r.is_object() { s(&r["io"]) } else { "-".into() },
+                        if r.is_object() {
+                            s(&r["sql_running"])
+                        } else {
+                            "-".into()
+                        },
+                        match &p["read_only"] {
+                            Value::Bool(true) => "ON".into(),
+                            Value::Bool(false) => "OFF".into(),
+                            _ => "-".into(),
+                        },
+                        semi_text,
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let header = [
+        "Node",
+        "Address",
+        "Role",
+        "State",
+        "Lag",
+        "Received GTID",
+        "Applied GTID",
+        "IO",
+        "SQL",
+        "read_only",
+        "semi-sync",
+    ];
+    let title = format!("Cluster: {} ({})", s(&doc["cluster"]), s(&doc["flavor"]));
+    println!("{}", table::render(&title, &header, &rows));
+    println!("{}", s(&doc["diagnosis"]));
+    let st = &doc["standing"];
+    println!("manager: {} — leader: {}", s(&st["role"]), s(&st["leader"]));
+    println!(
+        "master of record: {} (epoch {}){}",
+        s(&doc["master_of_record"]),
+        s(&doc["epoch"]),
+        doc["last_failover"]
+            .as_str()
+            .map(|f| format!(", last failover {f}"))
+            .unwrap_or_default()
+    );
+    match (&doc["block"], doc["paused"] == true) {
+        (Value::Object(b), _) => println!(
+            "automatic failover BLOCKED until {} (after failover {}): `myha ack --cluster {}`",
+            s(&b["until"]),
+            s(&b["failover"]),
+            s(&doc["cluster"])
+        ),
+        (_, true) => println!("automatic failover: PAUSED"),
+        _ => println!("automatic failover: armed"),
+    }
+}
+
+/// `myha history --url`
+pub async fn history(url: &str, only: Option<&str>, limit: usize, as_json: bool) -> ExitCode {
+    let api = match ApiClient::new(url) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    let names = match cluster_names(&api, only).await {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let mut all = Vec::new();
+    for n in names {
+        let doc = match api.get(&format!("/api/v1/clusters/{n}/history?limit={limit}")).await {
+            Ok(d) => d,
+            Err(e) => return fail(e),
+        };
+        match serde_json::from_value::<Vec<FailoverRecord>>(doc["failovers"].clone()) {
+            Ok(r) => all.extend(r),
+            Err(e) => return fail(ClientError::BadResponse(format!("failover records: {e}"))),
+        }
+    }
+    print_records(&all, as_json);
+    ExitCode::SUCCESS
+}
+
+/// `myha pause|resume|ack --url`
+pub async fn change(url: &str, cluster: &str, what: Change) -> ExitCode {
+    let api = match ApiClient::new(url) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    let cluster = match checked(cluster) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let action = match what {
+        Change::Ack => "ack",
+        Change::Pause => "pause",
+        Change::Resume => "resume",
+    };
+    match api
+        .post(&format!("/api/v1/clusters/{cluster}/{action}"), &json!({}))
+        .await
+    {
+        Ok(doc) => {
+            println!("cluster {cluster}: {}", s(&doc["done"]));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
