@@ -4,6 +4,7 @@ mod check_config;
 mod client;
 mod manager;
 mod remote;
+mod render;
 mod state;
 mod status;
 mod table;

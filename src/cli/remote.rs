@@ -1,8 +1,9 @@
 //! The CLI over a manager's HTTP API (`--url`): the same commands, answered by the manager.
 
 use super::client::{ApiClient, ClientError};
+use super::render::{nodes_table, s};
 use super::state::{print_records, Change};
-use super::{table, EXIT_UNHEALTHY};
+use super::EXIT_UNHEALTHY;
 use crate::failover::FailoverRecord;
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -74,84 +75,9 @@ pub async fn status(url: &str, only: Option<&str>, as_json: bool) -> ExitCode {
     }
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn print_cluster(doc: &Value) {
-    let rows: Vec<Vec<String>> = doc["nodes"]
-        .as_array()
-        .map(|nodes| {
-            nodes
-                .iter()
-                .map(|n| {
-                    let p = &n["probe"];
-                    let r = &p["replica"];
-                    let semi = &p["semi_sync"];
-                    let semi_text = if semi["master_enabled"] == true {
-                        format!(
-                            "master {} ({} clients)",
-                            if semi["master_active"] == true { "on" } else { "off" },
-                            s(&semi["master_clients"])
-                        )
-                    } else if semi["replica_enabled"] == true {
-                        format!("replica {}", if semi["replica_active"] == true { "on" } else { "off" })
-                    } else if p.get("error").is_some() {
-                        "-".into()
-                    } else {
-                        "off".into()
-                    };
-                    vec![
-                        s(&n["name"]),
-                        format!("{}:{}", s(&n["address"]), s(&n["port"])),
-                        s(&n["role"]),
-                        s(&n["state"]),
-                        r["seconds_behind"]
-                            .as_u64()
-                            .map(|l| format!("{l}s"))
-                            .unwrap_or_else(|| "-".into()),
-                        if r.is_object() {
-                            s(&r["received"])
-                        } else {
-                            s(&p["binlog_state"])
-                        },
-                        s(&p["executed"]),
-                        if r.is_object() { s(&r["io"]) } else { "-".into() },
-                        if r.is_object() {
-                            s(&r["sql_running"])
-                        } else {
-                            "-".into()
-                        },
-                        match &p["read_only"] {
-                            Value::Bool(true) => "ON".into(),
-                            Value::Bool(false) => "OFF".into(),
-                            _ => "-".into(),
-                        },
-                        semi_text,
-                    ]
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let header = [
-        "Node",
-        "Address",
-        "Role",
-        "State",
-        "Lag",
-        "Received GTID",
-        "Applied GTID",
-        "IO",
-        "SQL",
-        "read_only",
-        "semi-sync",
-    ];
     let title = format!("Cluster: {} ({})", s(&doc["cluster"]), s(&doc["flavor"]));
-    println!("{}", table::render(&title, &header, &rows));
+    println!("{}", nodes_table(&title, doc));
     println!("{}", s(&doc["diagnosis"]));
     let st = &doc["standing"];
     println!("manager: {} — leader: {}", s(&st["role"]), s(&st["leader"]));

@@ -1,15 +1,16 @@
 //! `myha status --config F`: probe the nodes directly, show the topology as a table and the
 //! detector's sentence.
 
-use super::{load_config, table, EXIT_UNHEALTHY};
-use crate::api::doc::{node_state, role, snapshot_json};
+use super::render::nodes_table;
+use super::{load_config, EXIT_UNHEALTHY};
+use crate::api::doc::snapshot_json;
 use crate::config::{ClusterConfig, Timing};
 use crate::coord::any::{AnyStore, Coordination};
 use crate::coord::{unix_ms, SharedState, Store};
 use crate::detect::{ClusterState, Diagnosis, History};
 use crate::mysql::client::MysqlClient;
 use crate::probe::Prober;
-use crate::topology::{IoThread, Snapshot};
+use crate::topology::Snapshot;
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,69 +18,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::time::{Instant, MissedTickBehavior};
 
-fn yes_no(io: IoThread) -> &'static str {
-    match io {
-        IoThread::Yes => "Yes",
-        IoThread::Connecting => "Connecting",
-        IoThread::No => "No",
-    }
-}
-
 fn table_for(cluster: &ClusterConfig, s: &Snapshot, d: &Diagnosis) -> String {
-    let rows: Vec<Vec<String>> = s
-        .nodes
-        .iter()
-        .map(|n| {
-            let dash = || "-".to_string();
-            let st = n.ok();
-            let r = st.and_then(|s| s.replica.as_ref());
-            vec![
-                n.name.clone(),
-                format!("{}:{}", n.address, n.port),
-                role(n, d).into(),
-                node_state(n),
-                r.and_then(|r| r.seconds_behind)
-                    .map(|l| format!("{l}s"))
-                    .unwrap_or_else(dash),
-                st.map(|s| s.received().to_string()).unwrap_or_else(dash),
-                st.map(|s| s.executed.to_string()).unwrap_or_else(dash),
-                r.map(|r| yes_no(r.io).to_string()).unwrap_or_else(dash),
-                r.map(|r| (if r.sql_running { "Yes" } else { "No" }).to_string())
-                    .unwrap_or_else(dash),
-                st.map(|s| (if s.read_only { "ON" } else { "OFF" }).to_string())
-                    .unwrap_or_else(dash),
-                st.map(|s| {
-                    if s.semi_sync.master_enabled {
-                        format!(
-                            "master {} ({} clients)",
-                            if s.semi_sync.master_active { "on" } else { "off" },
-                            s.semi_sync.master_clients
-                        )
-                    } else if s.semi_sync.replica_enabled {
-                        format!("replica {}", if s.semi_sync.replica_active { "on" } else { "off" })
-                    } else {
-                        "off".into()
-                    }
-                })
-                .unwrap_or_else(dash),
-            ]
-        })
-        .collect();
     let title = format!("Cluster: {} ({})", cluster.name, cluster.flavor);
-    let header = [
-        "Node",
-        "Address",
-        "Role",
-        "State",
-        "Lag",
-        "Received GTID",
-        "Applied GTID",
-        "IO",
-        "SQL",
-        "read_only",
-        "semi-sync",
-    ];
-    format!("{}\n{}", table::render(&title, &header, &rows), d)
+    format!("{}\n{}", nodes_table(&title, &snapshot_json(s, d)), d)
 }
 
 fn print_shared(cluster: &str, sh: &SharedState) {
