@@ -1,9 +1,8 @@
 //! The CLI over a manager's HTTP API (`--url`): the same commands, answered by the manager.
 
 use super::client::{ApiClient, ClientError};
-use super::render::{nodes_table, s};
+use super::render::{nodes_table, s, status_end};
 use super::state::{print_records, Change};
-use super::EXIT_UNHEALTHY;
 use crate::failover::FailoverRecord;
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -39,15 +38,18 @@ async fn cluster_names(api: &ApiClient, only: Option<&str>) -> Result<Vec<String
         .unwrap_or_default())
 }
 
+/// The client and the clusters to ask about (all the manager watches unless `only`).
+async fn open(url: &str, only: Option<&str>) -> Result<(ApiClient, Vec<String>), ExitCode> {
+    let api = ApiClient::new(url).map_err(fail)?;
+    let names = cluster_names(&api, only).await.map_err(fail)?;
+    Ok((api, names))
+}
+
 /// `myha status --url`
 pub async fn status(url: &str, only: Option<&str>, as_json: bool) -> ExitCode {
-    let api = match ApiClient::new(url) {
-        Ok(a) => a,
-        Err(e) => return fail(e),
-    };
-    let names = match cluster_names(&api, only).await {
-        Ok(n) => n,
-        Err(e) => return fail(e),
+    let (api, names) = match open(url, only).await {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let mut docs = Vec::new();
     let mut healthy = true;
@@ -62,17 +64,7 @@ pub async fn status(url: &str, only: Option<&str>, as_json: bool) -> ExitCode {
         }
         docs.push(doc);
     }
-    if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "clusters": docs })).unwrap_or_default()
-        );
-    }
-    if healthy {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_UNHEALTHY)
-    }
+    status_end(docs, as_json, healthy)
 }
 
 fn print_cluster(doc: &Value) {
@@ -104,13 +96,9 @@ fn print_cluster(doc: &Value) {
 
 /// `myha history --url`
 pub async fn history(url: &str, only: Option<&str>, limit: usize, as_json: bool) -> ExitCode {
-    let api = match ApiClient::new(url) {
-        Ok(a) => a,
-        Err(e) => return fail(e),
-    };
-    let names = match cluster_names(&api, only).await {
-        Ok(n) => n,
-        Err(e) => return fail(e),
+    let (api, names) = match open(url, only).await {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let mut all = Vec::new();
     for n in names {

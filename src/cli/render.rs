@@ -1,8 +1,9 @@
 //! The topology table, rendered from the JSON document the API serves (and that
 //! `myha status --config` builds the same way), so both paths print the same table.
 
-use super::table;
-use serde_json::Value;
+use super::{table, EXIT_UNHEALTHY};
+use serde_json::{json, Value};
+use std::process::ExitCode;
 
 /// A JSON value for a table cell (`-` for null).
 pub fn s(v: &Value) -> String {
@@ -98,4 +99,19 @@ pub fn nodes_table(title: &str, doc: &Value) -> String {
         "semi-sync",
     ];
     table::render(title, &header, &rows)
+}
+
+/// The end of `myha status`: the JSON documents when asked for, and the exit code.
+pub fn status_end(docs: Vec<Value>, as_json: bool, healthy: bool) -> ExitCode {
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "clusters": docs })).unwrap_or_default()
+        );
+    }
+    if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_UNHEALTHY)
+    }
 }

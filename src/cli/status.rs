@@ -1,8 +1,8 @@
 //! `myha status --config F`: probe the nodes directly, show the topology as a table and the
 //! detector's sentence.
 
-use super::render::nodes_table;
-use super::{load_config, EXIT_UNHEALTHY};
+use super::load_config;
+use super::render::{nodes_table, status_end};
 use crate::api::doc::snapshot_json;
 use crate::config::{ClusterConfig, Timing};
 use crate::coord::any::{AnyStore, Coordination};
@@ -162,17 +162,7 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
             }
         }
     }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "clusters": docs })).unwrap_or_default()
-        );
-    }
-    if healthy {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_UNHEALTHY)
-    }
+    status_end(docs, json, healthy)
 }
 
 fn unreachable_coordinator(e: &crate::coord::StoreError) -> Coordination {
