@@ -127,6 +127,9 @@ fn shared_state_compare_and_set_between_two_managers() {
         stale.status = Status::Running;
         let e = b.save_record(&stale).await.unwrap_err();
         assert!(e.contains("not overwriting"), "{e}");
+        // …also from the manager that finished it (its next write reads first)
+        let e = a.save_record(&stale).await.unwrap_err();
+        assert!(e.contains("not overwriting"), "{e}");
         assert_eq!(b.records("c1", 1).await.unwrap()[0].status, Status::Ok);
         assert_eq!(b.records("c1", 1).await.unwrap().len(), 1);
 

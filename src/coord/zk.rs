@@ -19,8 +19,9 @@ use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
 use super::{SharedState, Store, StoreError, Versioned};
 use crate::config::ZookeeperConfig;
 use crate::failover::{FailoverRecord, RecordSink};
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::time::{sleep, timeout};
 use zookeeper_client as zk;
@@ -29,6 +30,10 @@ use zookeeper_client as zk;
 #[derive(Clone, Debug)]
 pub struct ZkStore {
     client: Arc<RwLock<Option<zk::Client>>>,
+    /// The znode version of each record this store last wrote: the next write of the same
+    /// record is one compare-and-set, not a read and a write (records are written on the
+    /// failover's critical path, once per step).
+    record_versions: Arc<Mutex<HashMap<String, i32>>>,
     cfg: ZookeeperConfig,
     root: String,
     op_timeout: Duration,
@@ -52,6 +57,7 @@ impl ZkStore {
     pub fn new(cfg: &ZookeeperConfig) -> Self {
         ZkStore {
             client: Arc::new(RwLock::new(None)),
+            record_versions: Arc::default(),
             cfg: cfg.clone(),
             root: cfg.root.trim_end_matches('/').to_string(),
             op_timeout: cfg.session_timeout,
@@ -310,6 +316,61 @@ impl Coordinator for ZkStore {
     }
 }
 
+impl ZkStore {
+    /// Remember the version written, unless the record is finished: a write after that
+    /// must always read and be refused.
+    fn remember_version(&self, path: &str, version: i32, rec: &FailoverRecord) {
+        if let Ok(mut v) = self.record_versions.lock() {
+            if rec.finished_at.is_none() {
+                v.insert(path.to_string(), version);
+            } else {
+                v.remove(path);
+            }
+        }
+    }
+
+    fn known_version(&self, path: &str) -> Option<i32> {
+        self.record_versions.lock().ok().and_then(|v| v.get(path).copied())
+    }
+
+    /// Overwrite the record at `path` unless it is finished, compare-and-set on the version
+    /// read, so the check and the write are one.
+    async fn overwrite_unfinished(
+        &self,
+        c: &zk::Client,
+        path: &str,
+        rec: &FailoverRecord,
+        bytes: &[u8],
+    ) -> Result<Option<()>, String> {
+        let (data, stat) = match self
+            .timed("get", path, c.get_data(path))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Ok(found) => found,
+            Err(zk::Error::NoNode) => return Ok(None),
+            Err(e) => return Err(zk_err("get", path, e).to_string()),
+        };
+        if let Ok(stored) = serde_json::from_slice::<FailoverRecord>(&data) {
+            if stored.finished_at.is_some() {
+                return Err(format!("{path} is finished ({:?}): not overwriting it", stored.status));
+            }
+        }
+        match self
+            .timed("set", path, c.set_data(path, bytes, Some(stat.version)))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Ok(st) => {
+                self.remember_version(path, st.version, rec);
+                Ok(Some(()))
+            }
+            Err(zk::Error::BadVersion) => Err(format!("{path} changed concurrently: not overwriting it")),
+            Err(e) => Err(zk_err("set", path, e).to_string()),
+        }
+    }
+}
+
 impl RecordSink for ZkStore {
     async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
         let dir = format!("{}/failovers", self.cluster_path(&rec.cluster));
@@ -318,37 +379,33 @@ impl RecordSink for ZkStore {
         let c = self.connected().map_err(|e| e.to_string())?;
         // A finished record is final: a manager that lost the lead mid-failover (paused past
         // its session, then reconnected) must not overwrite the record its successor finished.
-        // Compare-and-set on the version read, so the check and the write are one.
-        match self
-            .timed("get", &path, c.get_data(&path))
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            Ok((data, stat)) => {
-                if let Ok(stored) = serde_json::from_slice::<FailoverRecord>(&data) {
-                    if stored.finished_at.is_some() {
-                        return Err(format!("{path} is finished ({:?}): not overwriting it", stored.status));
-                    }
+        // Our own next write is a compare-and-set on the version we wrote last; anything else
+        // (first write here, or someone else wrote meanwhile) reads and checks first.
+        if let Some(v) = self.known_version(&path) {
+            match self
+                .timed("set", &path, c.set_data(&path, &bytes, Some(v)))
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Ok(st) => {
+                    self.remember_version(&path, st.version, rec);
+                    return Ok(());
                 }
-                return match self
-                    .timed("set", &path, c.set_data(&path, &bytes, Some(stat.version)))
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    Ok(_) => Ok(()),
-                    Err(zk::Error::BadVersion) => Err(format!("{path} changed concurrently: not overwriting it")),
-                    Err(e) => Err(zk_err("set", &path, e).to_string()),
-                };
+                Err(zk::Error::BadVersion) | Err(zk::Error::NoNode) => {}
+                Err(e) => return Err(zk_err("set", &path, e).to_string()),
             }
-            Err(zk::Error::NoNode) => {}
-            Err(e) => return Err(zk_err("get", &path, e).to_string()),
+        }
+        if self.overwrite_unfinished(&c, &path, rec, &bytes).await?.is_some() {
+            return Ok(());
         }
         self.ensure(&dir).await.map_err(|e| e.to_string())?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-        self.call("create", &path, c.create(&path, &bytes, &opts))
+        let (stat, _) = self
+            .call("create", &path, c.create(&path, &bytes, &opts))
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.remember_version(&path, stat.version, rec);
+        Ok(())
     }
 }
 
