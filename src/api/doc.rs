@@ -52,6 +52,8 @@ pub fn snapshot_json(s: &Snapshot, d: &Diagnosis) -> serde_json::Value {
             "state": node_state(n),
             "latency_ms": n.latency.as_secs_f64() * 1000.0,
             "reachable": n.state.is_ok(),
+            // what the node has received: a replica's received ∪ executed GTIDs, a master's executed
+            "received": n.ok().map(|st| st.received().to_string()),
             "probe": match &n.state {
                 Ok(st) => json!(st),
                 Err(e) => json!({ "error": e.to_string() }),

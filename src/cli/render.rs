@@ -62,11 +62,7 @@ pub fn nodes_table(title: &str, doc: &Value) -> String {
                             .as_u64()
                             .map(|l| format!("{l}s"))
                             .unwrap_or_else(|| "-".into()),
-                        if r.is_object() {
-                            s(&r["received"])
-                        } else {
-                            s(&p["binlog_state"])
-                        },
+                        s(&n["received"]),
                         s(&p["executed"]),
                         if r.is_object() { yes_no(&r["io"]) } else { "-".into() },
                         if r.is_object() {
