@@ -188,6 +188,7 @@ pub fn failover_record(planned: Option<&str>) -> crate::failover::FailoverRecord
         started_at: String::new(),
         finished_at: None,
         total_ms: None,
+        write_pause_ms: None,
         steps: Vec::new(),
         errors: Vec::new(),
         status: crate::failover::Status::Running,

@@ -37,6 +37,7 @@ fn record(id: &str, started_at: &str) -> FailoverRecord {
         started_at: started_at.into(),
         finished_at: None,
         total_ms: None,
+        write_pause_ms: None,
         steps: Vec::new(),
         errors: Vec::new(),
         status: Status::Running,

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// 409: conflicts with what is going on.
     #[error("{0}")]
     Conflict(String),
+    /// 422: understood, but the cluster cannot do it (a target that cannot be promoted).
+    #[error("{0}")]
+    Unprocessable(String),
     /// 503: cannot answer now (no probe round yet, coordinator unreachable).
     #[error("{0}")]
     Unavailable(String),
@@ -32,6 +35,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

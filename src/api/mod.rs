@@ -9,6 +9,8 @@
 //! GET  /api/v1/clusters/{c}/nodes/{n}/master           200 if n is the writable master, else 503
 //! GET  /api/v1/clusters/{c}/nodes/{n}/replica?max_lag= 200 if n replicates from the master within the lag bound
 //! POST /api/v1/clusters/{c}/pause | resume | ack       token; change the shared state (the leader reads it every round)
+//! POST /api/v1/clusters/{c}/switchover {to?, wait?}    token; planned switchover, run by the leader; returns its record
+//! POST /api/v1/clusters/{c}/failover {to?, wait?}      token; manual failover of a dead master (automation paused/blocked)
 //! GET  /api/v1/openapi.json                            the OpenAPI description (src/api/openapi.json)
 //! GET  /metrics                                        Prometheus (OpenMetrics text)
 //! ```
@@ -18,6 +20,7 @@ pub mod auth;
 pub mod doc;
 pub mod error;
 pub mod read;
+pub mod requests;
 pub mod view;
 
 use crate::config::Secret;
@@ -52,6 +55,8 @@ pub struct ApiState<S> {
     pub session: SessionProbe,
     /// Default lag bound of the replica check.
     pub max_replica_lag: std::time::Duration,
+    /// How far behind a switchover's target may be.
+    pub max_switchover_lag: std::time::Duration,
 }
 
 impl<S> Clone for ApiState<S> {
@@ -64,6 +69,7 @@ impl<S> Clone for ApiState<S> {
             token: self.token.clone(),
             session: self.session.clone(),
             max_replica_lag: self.max_replica_lag,
+            max_switchover_lag: self.max_switchover_lag,
         }
     }
 }
@@ -98,6 +104,8 @@ fn routes<S: Store + 'static>() -> Vec<(String, &'static str, MethodRouter<ApiSt
         (format!("{c}/pause"), "post", post(actions::pause::<S>)),
         (format!("{c}/resume"), "post", post(actions::resume::<S>)),
         (format!("{c}/ack"), "post", post(actions::ack::<S>)),
+        (format!("{c}/switchover"), "post", post(requests::switchover::<S>)),
+        (format!("{c}/failover"), "post", post(requests::failover::<S>)),
         ("/api/v1/openapi.json".into(), "get", get(openapi)),
         ("/metrics".into(), "get", get(read::metrics::<S>)),
     ]

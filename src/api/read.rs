@@ -33,7 +33,7 @@ fn only(params: &BTreeMap<String, String>, known: &[&str]) -> Result<(), ApiErro
     }
 }
 
-fn latest<S>(st: &ApiState<S>, cluster: &str) -> Result<Arc<ClusterView>, ApiError> {
+pub(super) fn latest<S>(st: &ApiState<S>, cluster: &str) -> Result<Arc<ClusterView>, ApiError> {
     st.cluster(cluster)?
         .borrow()
         .clone()

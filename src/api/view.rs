@@ -7,6 +7,7 @@ use crate::coord::SharedState;
 use crate::detect::Diagnosis;
 use crate::manager::decide::VipView;
 use crate::topology::Snapshot;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -27,6 +28,8 @@ pub struct ClusterView {
     pub standing: Standing,
     /// The route tables, when known.
     pub vip: Option<VipView>,
+    /// Nodes seen with errant transactions while the master was up.
+    pub errant: BTreeSet<String>,
 }
 
 /// The loop's end.

@@ -268,6 +268,14 @@ pub struct FailoverConfig {
     /// Pause between those rounds.
     #[serde(default = "d_vip_pause", with = "humantime_serde")]
     pub vip_retry_pause: Duration,
+    /// A planned switchover's target may be at most this far behind (`Seconds_Behind_Master`)
+    /// when it is asked for.
+    #[serde(default = "d_switchover_lag", with = "humantime_serde")]
+    pub switchover_max_lag: Duration,
+    /// How long a switchover may keep the old master read-only waiting for the target to
+    /// apply everything: beyond it, the old master is made writable again and nothing moves.
+    #[serde(default = "d_switchover_timeout", with = "humantime_serde")]
+    pub switchover_timeout: Duration,
 }
 
 fn d_block() -> Duration {
@@ -291,6 +299,12 @@ fn d_vip_rounds() -> u32 {
 fn d_vip_pause() -> Duration {
     Duration::from_millis(200)
 }
+fn d_switchover_lag() -> Duration {
+    Duration::from_secs(2)
+}
+fn d_switchover_timeout() -> Duration {
+    Duration::from_secs(5)
+}
 
 impl Default for FailoverConfig {
     fn default() -> Self {
@@ -302,6 +316,8 @@ impl Default for FailoverConfig {
             repoint_timeout: d_repoint(),
             vip_rounds: d_vip_rounds(),
             vip_retry_pause: d_vip_pause(),
+            switchover_max_lag: d_switchover_lag(),
+            switchover_timeout: d_switchover_timeout(),
         }
     }
 }

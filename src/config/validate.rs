@@ -191,6 +191,18 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
             Duration::from_secs(30),
         ),
         (
+            "failover.switchover_max_lag",
+            f.switchover_max_lag,
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        ),
+        (
+            "failover.switchover_timeout",
+            f.switchover_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(300),
+        ),
+        (
             "failover.block_period",
             f.block_period,
             Duration::ZERO,

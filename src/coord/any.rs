@@ -101,4 +101,11 @@ impl Store for AnyStore {
             AnyStore::Zk(s) => s.records(cluster, limit).await,
         }
     }
+
+    async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.record(cluster, id).await,
+            AnyStore::Zk(s) => s.record(cluster, id).await,
+        }
+    }
 }

@@ -163,6 +163,10 @@ impl Store for FakeCoord {
             v
         })
     }
+
+    async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
+        self.op(|d, _| d.records.get(id).filter(|r| r.cluster == cluster).cloned())
+    }
 }
 
 impl Coordinator for FakeCoord {

@@ -124,6 +124,15 @@ impl Store for FileStore {
         out.truncate(limit);
         Ok(out)
     }
+
+    async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
+        let p = self.cluster_dir(cluster)?.join("failovers").join(format!("{id}.json"));
+        match std::fs::read(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", &p, e)),
+            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| io("corrupt", &p, e)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod fake;
 pub mod file;
 pub mod guard;
 pub mod lead;
+pub mod request;
 #[cfg(test)]
 mod tests;
 pub mod zk;
@@ -72,6 +73,9 @@ pub struct SharedState {
     pub needs_rebuild: BTreeMap<String, String>,
     /// Id of the last failover.
     pub last_failover: Option<String>,
+    /// A DBA's switchover or failover for the leader to run.
+    #[serde(default)]
+    pub request: Option<request::Request>,
 }
 
 impl SharedState {
@@ -115,6 +119,34 @@ pub trait Store: RecordSink {
         cluster: &str,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<FailoverRecord>, StoreError>> + Send;
+
+    /// One failover record by id (`None` when there is none yet).
+    fn record(
+        &self,
+        cluster: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<FailoverRecord>, StoreError>> + Send;
+}
+
+/// Like [`update`], for a change that may be refused on what it finds: `f` returning `Err`
+/// writes nothing and passes the refusal on.
+pub async fn try_update<S: Store, E: From<StoreError>>(
+    store: &S,
+    cluster: &str,
+    f: impl Fn(&mut SharedState) -> Result<(), E>,
+) -> Result<Versioned<SharedState>, E> {
+    let mut last = None;
+    for _ in 0..5 {
+        let cur = store.load(cluster).await?;
+        let mut next = cur.value.clone();
+        f(&mut next)?;
+        match store.save(cluster, &next, cur.version).await {
+            Ok(version) => return Ok(Versioned { value: next, version }),
+            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.unwrap_or_else(|| StoreError::Io("update failed".into())).into())
 }
 
 /// Read-modify-write with compare-and-set, retried on conflicts (a few times: conflicts are
@@ -124,16 +156,9 @@ pub async fn update<S: Store>(
     cluster: &str,
     f: impl Fn(&mut SharedState),
 ) -> Result<Versioned<SharedState>, StoreError> {
-    let mut last = None;
-    for _ in 0..5 {
-        let cur = store.load(cluster).await?;
-        let mut next = cur.value.clone();
-        f(&mut next);
-        match store.save(cluster, &next, cur.version).await {
-            Ok(version) => return Ok(Versioned { value: next, version }),
-            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| StoreError::Io("update failed".into())))
+    try_update(store, cluster, |st| {
+        f(st);
+        Ok::<(), StoreError>(())
+    })
+    .await
 }

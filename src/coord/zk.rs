@@ -467,4 +467,16 @@ impl Store for ZkStore {
         out.truncate(limit);
         Ok(out)
     }
+
+    async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
+        let path = format!("{}/failovers/{id}", self.cluster_path(cluster));
+        let c = self.connected()?;
+        match self.timed("get", &path, c.get_data(&path)).await? {
+            Ok((data, _)) => serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|e| StoreError::Io(format!("corrupt {path}: {e}"))),
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(zk_err("get", &path, e)),
+        }
+    }
 }

@@ -146,16 +146,7 @@ pub fn choose(snapshot: &Snapshot, cluster: &ClusterConfig, old_master: &str, er
     // the most advanced eligible one.
     let chosen = pool.iter().find(|(i, _, _)| !is_rejected(&cluster.nodes[*i].name));
     let catch_up_from = match (most, chosen) {
-        (Some(m), Some(c)) if c.1.contains(&m.1) != Some(true) => {
-            let donor = name(m.0);
-            // a donor must be able to apply what it received before serving it
-            let donor_applies = snapshot
-                .node(&donor)
-                .and_then(|o| o.ok())
-                .and_then(|s| s.replica.as_ref())
-                .is_some_and(|r| r.sql_running);
-            donor_applies.then_some(donor)
-        }
+        (Some(m), Some(c)) => donor(snapshot, &c.1, &name(m.0)),
         _ => None,
     };
     Candidates {
@@ -165,5 +156,42 @@ pub fn choose(snapshot: &Snapshot, cluster: &ClusterConfig, old_master: &str, er
         most_advanced: most.map(|m| name(m.0)),
         catch_up_from,
         rejected,
+    }
+}
+
+/// The replica `chosen` must catch up from first: `most` when it received what `chosen` has
+/// not, and can serve it (a donor must apply what it received before serving it).
+fn donor(snapshot: &Snapshot, chosen: &Gtids, most: &str) -> Option<String> {
+    let st = snapshot.node(most).and_then(|o| o.ok())?;
+    if chosen.contains(&st.received()) == Some(true) {
+        return None;
+    }
+    st.replica
+        .as_ref()
+        .is_some_and(|r| r.sql_running)
+        .then(|| most.to_string())
+}
+
+impl Candidates {
+    /// The same selection with `node` promoted instead (a DBA's choice), if it is eligible.
+    pub fn prefer(mut self, node: &str, snapshot: &Snapshot) -> Result<Candidates, String> {
+        if let Some(r) = self.rejected.iter().find(|r| r.node == node) {
+            return Err(format!("{node} cannot be promoted: {}", r.reason));
+        }
+        if !self.ranking.iter().any(|r| r.node == node) {
+            return Err(format!("{node} is not a replica of {}", self.old_master));
+        }
+        let received = snapshot
+            .node(node)
+            .and_then(|o| o.ok())
+            .map(|s| s.received())
+            .ok_or_else(|| format!("{node} is not reachable"))?;
+        self.catch_up_from = self
+            .most_advanced
+            .as_deref()
+            .filter(|m| *m != node)
+            .and_then(|m| donor(snapshot, &received, m));
+        self.chosen = Some(node.to_string());
+        Ok(self)
     }
 }

@@ -66,11 +66,11 @@ fn received(snapshot: &Snapshot, node: &str) -> Option<Gtids> {
 }
 
 impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
-    fn node(&self, name: &str) -> Option<&NodeConfig> {
+    pub(super) fn node(&self, name: &str) -> Option<&NodeConfig> {
         self.cluster.node(name)
     }
 
-    fn vip(&self) -> Ipv4Addr {
+    pub(super) fn vip(&self) -> Ipv4Addr {
         self.cluster.vip.address
     }
 
@@ -310,19 +310,35 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         snapshot: &Snapshot,
         new: &NodeConfig,
     ) -> Status {
-        let clock = rec.clock();
-        let at = || clock.elapsed().as_millis() as u64;
-        let others: Vec<&NodeConfig> = snapshot
+        let old = rec.rec.old_master.clone();
+        let others: Vec<(&NodeConfig, StartFrom)> = snapshot
             .nodes
             .iter()
-            .filter(|n| n.name != new.name && n.name != rec.rec.old_master)
+            .filter(|n| n.name != new.name && n.name != old)
             .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
             .filter_map(|n| self.node(&n.name))
+            .map(|n| (n, StartFrom::ReplicaPosition))
             .collect();
+        let (status, _) = self.after_promotion(rec, new, &others).await;
+        rec.finish(status).await;
+        status
+    }
+
+    /// Everything after a promotion, at once: the VIP to `new`, `new`'s replication reset,
+    /// each of `repoint` replicating from `new`. Returns the status and, if the route move
+    /// was verified, when (ms on the record's clock).
+    pub(super) async fn after_promotion<S: RecordSink>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        new: &NodeConfig,
+        repoint: &[(&NodeConfig, StartFrom)],
+    ) -> (Status, Option<u64>) {
+        let clock = rec.clock();
+        let at = || clock.elapsed().as_millis() as u64;
         let vip_step = rec.start(format!("move VIP {} to {}", self.vip(), new.name)).await;
         let detach_step = rec.start(format!("reset replication on {}", new.name)).await;
         let mut repoint_steps = Vec::new();
-        for o in &others {
+        for (o, _) in repoint {
             repoint_steps.push(rec.start(format!("repoint {} to {}", o.name, new.name)).await);
         }
         let vip = async { (self.move_vip_to(new).await, at()) };
@@ -334,15 +350,16 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                 at(),
             )
         };
-        let repoint = join_all(others.iter().map(|o| async move {
+        let repointed = join_all(repoint.iter().map(|(o, from)| async move {
             let r = self
                 .admin
-                .replicate_from(o, new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout)
+                .replicate_from(o, new, *from, self.timeouts.repoint_timeout)
                 .await;
             let detail = format!("{} replicates from {} (GTID)", o.name, new.name);
             (r.map(|()| detail).map_err(|e| e.to_string()), at())
         }));
-        let (v, d, r) = tokio::join!(vip, detach, repoint);
+        let (v, d, r) = tokio::join!(vip, detach, repointed);
+        let vip_at = v.0.is_ok().then_some(v.1);
         let mut status = Status::Ok;
         let results = std::iter::once((vip_step, v))
             .chain(std::iter::once((detach_step, d)))
@@ -356,8 +373,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                 }
             }
         }
-        rec.finish(status).await;
-        status
+        (status, vip_at)
     }
 
     /// Point the VIP at `new`'s ENI in every route table, verified.

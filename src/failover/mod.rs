@@ -1,9 +1,11 @@
 //! Failover: choose the candidate ([`candidate`]), run the plan ([`execute`]), and keep the
 //! record of it ([`record`]).
 
+pub mod admit;
 pub mod candidate;
 pub mod execute;
 pub mod record;
+pub mod switchover;
 #[cfg(test)]
 mod tests;
 

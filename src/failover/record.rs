@@ -85,6 +85,10 @@ pub struct FailoverRecord {
     pub finished_at: Option<String>,
     /// Total duration in milliseconds.
     pub total_ms: Option<u64>,
+    /// Switchovers: from setting the old master read-only to the VIP verified on the new one
+    /// (the server side of the write pause; clients add their reconnect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_pause_ms: Option<u64>,
     /// The timeline.
     pub steps: Vec<Step>,
     /// Errors, including those of steps that did not stop the failover.

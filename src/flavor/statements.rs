@@ -57,6 +57,24 @@ impl Flavor {
         )
     }
 
+    /// Everything a node wrote to its binlog: after fencing the old master of a switchover,
+    /// what the target must apply before it is promoted. MariaDB's `gtid_binlog_pos`, not
+    /// `gtid_current_pos`: on a former replica the latter may still name its replica position.
+    pub fn written_query(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SELECT @@gtid_binlog_pos",
+            Flavor::MySql => "SELECT @@gtid_executed",
+        }
+    }
+
+    /// Parse a GTID text of this flavor.
+    pub fn parse_gtids(self, text: &str) -> Result<Gtids, crate::gtid::GtidError> {
+        match self {
+            Flavor::MariaDb => crate::gtid::MariaDbGtids::parse(text).map(Gtids::MariaDb),
+            Flavor::MySql => crate::gtid::MySqlGtidSet::parse(text).map(Gtids::MySql),
+        }
+    }
+
     /// Wait until the node has applied `gtids`, at most `limit`; the statement returns 0 when
     /// reached (MariaDB `MASTER_GTID_WAIT`: -1 on timeout; MySQL: 1 on timeout).
     pub fn wait_applied(self, gtids: &Gtids, limit: Duration) -> String {

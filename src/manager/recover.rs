@@ -3,7 +3,7 @@
 //! failure — the live topology, not the record, says whether the promotion happened,
 //! because the record's last write may have been lost with its manager.
 
-use crate::failover::FailoverRecord;
+use crate::failover::{FailoverRecord, Kind};
 use crate::topology::Snapshot;
 
 /// What to do with an unfinished failover record.
@@ -18,6 +18,14 @@ pub enum Recovery {
     /// The promotion never happened: nothing irreversible was done. Close the record as
     /// failed; the normal decision runs a fresh failover if the master is still dead.
     Abandon {
+        /// why
+        why: String,
+    },
+    /// A switchover stopped before its promotion, leaving the old master fenced while no
+    /// node takes writes: make the old master writable again, then close the record.
+    Undo {
+        /// the old master
+        old_master: String,
         /// why
         why: String,
     },
@@ -40,9 +48,19 @@ pub fn recover(rec: &FailoverRecord, snapshot: &Snapshot) -> Recovery {
         Some(Ok(st)) if !st.read_only => Recovery::Complete {
             new_master: planned.to_string(),
         },
-        Some(Ok(_)) => Recovery::Abandon {
-            why: format!("{planned} is still read-only: the failover stopped before its promotion"),
-        },
+        Some(Ok(_)) => {
+            let why = format!("{planned} is still read-only: the failover stopped before its promotion");
+            let old = snapshot.node(&rec.old_master).and_then(|n| n.ok());
+            let nobody_writable = snapshot.nodes.iter().all(|n| n.ok().is_none_or(|s| s.read_only));
+            if rec.kind == Kind::Switchover && old.is_some_and(|o| o.read_only) && nobody_writable {
+                Recovery::Undo {
+                    old_master: rec.old_master.clone(),
+                    why,
+                }
+            } else {
+                Recovery::Abandon { why }
+            }
+        }
         Some(Err(e)) => Recovery::Wait {
             why: format!("{planned} cannot be probed ({e}): cannot tell whether it was promoted"),
         },
@@ -92,5 +110,25 @@ mod tests {
             recover(&failover_record(Some("db2")), &s),
             Recovery::Wait { .. }
         ));
+    }
+
+    #[test]
+    fn a_switchover_stopped_before_its_promotion_gives_the_old_master_its_writes_back() {
+        let mut rec = failover_record(Some("db2"));
+        rec.kind = Kind::Switchover;
+        let fenced = |s: &mut crate::topology::NodeState| s.read_only = true;
+        let s = snapshot(vec![
+            master("db1").with(fenced),
+            replica("db2", replica_of("db1")),
+            replica("db3", replica_of("db1")),
+        ]);
+        assert!(matches!(recover(&rec, &s), Recovery::Undo { old_master, .. } if old_master == "db1"));
+        // the old master still takes writes: nothing to undo
+        let s = snapshot(vec![master("db1"), replica("db2", replica_of("db1"))]);
+        assert!(matches!(recover(&rec, &s), Recovery::Abandon { .. }));
+        // an automatic failover is never undone: its old master is dead or fenced for good
+        rec.kind = Kind::Automatic;
+        let s = snapshot(vec![master("db1").with(fenced), replica("db2", replica_of("db1"))]);
+        assert!(matches!(recover(&rec, &s), Recovery::Abandon { .. }));
     }
 }

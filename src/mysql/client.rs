@@ -143,6 +143,13 @@ impl OpConn<'_> {
         }
     }
 
+    async fn first_text(&mut self, sql: &str, limit: Duration) -> Result<Option<String>, OpError> {
+        match timeout(self.remaining(), self.conn.query_first::<Option<String>, _>(sql)).await {
+            Err(_) => Err(self.timeout_err(limit)),
+            Ok(r) => r.map(Option::flatten).map_err(|e| self.map_err(e)),
+        }
+    }
+
     async fn ids(&mut self, sql: &str, limit: Duration) -> Result<Vec<u64>, OpError> {
         match timeout(self.remaining(), self.conn.query::<u64, _>(sql)).await {
             Err(_) => Err(self.timeout_err(limit)),
@@ -243,6 +250,18 @@ impl MysqlAdmin for MysqlClient {
                 Err(e) => return Err(e),
             }
         }
+        // read after the sessions ended: a commit in flight when read_only was set is in the
+        // binlog by now
+        let written = c
+            .first_text(self.flavor.written_query(), limit)
+            .await?
+            .unwrap_or_default();
+        fenced.written = Some(self.flavor.parse_gtids(&written).map_err(|e| OpError::Server {
+            node: node.name.clone(),
+            op: "fence",
+            code: 0,
+            message: format!("cannot parse what it wrote: {e}"),
+        })?);
         Ok(fenced)
     }
 

@@ -60,6 +60,8 @@ pub struct Fenced {
     pub read_only: bool,
     /// client sessions ended
     pub sessions_killed: u32,
+    /// What the node had written to its binlog once fenced (no write can follow it).
+    pub written: Option<Gtids>,
 }
 
 /// Administrative access to the nodes of one cluster.
@@ -68,8 +70,8 @@ pub trait MysqlAdmin: Send + Sync {
     /// connection between calls; drops it after any failure.
     fn probe(&self, node: &NodeConfig) -> impl Future<Output = Result<NodeState, ProbeFailure>> + Send;
 
-    /// Fence an old master: read-only, then end client sessions (replication threads stay).
-    /// Best effort within `limit`.
+    /// Fence an old master: read-only, then end client sessions (replication threads stay),
+    /// then read what it wrote. Best effort within `limit`.
     fn fence(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<Fenced, OpError>> + Send;
 
     /// Start the applier if needed and wait until `gtids` are applied; `Ok(false)` when

@@ -97,6 +97,12 @@ fn rejected_nodes_carry_their_reason() {
 
 // ---- the executor ---------------------------------------------------------------------------
 
+mod admit;
+mod switchover;
+
+/// What every fenced old master in these tests had written.
+const WRITTEN: &str = "0-1-200";
+
 /// A MySQL admin that answers only the calls a test scripted ("op node" → result) and
 /// records their order. Anything else panics: an unexpected call is a bug.
 #[derive(Default)]
@@ -138,6 +144,7 @@ impl MysqlAdmin for Script {
         self.answer(format!("fence {}", node.name)).map(|_| Fenced {
             read_only: true,
             sessions_killed: 3,
+            written: Some(gtids(WRITTEN)),
         })
     }
     async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, _: Duration) -> Result<bool, OpError> {

@@ -5,6 +5,8 @@
 //! Every manager runs the loop; only the cluster's leader acts. A manager that becomes
 //! leader first settles any failover its predecessor left unfinished ([`recover`]).
 
+mod request;
+
 use super::chaos::{self, Pausing};
 use super::decide::{decide, Decision, Situation, VipView};
 use super::recover::{recover, Recovery};
@@ -291,6 +293,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 shared: shared.clone(),
                 standing: standing.clone(),
                 vip: self.vip_view.as_ref().map(|(_, v)| v.clone()),
+                errant: self.errant.clone(),
             })));
         }
         let signature = format!("{} {:?}", diag.state.kind(), diag.state.master());
@@ -328,6 +331,11 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             }
             self.settled_term = Some(term);
         }
+        if let Some(req) = shared.request.clone() {
+            if self.serve(req, &snap, &diag, term).await {
+                return true;
+            }
+        }
         if !decision.acts() {
             return false;
         }
@@ -354,8 +362,9 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
     }
 
     /// Record `new_master` as the master after failover `id` (started at `started`): new
-    /// epoch, the anti-flap block, and the VIP target if the route move was verified.
-    async fn record_master(&self, id: &str, new_master: &str, started: SystemTime, vip_moved: bool) {
+    /// epoch, the VIP target if the route move was verified, and — after an automatic
+    /// failover — the anti-flap block.
+    async fn record_master(&self, id: &str, new_master: &str, started: SystemTime, vip_moved: bool, block: bool) {
         let block_until = started + self.failover.block_period;
         let r = coord::update(self.store.as_ref(), self.name(), |st: &mut SharedState| {
             if st.master.as_deref() != Some(new_master) {
@@ -366,15 +375,72 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 st.vip = Some(new_master.to_string());
             }
             st.last_failover = Some(id.to_string());
-            st.block = Some(Block {
-                until_ms: unix_ms(block_until),
-                until: timestamp(block_until),
-                failover: id.to_string(),
-            });
+            if block {
+                st.block = Some(Block {
+                    until_ms: unix_ms(block_until),
+                    until: timestamp(block_until),
+                    failover: id.to_string(),
+                });
+            }
         })
         .await;
         if let Err(e) = r {
             error!(cluster = %self.name(), error = %e, "failover done but the cluster state could not be saved");
+        }
+    }
+
+    /// After a failover or switchover ran (started at `started`): count it, and record its
+    /// new master if it promoted one. `true` if it did.
+    async fn concluded(&self, rec: &FailoverRecord, started: SystemTime) -> bool {
+        if let Some(m) = &self.metrics {
+            let status = format!("{:?}", rec.status).to_lowercase();
+            m.observe_failover(self.name(), &status, rec.total_ms.unwrap_or_default());
+        }
+        match rec.new_master.as_deref().filter(|_| rec.status != Status::Failed) {
+            Some(new_master) => {
+                let block = rec.kind == Kind::Automatic;
+                self.record_master(&rec.id, new_master, started, vip_step_ok(rec), block)
+                    .await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The edges a failover acts on, checked by `guard`.
+    fn edges<'a, G: Guard>(&'a self, guard: &'a G) -> Edges<'a, A, R, G> {
+        Edges {
+            cluster: &self.cluster,
+            timeouts: &self.failover,
+            admin: self.prober.admin(),
+            routes: &self.routes,
+            tables: &self.tables,
+            enis: &self.enis,
+            guard,
+        }
+    }
+
+    /// A new, running record (the caller fills in what it knows).
+    fn new_record(&self, id: String, kind: Kind, trigger: &str, old_master: &str, now: SystemTime) -> FailoverRecord {
+        FailoverRecord {
+            id,
+            cluster: self.name().to_string(),
+            kind,
+            trigger: trigger.to_string(),
+            manager: self.manager_id.clone(),
+            old_master: old_master.to_string(),
+            new_master: None,
+            gtids: BTreeMap::new(),
+            candidates: None,
+            epoch: self.shared.epoch,
+            detected_at: timestamp(now),
+            started_at: timestamp(now),
+            finished_at: None,
+            total_ms: None,
+            write_pause_ms: None,
+            steps: Vec::new(),
+            errors: Vec::new(),
+            status: Status::Running,
         }
     }
 
@@ -422,6 +488,32 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                         .await;
                     recorder.finish(Status::Failed).await;
                 }
+                Recovery::Undo { old_master, why } => {
+                    warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished switchover by {previous}: {why}; making {old_master} writable again");
+                    let cluster = self.cluster.clone();
+                    let Some(old) = cluster.node(&old_master) else { continue };
+                    let step = recorder.start(format!("taken over by {}", self.manager_id)).await;
+                    let r = self
+                        .prober
+                        .admin()
+                        .set_read_only(old, false, self.failover.promote_timeout)
+                        .await;
+                    match r {
+                        Ok(()) => {
+                            let detail =
+                                format!("{previous} stopped before promoting: {why}; {old_master} takes writes again");
+                            recorder.audit(step, Status::Failed, detail).await;
+                            recorder.finish(Status::Failed).await;
+                        }
+                        Err(e) => {
+                            // stays running: the next term's take-over tries again
+                            recorder
+                                .audit(step, Status::Failed, format!("cannot make {old_master} writable: {e}"))
+                                .await;
+                            settled = false;
+                        }
+                    }
+                }
                 Recovery::Complete { new_master } => {
                     let cluster = self.cluster.clone();
                     let Some(new) = cluster.node(&new_master) else { continue };
@@ -436,19 +528,12 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                         )
                         .await;
                     let guard = self.guard(term);
-                    let edges = Edges {
-                        cluster: &self.cluster,
-                        timeouts: &self.failover,
-                        admin: self.prober.admin(),
-                        routes: &self.routes,
-                        tables: &self.tables,
-                        enis: &self.enis,
-                        guard: &guard,
-                    };
-                    edges.complete(&mut recorder, snap, new).await;
+                    self.edges(&guard).complete(&mut recorder, snap, new).await;
                     let id = recorder.rec.id.clone();
                     let vip_moved = vip_step_ok(&recorder.rec);
-                    self.record_master(&id, &new_master, started_wall, vip_moved).await;
+                    let block = recorder.rec.kind == Kind::Automatic;
+                    self.record_master(&id, &new_master, started_wall, vip_moved, block)
+                        .await;
                     self.vip_view = None;
                 }
             }
@@ -481,29 +566,16 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                         .replace([':', '-'], ""),
                     candidates.old_master
                 );
-                let rec = FailoverRecord {
-                    id: id.clone(),
-                    cluster: self.name().to_string(),
-                    kind: Kind::Automatic,
-                    trigger: why.to_string(),
-                    manager: self.manager_id.clone(),
-                    old_master: candidates.old_master.clone(),
-                    new_master: candidates.chosen.clone(),
-                    gtids: candidates
-                        .ranking
-                        .iter()
-                        .map(|r| (r.node.clone(), r.received.clone()))
-                        .collect(),
-                    candidates: Some(candidates.clone()),
-                    epoch: shared.value.epoch,
-                    detected_at: timestamp(self.actionable_since.unwrap_or(now)),
-                    started_at: timestamp(now),
-                    finished_at: None,
-                    total_ms: None,
-                    steps: Vec::new(),
-                    errors: Vec::new(),
-                    status: Status::Running,
-                };
+                let mut rec = self.new_record(id.clone(), Kind::Automatic, why, &candidates.old_master, now);
+                rec.new_master = candidates.chosen.clone();
+                rec.gtids = candidates
+                    .ranking
+                    .iter()
+                    .map(|r| (r.node.clone(), r.received.clone()))
+                    .collect();
+                rec.candidates = Some(candidates.clone());
+                rec.epoch = shared.value.epoch;
+                rec.detected_at = timestamp(self.actionable_since.unwrap_or(now));
                 let mut recorder = Recorder::new(rec, started, self.store.as_ref());
                 // intent before action: the record exists before the first step
                 recorder.persist().await;
@@ -515,28 +587,8 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                     inner: &guard,
                     step: self.chaos_pause.as_deref(),
                 };
-                let edges = Edges {
-                    cluster: &self.cluster,
-                    timeouts: &self.failover,
-                    admin,
-                    routes: &self.routes,
-                    tables: &self.tables,
-                    enis: &self.enis,
-                    guard: &pausing,
-                };
-                let status = edges.failover(&mut recorder, snap, &candidates).await;
-                if let Some(m) = &self.metrics {
-                    let status = format!("{status:?}").to_lowercase();
-                    m.observe_failover(self.name(), &status, recorder.rec.total_ms.unwrap_or_default());
-                }
-                let promoted = recorder.rec.new_master.clone().filter(|_| status != Status::Failed);
-                if let Some(new_master) = promoted {
-                    let vip_moved = vip_step_ok(&recorder.rec);
-                    self.record_master(&id, &new_master, now, vip_moved).await;
-                    true
-                } else {
-                    false
-                }
+                self.edges(&pausing).failover(&mut recorder, snap, &candidates).await;
+                self.concluded(&recorder.rec, now).await
             }
             Decision::Fence { node, .. } => match self.cluster.node(&node) {
                 Some(n) => match admin

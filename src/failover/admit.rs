@@ -1,0 +1,223 @@
+//! Whether a DBA's switchover or manual failover may run now, and on which nodes. Pure, so
+//! the API refuses with the reasons the leader would give; the leader checks again on its
+//! own latest probe round before the first step.
+
+use super::candidate::{choose, Candidates};
+use crate::config::{ClusterConfig, NodeConfig};
+use crate::coord::SharedState;
+use crate::detect::{ClusterState, Diagnosis};
+use crate::topology::{IoThread, Snapshot};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a request cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The named node is not in the cluster's configuration (HTTP 404).
+    #[error("{0}")]
+    UnknownNode(String),
+    /// The target (or every possible target) cannot be promoted (HTTP 422).
+    #[error("{0}")]
+    NotEligible(String),
+    /// The cluster's state does not allow it now (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// What a request is judged on.
+pub struct Admission<'a> {
+    /// The cluster.
+    pub cluster: &'a ClusterConfig,
+    /// The latest probe round.
+    pub snapshot: &'a Snapshot,
+    /// The detector's verdict.
+    pub diagnosis: &'a Diagnosis,
+    /// The shared state.
+    pub shared: &'a SharedState,
+    /// Nodes seen with errant transactions while the master was up.
+    pub errant: &'a BTreeSet<String>,
+    /// Now, in Unix milliseconds.
+    pub now_ms: u64,
+    /// How far behind a switchover's target may be (`[failover] switchover_max_lag`).
+    pub max_lag: Duration,
+}
+
+/// A switchover that may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchoverPlan {
+    /// The healthy master that steps down.
+    pub old_master: String,
+    /// The replica promoted.
+    pub new_master: String,
+    /// Why this replica (and why not the others, when it was chosen).
+    pub choice: String,
+}
+
+impl fmt::Display for SwitchoverPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "switchover {} → {}: {}",
+            self.old_master, self.new_master, self.choice
+        )
+    }
+}
+
+fn known<'a>(cluster: &'a ClusterConfig, node: &str) -> Result<&'a NodeConfig, Refusal> {
+    cluster.node(node).ok_or_else(|| {
+        Refusal::UnknownNode(format!(
+            "no node {node:?} in cluster {} (nodes: {})",
+            cluster.name,
+            cluster
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// Can `n` take over from the healthy `master` right now?
+fn ready(a: &Admission, master: &NodeConfig, n: &NodeConfig) -> Result<(), String> {
+    if n.no_promote {
+        return Err("configured no_promote".into());
+    }
+    if let Some(why) = a.shared.needs_rebuild.get(&n.name) {
+        return Err(format!("marked for rebuild ({why})"));
+    }
+    if a.errant.contains(&n.name) {
+        return Err("has errant transactions".into());
+    }
+    let st = match a.snapshot.node(&n.name).map(|o| &o.state) {
+        None => return Err("not in the latest probe round".into()),
+        Some(Err(e)) => return Err(format!("unreachable: {e}")),
+        Some(Ok(st)) => st,
+    };
+    let Some(r) = &st.replica else {
+        return Err("not a replica".into());
+    };
+    if r.master_host != master.address || r.master_port != master.port {
+        return Err(format!(
+            "replicates from {}:{}, not from {}",
+            r.master_host, r.master_port, master.name
+        ));
+    }
+    if r.io != IoThread::Yes {
+        return Err(format!("not connected to {} (IO thread {:?})", master.name, r.io));
+    }
+    if !r.sql_running {
+        return Err(format!(
+            "SQL thread not running: {}",
+            r.last_sql_error.as_deref().unwrap_or("stopped")
+        ));
+    }
+    match r.seconds_behind {
+        None => Err("replication lag unknown".into()),
+        Some(lag) if Duration::from_secs(lag) > a.max_lag => {
+            Err(format!("{lag} s behind (limit {} s)", a.max_lag.as_secs()))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// A planned switchover to `to` (or to the best ready replica).
+pub fn switchover(a: &Admission, to: Option<&str>) -> Result<SwitchoverPlan, Refusal> {
+    let target = to.map(|t| known(a.cluster, t)).transpose()?;
+    let ClusterState::Healthy { master, .. } = &a.diagnosis.state else {
+        return Err(Refusal::Conflict(format!(
+            "a switchover needs a healthy master, and the cluster is not healthy: {} (a dead master is replaced with `myha failover`)",
+            a.diagnosis
+        )));
+    };
+    let master_cfg = known(a.cluster, master)?;
+    if let Some(t) = target {
+        if t.name == *master {
+            return Err(Refusal::NotEligible(format!("{} is already the master", t.name)));
+        }
+        return match ready(a, master_cfg, t) {
+            Ok(()) => Ok(SwitchoverPlan {
+                old_master: master.clone(),
+                new_master: t.name.clone(),
+                choice: format!("{} requested", t.name),
+            }),
+            Err(why) => Err(Refusal::NotEligible(format!("{} cannot take over: {why}", t.name))),
+        };
+    }
+    // The master is alive and everyone catches up before the promotion, so history barely
+    // matters: priority first, then what was received, then configuration order.
+    let ranking = choose(a.snapshot, a.cluster, master, a.errant).ranking;
+    let mut pool: Vec<(usize, &NodeConfig)> = a
+        .cluster
+        .nodes
+        .iter()
+        .filter(|n| n.name != *master)
+        .map(|n| (ranking.iter().position(|r| r.node == n.name).unwrap_or(usize::MAX), n))
+        .collect();
+    pool.sort_by(|x, y| y.1.priority.cmp(&x.1.priority).then(x.0.cmp(&y.0)));
+    let mut not = Vec::new();
+    for (_, n) in pool {
+        match ready(a, master_cfg, n) {
+            Ok(()) => {
+                let choice = if not.is_empty() {
+                    format!("{} (priority {}) is the best ready replica", n.name, n.priority)
+                } else {
+                    format!(
+                        "{} (priority {}) is the best ready replica; not ready: {}",
+                        n.name,
+                        n.priority,
+                        not.join(", ")
+                    )
+                };
+                return Ok(SwitchoverPlan {
+                    old_master: master.clone(),
+                    new_master: n.name.clone(),
+                    choice,
+                });
+            }
+            Err(why) => not.push(format!("{} ({why})", n.name)),
+        }
+    }
+    Err(Refusal::NotEligible(format!(
+        "no replica can take over from {master}: {}",
+        if not.is_empty() {
+            "the cluster has no other node".to_string()
+        } else {
+            not.join(", ")
+        }
+    )))
+}
+
+/// A manual failover of the dead master to `to` (or to the best candidate): only while
+/// automation is paused or blocked — otherwise the leader does it by itself.
+pub fn failover(a: &Admission, to: Option<&str>) -> Result<Candidates, Refusal> {
+    if let Some(t) = to {
+        known(a.cluster, t)?;
+    }
+    let state = &a.diagnosis.state;
+    let dead = match state.master() {
+        Some(m) if state.is_actionable() => m,
+        _ => {
+            return Err(Refusal::Conflict(format!(
+                "a manual failover replaces a dead master, and the cluster says: {} (a healthy master is moved with `myha switchover`)",
+                a.diagnosis
+            )))
+        }
+    };
+    if !a.shared.paused && a.shared.active_block(a.now_ms).is_none() {
+        return Err(Refusal::Conflict(format!(
+            "automation is armed: the leader fails {dead} over by itself (pause the cluster first to choose the node)"
+        )));
+    }
+    let c = choose(a.snapshot, a.cluster, dead, a.errant);
+    let c = match to {
+        Some(t) if t == dead => return Err(Refusal::NotEligible(format!("{t} is the dead master"))),
+        Some(t) => c.prefer(t, a.snapshot).map_err(Refusal::NotEligible)?,
+        None => c,
+    };
+    if c.chosen.is_none() {
+        return Err(Refusal::NotEligible(format!("cannot fail {dead} over: {c}")));
+    }
+    Ok(c)
+}

@@ -1,0 +1,178 @@
+//! A planned switchover of a healthy master (MHA's online switch, Orchestrator's
+//! graceful-master-takeover), every step audited like a failover:
+//!
+//! ```text
+//! fence old (read_only, end sessions, read what it wrote) ─► target applies all of it
+//!   ─► guard ─► promote target ─┬─► move VIP (verified)
+//!                               ├─► reset the target's replication
+//!                               ├─► old master replicates from the target (own binlog position)
+//!                               └─► every other replica replicates from the target
+//! ```
+//!
+//! Writes pause from the fence until the VIP points at the target. Nothing acknowledged is
+//! lost: once read-only, the old master commits nothing more, and the target is promoted
+//! only after it applied everything the old master wrote. Until the promotion nothing is
+//! irreversible: if the fence or the catch-up fails, the old master is made writable again
+//! and the switchover is recorded as failed. A manager that lost the lead stops without
+//! undoing anything: the new leader settles the record (see `manager::recover`).
+
+use super::admit::SwitchoverPlan;
+use super::execute::{Edges, Guard};
+use super::record::{RecordSink, Recorder, Status};
+use crate::config::NodeConfig;
+use crate::flavor::StartFrom;
+use crate::mysql::MysqlAdmin;
+use crate::topology::Snapshot;
+use crate::vip::RouteTables;
+
+impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
+    /// Run `plan`. Returns the final status; the record carries the write pause.
+    pub async fn switchover<S: RecordSink>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        snapshot: &Snapshot,
+        plan: &SwitchoverPlan,
+    ) -> Status {
+        let (Some(old), Some(new)) = (self.node(&plan.old_master), self.node(&plan.new_master)) else {
+            let s = rec.start("check the plan").await;
+            rec.audit(s, Status::Failed, format!("{plan}: a node is not configured"))
+                .await;
+            rec.finish(Status::Failed).await;
+            return Status::Failed;
+        };
+        let limit = self.timeouts.switchover_timeout;
+        let clock = rec.clock();
+
+        let step = rec.start(format!("fence {}", old.name)).await;
+        let paused_at = rec.elapsed_ms();
+        let written = match self.admin.fence(old, limit).await {
+            Ok(f) => match f.written {
+                Some(w) => {
+                    let detail = format!(
+                        "read_only=ON, {} client sessions ended, it wrote {w}",
+                        f.sessions_killed
+                    );
+                    rec.rec.gtids.insert(format!("{} (written)", old.name), w.to_string());
+                    rec.audit(step, Status::Ok, detail).await;
+                    w
+                }
+                None => {
+                    rec.audit(step, Status::Failed, "fenced, but what it wrote is unknown")
+                        .await;
+                    return self.roll_back(rec, old, None).await;
+                }
+            },
+            Err(e) => {
+                rec.audit(step, Status::Failed, e.to_string()).await;
+                return self.roll_back(rec, old, None).await;
+            }
+        };
+
+        let step = rec.start(format!("catch up {}", new.name)).await;
+        let left = limit.saturating_sub(clock.elapsed());
+        match self.admin.wait_applied(new, &written, left).await {
+            Ok(true) => {
+                let detail = format!("{} applied everything {} wrote ({written})", new.name, old.name);
+                rec.audit(step, Status::Ok, detail).await;
+            }
+            Ok(false) => {
+                let detail = format!("{} did not apply {written} within {limit:?}", new.name);
+                rec.audit(step, Status::Failed, detail).await;
+                return self.roll_back(rec, old, None).await;
+            }
+            Err(e) => {
+                rec.audit(step, Status::Failed, e.to_string()).await;
+                return self.roll_back(rec, old, None).await;
+            }
+        }
+
+        let step = rec.start(format!("promote {}", new.name)).await;
+        if let Err(why) = self.guard.may_act("promote").await {
+            // Another manager leads (or changed the master) now: undoing the fence is its
+            // call — its take-over of this record makes the old master writable again.
+            let detail = format!(
+                "not promoting: {why}; {} stays read-only for the leader to undo",
+                old.name
+            );
+            rec.audit(step, Status::Failed, detail).await;
+            rec.finish(Status::Failed).await;
+            return Status::Failed;
+        }
+        if let Err(e) = self.admin.promote(new, self.timeouts.promote_timeout).await {
+            rec.audit(step, Status::Failed, e.to_string()).await;
+            return self.roll_back(rec, old, Some(new)).await;
+        }
+        rec.audit(
+            step,
+            Status::Ok,
+            format!("{} is writable, semi-sync master on", new.name),
+        )
+        .await;
+        rec.rec.new_master = Some(new.name.clone());
+
+        // The old master's last transactions are in its own binlog, not in a replica
+        // position; the other replicas continue from what they applied.
+        let mut repoint: Vec<(&NodeConfig, StartFrom)> = vec![(old, StartFrom::OwnPosition)];
+        repoint.extend(
+            snapshot
+                .nodes
+                .iter()
+                .filter(|n| n.name != new.name && n.name != old.name)
+                .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
+                .filter_map(|n| self.node(&n.name))
+                .map(|n| (n, StartFrom::ReplicaPosition)),
+        );
+        let (status, vip_at) = self.after_promotion(rec, new, &repoint).await;
+        rec.rec.write_pause_ms = vip_at.map(|t| t.saturating_sub(paused_at));
+        rec.finish(status).await;
+        status
+    }
+
+    /// Undo a switchover that stopped before its target was writable: the old master takes
+    /// writes again (and a target whose promotion half-ran resumes replicating).
+    async fn roll_back<S: RecordSink>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        old: &NodeConfig,
+        half_promoted: Option<&NodeConfig>,
+    ) -> Status {
+        let step = rec.start(format!("roll back: {} writable again", old.name)).await;
+        let limit = self.timeouts.promote_timeout;
+        let mut problems = Vec::new();
+        if let Some(n) = half_promoted {
+            if let Err(e) = self.admin.set_read_only(n, true, limit).await {
+                problems.push(e.to_string());
+            }
+            if let Err(e) = self.admin.start_replication(n, limit).await {
+                problems.push(e.to_string());
+            }
+        }
+        match self.admin.set_read_only(old, false, limit).await {
+            Ok(()) if problems.is_empty() => {
+                rec.audit(
+                    step,
+                    Status::Ok,
+                    format!("{} takes writes again; nothing moved", old.name),
+                )
+                .await
+            }
+            Ok(()) => {
+                let detail = format!("{} takes writes again, but: {}", old.name, problems.join("; "));
+                rec.audit(step, Status::Degraded, detail).await
+            }
+            Err(e) => {
+                // the cluster has no writable master now: say so loudly, the DBA must act
+                tracing::error!(node = %old.name, error = %e, "switchover rolled back but the old master is still read-only: no node takes writes");
+                problems.push(e.to_string());
+                let detail = format!(
+                    "{} is still read-only (no node takes writes): {}",
+                    old.name,
+                    problems.join("; ")
+                );
+                rec.audit(step, Status::Failed, detail).await
+            }
+        }
+        rec.finish(Status::Failed).await;
+        Status::Failed
+    }
+}

@@ -1,0 +1,146 @@
+//! Admission of DBA requests: which refusal (404 / 422 / 409) for which situation, and which
+//! target when none is named.
+
+use crate::config::{ClusterConfig, Timing};
+use crate::coord::{Block, SharedState};
+use crate::detect::{diagnose, Diagnosis};
+use crate::failover::admit::{self, Admission, Refusal};
+use crate::testkit::*;
+use crate::topology::{IoThread, Snapshot};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+struct Case {
+    cluster: ClusterConfig,
+    rounds: Vec<Snapshot>,
+    shared: SharedState,
+}
+
+impl Case {
+    fn new(rounds: Vec<Vec<N>>) -> Self {
+        Case {
+            cluster: cluster(&["db1", "db2", "db3"]),
+            rounds: history(rounds),
+            shared: SharedState {
+                master: Some("db1".into()),
+                epoch: 1,
+                ..SharedState::default()
+            },
+        }
+    }
+
+    fn healthy() -> Self {
+        let r = || {
+            vec![
+                master("db1"),
+                replica("db2", replica_of("db1")),
+                replica("db3", replica_of("db1")),
+            ]
+        };
+        Case::new(vec![r(), r(), r()])
+    }
+
+    fn dead() -> Self {
+        let lost = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
+        Case::new(vec![
+            vec![
+                master("db1"),
+                replica("db2", replica_of("db1")),
+                replica("db3", replica_of("db1")),
+            ],
+            vec![down("db1"), lost("db2"), lost("db3")],
+            vec![down("db1"), lost("db2"), lost("db3")],
+        ])
+    }
+
+    fn with(&self, f: impl FnOnce(&Admission) -> Result<String, Refusal>) -> Result<String, Refusal> {
+        let refs: Vec<&Snapshot> = self.rounds.iter().collect();
+        let d: Diagnosis = diagnose(&refs, &Timing::default()).unwrap();
+        f(&Admission {
+            cluster: &self.cluster,
+            snapshot: self.rounds.last().unwrap(),
+            diagnosis: &d,
+            shared: &self.shared,
+            errant: &BTreeSet::new(),
+            now_ms: 1_000_000,
+            max_lag: Duration::from_secs(2),
+        })
+    }
+
+    fn switchover(&self, to: Option<&str>) -> Result<String, Refusal> {
+        self.with(|a| admit::switchover(a, to).map(|p| p.new_master))
+    }
+
+    fn failover(&self, to: Option<&str>) -> Result<String, Refusal> {
+        self.with(|a| admit::failover(a, to).map(|c| c.chosen.unwrap_or_default()))
+    }
+}
+
+#[test]
+fn a_switchover_goes_to_the_named_replica_or_the_highest_priority_ready_one() {
+    let mut c = Case::healthy();
+    assert_eq!(c.switchover(Some("db3")), Ok("db3".into()));
+    assert_eq!(c.switchover(None), Ok("db2".into()));
+    c.cluster.nodes[2].priority = 10;
+    assert_eq!(c.switchover(None), Ok("db3".into()));
+}
+
+#[test]
+fn a_switchover_to_an_unknown_node_is_not_found() {
+    assert!(
+        matches!(Case::healthy().switchover(Some("db9")), Err(Refusal::UnknownNode(m)) if m.contains("db1, db2, db3"))
+    );
+}
+
+#[test]
+fn a_switchover_to_a_node_that_cannot_take_over_is_unprocessable() {
+    let mut c = Case::healthy();
+    c.cluster.nodes[1].no_promote = true;
+    assert!(matches!(c.switchover(Some("db2")), Err(Refusal::NotEligible(m)) if m.contains("no_promote")));
+    assert!(matches!(c.switchover(Some("db1")), Err(Refusal::NotEligible(m)) if m.contains("already the master")));
+    // the best ready one instead, saying why not db2
+    assert_eq!(c.switchover(None), Ok("db3".into()));
+
+    let lagging =
+        |n: &str| replica(n, replica_of("db1")).with(|s| s.replica.as_mut().unwrap().seconds_behind = Some(30));
+    let r = || {
+        vec![
+            master("db1"),
+            lagging("db2"),
+            replica("db3", replica_of("db1")).io(IoThread::Connecting),
+        ]
+    };
+    let c = Case::new(vec![r(), r(), r()]);
+    assert!(matches!(c.switchover(Some("db2")), Err(Refusal::NotEligible(m)) if m.contains("30 s behind (limit 2 s)")));
+    let none = c.switchover(None);
+    assert!(
+        matches!(&none, Err(Refusal::NotEligible(m)) if m.contains("db2 (30 s behind") && m.contains("db3 (not connected")),
+        "{none:?}"
+    );
+}
+
+#[test]
+fn a_switchover_needs_a_healthy_master() {
+    assert!(matches!(Case::dead().switchover(Some("db2")), Err(Refusal::Conflict(m)) if m.contains("myha failover")));
+}
+
+#[test]
+fn a_manual_failover_needs_a_dead_master_and_automation_paused_or_blocked() {
+    assert!(matches!(Case::healthy().failover(None), Err(Refusal::Conflict(m)) if m.contains("switchover")));
+    let mut c = Case::dead();
+    assert!(matches!(c.failover(None), Err(Refusal::Conflict(m)) if m.contains("armed")));
+    c.shared.paused = true;
+    assert_eq!(c.failover(None), Ok("db2".into()));
+    assert_eq!(c.failover(Some("db3")), Ok("db3".into()));
+    assert!(matches!(c.failover(Some("db1")), Err(Refusal::NotEligible(m)) if m.contains("dead master")));
+    assert!(matches!(c.failover(Some("db7")), Err(Refusal::UnknownNode(_))));
+    c.cluster.nodes[2].no_promote = true;
+    assert!(matches!(c.failover(Some("db3")), Err(Refusal::NotEligible(m)) if m.contains("no_promote")));
+    c.shared.paused = false;
+    c.shared.block = Some(Block {
+        until_ms: 2_000_000,
+        until: "later".into(),
+        failover: "f1".into(),
+    });
+    assert_eq!(c.failover(None), Ok("db2".into()));
+}

@@ -1,0 +1,118 @@
+//! The switchover executor against scripted MySQL calls: the order that loses nothing, the
+//! write pause recorded, and the roll-back when the target does not catch up.
+
+use super::*;
+use crate::failover::admit::SwitchoverPlan;
+
+fn healthy() -> Snapshot {
+    snapshot(vec![
+        master("db1"),
+        replica("db2", replica_of("db1")),
+        replica("db3", replica_of("db1")),
+    ])
+}
+
+async fn run<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> FailoverRecord {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let (timeouts, enis, tables) = fixture(&c);
+    let edges = Edges {
+        cluster: &c,
+        timeouts: &timeouts,
+        admin,
+        routes,
+        tables: &tables,
+        enis: &enis,
+        guard,
+    };
+    let plan = SwitchoverPlan {
+        old_master: "db1".into(),
+        new_master: "db2".into(),
+        choice: "db2 requested".into(),
+    };
+    let sink = Sink::default();
+    let mut rec = Recorder::new(failover_record(Some("db2")), Instant::now(), &sink);
+    edges.switchover(&mut rec, &healthy(), &plan).await;
+    rec.rec
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_target_is_promoted_only_after_applying_what_the_fenced_master_wrote() {
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-200", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db1->db2 OwnPosition", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let routes = Routes::default();
+    let r = run(&admin, &routes, &Alone).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert!(admin.index("fence db1") < admin.index("wait db2 0-1-200"));
+    assert!(admin.index("wait db2 0-1-200") < admin.index("promote db2"));
+    assert!(admin.index("promote db2") < admin.index("repoint db1->db2 OwnPosition"));
+    assert_eq!(
+        step(&r, "fence db1").detail,
+        "read_only=ON, 3 client sessions ended, it wrote 0-1-200"
+    );
+    assert_eq!(r.gtids["db1 (written)"], "0-1-200");
+    assert_eq!(step(&r, "repoint db1 to db2").status, Status::Ok);
+    assert!(r.write_pause_ms.is_some(), "{r:#?}");
+    assert!(routes
+        .targets
+        .lock()
+        .unwrap()
+        .values()
+        .all(|t| t.as_deref() == Some("eni-db2")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_target_that_does_not_catch_up_gives_the_old_master_its_writes_back() {
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-200", Ok(false))
+        .expect("read_only db1 false", Ok(true));
+    let routes = Routes::default();
+    let r = run(&admin, &routes, &Alone).await;
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(step(&r, "roll back: db1 writable again").status, Status::Ok);
+    assert!(!admin.calls().iter().any(|c| c.starts_with("promote")));
+    assert!(routes.targets.lock().unwrap().is_empty(), "the VIP must not move");
+    assert_eq!(r.write_pause_ms, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_done_promotion_is_undone_on_both_sides() {
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-200", Ok(true))
+        .expect(
+            "promote db2",
+            Err(OpError::Timeout {
+                node: "db2".into(),
+                op: "promote",
+                limit: Duration::from_secs(10),
+            }),
+        )
+        .expect("read_only db2 true", Ok(true))
+        .expect("start db2", Ok(true))
+        .expect("read_only db1 false", Ok(true));
+    let r = run(&admin, &Routes::default(), &Alone).await;
+    assert_eq!(r.status, Status::Failed);
+    assert!(admin.index("read_only db2 true") < admin.index("read_only db1 false"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manager_that_lost_the_lead_leaves_the_fence_to_the_new_leader() {
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-200", Ok(true));
+    let r = run(&admin, &Routes::default(), &Refuse).await;
+    assert_eq!(r.status, Status::Failed);
+    assert!(
+        step(&r, "promote db2")
+            .detail
+            .contains("stays read-only for the leader"),
+        "{r:#?}"
+    );
+    assert_eq!(admin.calls(), ["fence db1", "wait db2 0-1-200"]);
+}
