@@ -171,7 +171,8 @@ def analyse(run: dict, ctx: Context, outcome: dict, writer: Writer, mgrs: Manage
     if "flap_blocked" in outcome and not outcome["flap_blocked"]:
         problems.append("the second failure was not blocked")
     problems.extend(ctx.notes)
-    for k in ("takeover_ms", "pause_before", "gtid_servers", "degraded_status", "writable_samples"):
+    for k in ("takeover_ms", "pause_before", "gtid_servers", "degraded_status", "writable_samples",
+              "write_pause_ms", "record_write_pause_ms", "asked"):
         if k in outcome:
             run[k] = outcome[k]
     if "check" in outcome:
@@ -214,6 +215,7 @@ def main(argv=None) -> int:
         print(f"{a.scenario} run {n}: {'ok' if r['ok'] else 'FAILED'} failover_ms={r['failover_ms']} "
               f"detect_ms={r['detect_ms']} lost={r['lost_acked_writes']} writable={r['writable_nodes']} "
               f"vip={r['vip_node']} max_gap_ms={r.get('max_write_gap_ms')} takeover_ms={r.get('takeover_ms')} "
+              f"write_pause_ms={r.get('write_pause_ms')} "
               f"steps={r.get('steps')}"
               + (f" error={r['error']}" if r["error"] else ""), flush=True)
     times = [r["failover_ms"] for r in runs if r["failover_ms"] is not None]
@@ -235,10 +237,16 @@ def main(argv=None) -> int:
     if takeovers:
         report["summary"]["p50_takeover_ms"] = round(statistics.median(takeovers))
         report["summary"]["max_takeover_ms"] = max(takeovers)
+    pauses = [r["write_pause_ms"] for r in runs if r.get("write_pause_ms") is not None]
+    if pauses:
+        report["summary"]["p50_write_pause_ms"] = round(statistics.median(pauses))
+        report["summary"]["max_write_pause_ms"] = max(pauses)
     s = report["summary"]
     print(f"{a.scenario}: {s['ok']}/{s['runs']} ok, p50 failover {s['p50_failover_ms']} ms, "
           f"max {s['max_failover_ms']} ms, lost acked writes {s['lost_acked_writes']}"
           + (f", p50 takeover {s['p50_takeover_ms']} ms, max {s['max_takeover_ms']} ms" if "p50_takeover_ms" in s else "")
+          + (f", p50 write pause {s['p50_write_pause_ms']} ms, max {s['max_write_pause_ms']} ms"
+             if "p50_write_pause_ms" in s else "")
           + f"  (logs: {work})")
     if a.json:
         with open(a.json, "w") as f:

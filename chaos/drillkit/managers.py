@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 
 from .lab import CHAOS, DrillError
+from .lab import status as lab_status
 
 REPO = os.path.dirname(CHAOS)
 LAB_CONFIG = os.path.join(REPO, "config", "lab.toml")
@@ -139,6 +140,20 @@ class Managers:
     def _myha(self, *args: str, host: str = "mgr1", timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run(["ip", "netns", "exec", f"myha-{host}", binary(), *args, "--config", self.config],
                               capture_output=True, text=True, timeout=timeout)
+
+    def request(self, action: str, host: str, *args: str, wait: int = 60) -> dict:
+        """`myha <action> --url` against `host`'s API, from the client host, with the lab's
+        token: what the API answered ({"request", "record"})."""
+        st = lab_status()
+        url = f"http://{st['hosts'][host]['ip']}:{st['api']['port']}"
+        env = {**os.environ, "MYHA_TOKEN": st["api"]["token"]}
+        p = subprocess.run(["ip", "netns", "exec", st["hosts"][st["client_host"]]["namespace"], binary(), action,
+                            "--url", url, "--cluster", "lab", "--wait", str(wait), "--json", *args],
+                           capture_output=True, text=True, timeout=wait + 30, env=env)
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            raise DrillError(f"myha {action} via {host} failed ({p.returncode}): {p.stderr.strip()}")
 
     def history(self) -> list[dict]:
         p = self._myha("history", "--cluster", "lab", "--json")

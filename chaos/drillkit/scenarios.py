@@ -297,6 +297,31 @@ def kill_leader_mid_failover(ctx: Context) -> dict:
             "first_new_ack": first, "pause_before": step, "gtid_servers": sorted(servers), "check": check}
 
 
+def switchover(ctx: Context) -> dict:
+    """A planned switchover asked of a standby manager's API (the leader runs it): no
+    acknowledged write lost, writes pause briefly (write_pause_ms: last write acknowledged by
+    the old master to the first acknowledged by the new one, both through the VIP), and the
+    old master replicates from the new one afterwards (checked by the analysis)."""
+    leader = (ctx.managers.leader() or (ctx.managers.hosts[0],))[0]
+    via = next((h for h in ctx.managers.hosts if h != leader), leader)
+    old_sid = _server_id(ctx.old_master)
+    ctx.t_fault = time.time()
+    answer = ctx.managers.request("switchover", via)
+    rec = answer.get("record") or {}
+    first = ctx.first_ack_elsewhere(ctx.t_fault, [old_sid], 15)
+    out = {"expect_failovers": 1, "first_new_ack": first, "record_write_pause_ms": rec.get("write_pause_ms"),
+           "asked": via}
+    if rec.get("status") != "ok" or rec.get("kind") != "switchover":
+        ctx.notes.append(f"the switchover record says {rec.get('kind')} {rec.get('status')}: {rec.get('errors')}")
+    if first:
+        last_old = max((a["t"] for a in ctx.writer.acks() if str(a["sid"]) == str(old_sid) and a["t"] <= first["t"]),
+                       default=None)
+        if last_old is not None:
+            out["write_pause_ms"] = round((first["t"] - last_old) * 1000)
+        time.sleep(SETTLE_S)
+    return out
+
+
 STARTS = {"kill-leader-mid-failover": start_with_paused_leader}
 
 SCENARIOS = {
@@ -309,4 +334,5 @@ SCENARIOS = {
     "isolate-leader-manager": isolate_leader_manager,
     "zk-quorum-loss": zk_quorum_loss,
     "kill-leader-mid-failover": kill_leader_mid_failover,
+    "switchover": switchover,
 }

@@ -87,15 +87,26 @@ impl ApiClient {
 
     /// `GET path` → JSON.
     pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
-        self.call(Method::GET, path, None).await
+        self.call(Method::GET, path, None, TIMEOUT).await
     }
 
     /// `POST path` with a JSON body → JSON.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
-        self.call(Method::POST, path, Some(body)).await
+        self.call(Method::POST, path, Some(body), TIMEOUT).await
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
+    /// Like [`ApiClient::post`], for a call the manager may hold open for `wait`.
+    pub async fn post_waiting(&self, path: &str, body: &Value, wait: Duration) -> Result<Value, ClientError> {
+        self.call(Method::POST, path, Some(body), wait + TIMEOUT).await
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        limit: Duration,
+    ) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut req = Request::builder().method(method).uri(&url);
         if let Some(t) = &self.token {
@@ -115,9 +126,9 @@ impl ApiClient {
             url: self.base.clone(),
             why,
         };
-        let resp = tokio::time::timeout(TIMEOUT, self.http.request(req))
+        let resp = tokio::time::timeout(limit, self.http.request(req))
             .await
-            .map_err(|_| unreachable(format!("no answer within {TIMEOUT:?}")))?
+            .map_err(|_| unreachable(format!("no answer within {limit:?}")))?
             .map_err(|e| unreachable(e.to_string()))?;
         let status = resp.status();
         let body = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
@@ -127,7 +138,8 @@ impl ApiClient {
             .to_bytes();
         let json: Value = serde_json::from_slice(&body)
             .map_err(|e| ClientError::BadResponse(format!("HTTP {status}, not JSON: {e}")))?;
-        if status == StatusCode::OK {
+        // 202: accepted, not finished (the body says how far it got)
+        if status == StatusCode::OK || status == StatusCode::ACCEPTED {
             return Ok(json);
         }
         Err(ClientError::Refused {

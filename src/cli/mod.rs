@@ -59,6 +59,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Planned switchover: move the healthy master to --to (or the best ready replica),
+    /// losing nothing; run by the cluster's leader, asked through a manager's API.
+    Switchover(ActionArgs),
+    /// Manual failover of a dead master to --to (or the best candidate), while automation is
+    /// paused or blocked; run by the cluster's leader, asked through a manager's API.
+    Failover(ActionArgs),
     /// Acknowledge a failover: clear the anti-flap block so the next dead master fails over.
     Ack(ClusterArgs),
     /// Pause automation for a cluster: detection and status go on, no action is taken.
@@ -106,6 +112,26 @@ pub struct ClusterArgs {
     pub cluster: String,
 }
 
+/// A switchover or failover request.
+#[derive(Debug, clap::Args)]
+pub struct ActionArgs {
+    /// A manager's API, http://host:port (the token comes from MYHA_TOKEN).
+    #[arg(long, env = "MYHA_URL")]
+    pub url: String,
+    /// The cluster.
+    #[arg(long)]
+    pub cluster: String,
+    /// The node to promote (default: the best candidate).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Seconds to wait for the outcome (0..=300); after that it goes on, see `myha history`.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub wait: u64,
+    /// The answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Run the parsed command.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -131,6 +157,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             (None, Some(config)) => state::history(&config, cluster.as_deref(), limit, json).await,
             (None, None) => no_source(),
         },
+        Command::Switchover(a) => remote::request(a, "switchover").await,
+        Command::Failover(a) => remote::request(a, "failover").await,
         Command::Ack(a) => change(a, state::Change::Ack).await,
         Command::Pause(a) => change(a, state::Change::Pause).await,
         Command::Resume(a) => change(a, state::Change::Resume).await,

@@ -141,3 +141,54 @@ pub async fn change(url: &str, cluster: &str, what: Change) -> ExitCode {
         Err(e) => fail(e),
     }
 }
+
+/// `myha switchover|failover`: exit 0 when it finished ok (or degraded: done, with repairs
+/// left to the manager), 1 when it failed, 75 when it did not finish within --wait.
+pub async fn request(a: super::ActionArgs, action: &str) -> ExitCode {
+    let api = match ApiClient::new(&a.url) {
+        Ok(api) => api,
+        Err(e) => return fail(e),
+    };
+    let cluster = match checked(&a.cluster) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let mut body = json!({ "wait": a.wait });
+    if let Some(to) = &a.to {
+        body["to"] = json!(to);
+    }
+    let path = format!("/api/v1/clusters/{cluster}/{action}");
+    let doc = match api
+        .post_waiting(&path, &body, std::time::Duration::from_secs(a.wait))
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    let record = match doc["record"].clone() {
+        Value::Null => None,
+        r => match serde_json::from_value::<FailoverRecord>(r) {
+            Ok(r) => Some(r),
+            Err(e) => return fail(ClientError::BadResponse(format!("failover record: {e}"))),
+        },
+    };
+    let id = s(&doc["request"]["id"]);
+    match record {
+        Some(r) if r.status != crate::failover::Status::Running => {
+            if !a.json {
+                print_records(std::slice::from_ref(&r), false);
+            }
+            match r.status {
+                crate::failover::Status::Failed => ExitCode::from(super::EXIT_UNHEALTHY),
+                _ => ExitCode::SUCCESS,
+            }
+        }
+        _ => {
+            eprintln!("myha: {action} {id} was handed to the leader but did not finish within {} s: follow it with `myha history --cluster {cluster}`", a.wait);
+            ExitCode::from(75)
+        }
+    }
+}

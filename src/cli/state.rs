@@ -71,6 +71,9 @@ pub fn print_records(all: &[crate::failover::FailoverRecord], json: bool) {
         if let Some(c) = &r.candidates {
             println!("  decision: {c}");
         }
+        if let Some(p) = r.write_pause_ms {
+            println!("  write pause: {p} ms (old master read-only → VIP verified on the new one)");
+        }
         let rows: Vec<Vec<String>> = r
             .steps
             .iter()

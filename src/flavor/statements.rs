@@ -67,6 +67,16 @@ impl Flavor {
         }
     }
 
+    /// Everything a node has applied or written itself. MariaDB's `MASTER_GTID_WAIT` looks
+    /// at `gtid_slave_pos` only, so it never returns for a former master whose own binlog
+    /// holds the transactions (its replica position is stale): check this first.
+    pub fn applied_query(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SELECT @@gtid_current_pos",
+            Flavor::MySql => "SELECT @@gtid_executed",
+        }
+    }
+
     /// Parse a GTID text of this flavor.
     pub fn parse_gtids(self, text: &str) -> Result<Gtids, crate::gtid::GtidError> {
         match self {

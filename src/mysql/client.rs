@@ -267,6 +267,12 @@ impl MysqlAdmin for MysqlClient {
 
     async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<bool, OpError> {
         let mut c = self.op_conn(node, "wait for relay log", limit).await?;
+        let applied = c.first_text(self.flavor.applied_query(), limit).await?.unwrap_or_default();
+        if let Ok(applied) = self.flavor.parse_gtids(&applied) {
+            if applied.contains(gtids) == Some(true) {
+                return Ok(true);
+            }
+        }
         c.exec(self.flavor.start_applier(), limit).await?;
         // ask the server to wait a little less than we do, so it answers before we give up
         let server_wait = c.remaining().saturating_sub(Duration::from_millis(200));
