@@ -34,6 +34,12 @@ fn start_manager(lab: &Lab) -> Manager {
     let root = format!("root = \"/myha-test-api-{}\"", std::process::id());
     let cfg = cfg.replace("root = \"/myha\"", &root);
     assert!(cfg.contains(&root), "config/lab.toml has no root = \"/myha\" line");
+    // db3 may not be promoted: a switchover to it is refused with 422
+    let cfg = cfg.replace("priority = 50\n", "priority = 50\nno_promote = true\n");
+    assert!(
+        cfg.contains("no_promote = true"),
+        "config/lab.toml: db3 has no `priority = 50` line"
+    );
     let path = dir.path().join("lab.toml");
     std::fs::write(&path, cfg).unwrap();
     let log = dir.path().join("manager.log");
@@ -68,6 +74,8 @@ async fn until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 #[test]
 fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
     let lab = Lab::up();
+    // db1 the master, whatever an earlier test or drill left
+    common::lab::lab_cmd(&["reset"]);
     let mgr = start_manager(&lab);
     let addr = format!("{}:7480", lab.status.hosts["mgr1"].ip);
     let admin_pw = lab.status.user("admin").password.clone();
@@ -221,6 +229,79 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
             );
         }
         assert!(m.body.trim_end().ends_with("# EOF"));
+
+        // switchover and manual failover: every bad input refused, nothing changes
+        for action in ["switchover", "failover"] {
+            let p = format!("/api/v1/clusters/lab/{action}");
+            for (token, body, status) in [
+                (None, None, 401),
+                (Some("wrong-token-wrong-token"), Some("{\"to\": \"db2\"}"), 401),
+                (Some(TOKEN), Some("{"), 400),
+                (Some(TOKEN), Some("{\"force\": true}"), 400),
+                (Some(TOKEN), Some("{\"to\": 2}"), 400),
+                (Some(TOKEN), Some("{\"wait\": -1}"), 400),
+                (Some(TOKEN), Some("{\"wait\": 301}"), 400),
+                (Some(TOKEN), Some("[]"), 400),
+                (Some(TOKEN), Some("{\"to\": \"db9\"}"), 404),
+            ] {
+                let r = post(&p, token, body);
+                assert_eq!(r.status, status, "{action} {token:?} {body:?}: {}", r.body);
+                assert!(r.json()["error"].is_string());
+                check_no_secret(&r);
+            }
+            let r = post(&format!("/api/v1/clusters/nope/{action}"), Some(TOKEN), None);
+            assert_eq!(r.status, 404, "{}", r.body);
+        }
+        let refused = |body: &str, status: u16, says: &str| {
+            let r = post("/api/v1/clusters/lab/switchover", Some(TOKEN), Some(body));
+            assert_eq!(r.status, status, "{body}: {}", r.body);
+            assert!(r.json()["error"].as_str().unwrap().contains(says), "{body}: {}", r.body);
+        };
+        refused("{\"to\": \"db3\"}", 422, "no_promote");
+        refused("{\"to\": \"db1\"}", 422, "already the master");
+        let r = post("/api/v1/clusters/lab/failover", Some(TOKEN), None);
+        assert_eq!(r.status, 409, "a manual failover of a healthy master: {}", r.body);
+        let doc = get("/api/v1/clusters/lab").json();
+        assert_eq!(doc["nodes"][0]["role"], "master", "{doc}");
+        let h = get("/api/v1/clusters/lab/history").json();
+        assert_eq!(h["failovers"].as_array().unwrap().len(), 0, "{h}");
+
+        // a real switchover to db2, not waited for; a second one meanwhile is a conflict
+        let r = post(
+            "/api/v1/clusters/lab/switchover",
+            Some(TOKEN),
+            Some("{\"to\": \"db2\", \"wait\": 0}"),
+        );
+        assert_eq!(r.status, 202, "{}", r.body);
+        let id = r.json()["request"]["id"].as_str().unwrap().to_string();
+        let r = post(
+            "/api/v1/clusters/lab/switchover",
+            Some(TOKEN),
+            Some("{\"to\": \"db2\"}"),
+        );
+        assert_eq!(r.status, 409, "{}", r.body);
+        until("the switchover's record is finished", Duration::from_secs(20), || {
+            let h = get("/api/v1/clusters/lab/history").json();
+            h["failovers"][0]["id"] == id.as_str() && h["failovers"][0]["status"] != "running"
+        })
+        .await;
+        let rec = get("/api/v1/clusters/lab/history").json()["failovers"][0].clone();
+        assert_eq!(rec["status"], "ok", "{rec}");
+        assert_eq!(rec["kind"], "switchover", "{rec}");
+        assert_eq!(rec["new_master"], "db2", "{rec}");
+        assert!(rec["write_pause_ms"].as_u64().is_some(), "{rec}");
+        until(
+            "db2 is the writable master, db1 replicates from it",
+            Duration::from_secs(10),
+            || {
+                let doc = get("/api/v1/clusters/lab").json();
+                doc["state"]["kind"] == "healthy"
+                    && doc["nodes"][1]["role"] == "master"
+                    && doc["nodes"][0]["role"] == "replica"
+            },
+        )
+        .await;
+        assert_eq!(get("/api/v1/clusters/lab/nodes/db2/master").status, 200);
     });
     // the CLI over the API, from another manager host: tables, exit codes, the token from MYHA_TOKEN
     let url = format!("http://{}:7480", lab.status.hosts["mgr1"].ip);
@@ -267,6 +348,24 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
     let (code, out) = cli(&["resume", "--cluster", "lab"], Some(TOKEN));
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains(TOKEN));
+
+    // and back to db1 through the CLI, waiting for the record; refusals as exit codes
+    let (code, out) = cli(&["switchover", "--cluster", "lab", "--to", "db3"], Some(TOKEN));
+    assert_eq!(code, Some(64), "no_promote target: {out}");
+    let (code, out) = cli(&["failover", "--cluster", "lab"], Some(TOKEN));
+    assert_eq!(code, Some(75), "manual failover of a healthy master: {out}");
+    let (code, out) = cli(&["switchover", "--cluster", "lab", "--to", "db1"], None);
+    assert_eq!(code, Some(77), "no token: {out}");
+    // the API side saw db2 healthy as the master: the view is fresh
+    let (code, out) = cli(&["switchover", "--cluster", "lab", "--to", "db1"], Some(TOKEN));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("db2 → db1: Ok") && out.contains("write pause:"), "{out}");
+    let (code, out) = cli(&["history", "--cluster", "lab"], None);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("repoint db2 to db1") && out.contains("catch up db1"),
+        "{out}"
+    );
 
     let log = std::fs::read_to_string(&mgr.log).unwrap();
     assert!(!log.contains(TOKEN), "the token is in the manager's log");

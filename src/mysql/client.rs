@@ -267,7 +267,10 @@ impl MysqlAdmin for MysqlClient {
 
     async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<bool, OpError> {
         let mut c = self.op_conn(node, "wait for relay log", limit).await?;
-        let applied = c.first_text(self.flavor.applied_query(), limit).await?.unwrap_or_default();
+        let applied = c
+            .first_text(self.flavor.applied_query(), limit)
+            .await?
+            .unwrap_or_default();
         if let Ok(applied) = self.flavor.parse_gtids(&applied) {
             if applied.contains(gtids) == Some(true) {
                 return Ok(true);
