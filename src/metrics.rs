@@ -25,6 +25,7 @@ struct ClusterLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FailoverLabels {
     cluster: String,
+    kind: String,
     status: String,
 }
 
@@ -92,7 +93,7 @@ impl Metrics {
         );
         registry.register(
             "myha_failovers",
-            "Failovers this manager ran, by final status",
+            "Failovers and switchovers this manager ran, by kind (automatic, manual, switchover) and final status",
             failovers.clone(),
         );
         registry.register(
@@ -125,11 +126,14 @@ impl Metrics {
     /// Export a cluster's failover and leadership series from the start (at zero), so that
     /// rates and alerts work before the first failover.
     pub fn init_cluster(&self, cluster: &str) {
-        for status in ["ok", "degraded", "failed"] {
-            let _ = self.failovers.get_or_create(&FailoverLabels {
-                cluster: cluster.into(),
-                status: status.into(),
-            });
+        for kind in ["automatic", "manual", "switchover"] {
+            for status in ["ok", "degraded", "failed"] {
+                let _ = self.failovers.get_or_create(&FailoverLabels {
+                    cluster: cluster.into(),
+                    kind: kind.into(),
+                    status: status.into(),
+                });
+            }
         }
         let _ = self.failover_duration.get_or_create(&ClusterLabels {
             cluster: cluster.into(),
@@ -158,10 +162,11 @@ impl Metrics {
     }
 
     /// Record a finished failover.
-    pub fn observe_failover(&self, cluster: &str, status: &str, total_ms: u64) {
+    pub fn observe_failover(&self, cluster: &str, kind: &str, status: &str, total_ms: u64) {
         self.failovers
             .get_or_create(&FailoverLabels {
                 cluster: cluster.into(),
+                kind: kind.into(),
                 status: status.into(),
             })
             .inc();
@@ -216,10 +221,10 @@ mod tests {
         m.init_cluster("c1");
         assert!(m
             .render()
-            .contains("myha_failovers_total{cluster=\"c1\",status=\"failed\"} 0"));
+            .contains("myha_failovers_total{cluster=\"c1\",kind=\"automatic\",status=\"failed\"} 0"));
         let s = snapshot(vec![master("db1"), replica("db2", replica_of("db1")), down("db3")]);
         m.observe_round(&s);
-        m.observe_failover("c1", "ok", 650);
+        m.observe_failover("c1", "switchover", "ok", 650);
         m.set_leader("c1", true);
         m.set_session(Some(SessionState::Connected));
         let text = m.render();
@@ -227,7 +232,7 @@ mod tests {
             "myha_node_up{cluster=\"c1\",node=\"db1\"} 1",
             "myha_node_up{cluster=\"c1\",node=\"db3\"} 0",
             "myha_replication_lag_seconds{cluster=\"c1\",node=\"db2\"} 0.0",
-            "myha_failovers_total{cluster=\"c1\",status=\"ok\"} 1",
+            "myha_failovers_total{cluster=\"c1\",kind=\"switchover\",status=\"ok\"} 1",
             "myha_failover_duration_seconds_count{cluster=\"c1\"} 1",
             "myha_leader{cluster=\"c1\"} 1",
             "myha_coordinator_session{state=\"connected\"} 1",

@@ -141,10 +141,11 @@ class Managers:
         return subprocess.run(["ip", "netns", "exec", f"myha-{host}", binary(), *args, "--config", self.config],
                               capture_output=True, text=True, timeout=timeout)
 
-    def request(self, action: str, host: str, *args: str, wait: int = 60) -> dict:
+    def request(self, action: str, host: str, *args: str, wait: int = 60, st: dict | None = None) -> dict:
         """`myha <action> --url` against `host`'s API, from the client host, with the lab's
-        token: what the API answered ({"request", "record"})."""
-        st = lab_status()
+        token: what the API answered ({"request", "record"}). Pass the lab's status if it is
+        at hand (reading it takes a few hundred ms)."""
+        st = st or lab_status()
         url = f"http://{st['hosts'][host]['ip']}:{st['api']['port']}"
         env = {**os.environ, "MYHA_TOKEN": st["api"]["token"]}
         p = subprocess.run(["ip", "netns", "exec", st["hosts"][st["client_host"]]["namespace"], binary(), action,

@@ -304,9 +304,10 @@ def switchover(ctx: Context) -> dict:
     old master replicates from the new one afterwards (checked by the analysis)."""
     leader = (ctx.managers.leader() or (ctx.managers.hosts[0],))[0]
     via = next((h for h in ctx.managers.hosts if h != leader), leader)
+    st = lab.status()
     old_sid = _server_id(ctx.old_master)
     ctx.t_fault = time.time()
-    answer = ctx.managers.request("switchover", via)
+    answer = ctx.managers.request("switchover", via, st=st)
     rec = answer.get("record") or {}
     first = ctx.first_ack_elsewhere(ctx.t_fault, [old_sid], 15)
     out = {"expect_failovers": 1, "first_new_ack": first, "record_write_pause_ms": rec.get("write_pause_ms"),

@@ -156,13 +156,22 @@ impl ZkStore {
 
     /// Every child of `dir` as JSON (none when `dir` does not exist). A child deleted
     /// meanwhile is skipped; an unreadable one is logged and skipped.
-    async fn read_children<T: serde::de::DeserializeOwned>(&self, dir: &str) -> Result<Vec<T>, StoreError> {
+    /// The children of `dir`, parsed; with `newest`, only that many of the last by name.
+    async fn read_children<T: serde::de::DeserializeOwned>(
+        &self,
+        dir: &str,
+        newest: Option<usize>,
+    ) -> Result<Vec<T>, StoreError> {
         let c = self.connected()?;
-        let names = match self.timed("list", dir, c.list_children(dir)).await? {
+        let mut names = match self.timed("list", dir, c.list_children(dir)).await? {
             Ok(n) => n,
             Err(zk::Error::NoNode) => return Ok(Vec::new()),
             Err(e) => return Err(zk_err("list", dir, e)),
         };
+        if let Some(n) = newest {
+            names.sort();
+            names.drain(..names.len().saturating_sub(n));
+        }
         let mut out = Vec::new();
         for n in names {
             let path = format!("{dir}/{n}");
@@ -263,7 +272,7 @@ impl Coordinator for ZkStore {
     }
 
     async fn managers(&self) -> Result<Vec<ManagerInfo>, StoreError> {
-        self.read_children(&format!("{}/managers", self.root)).await
+        self.read_children(&format!("{}/managers", self.root), None).await
     }
 
     async fn leader(&self, cluster: &str) -> Result<Option<Lease>, StoreError> {
@@ -462,7 +471,10 @@ impl Store for ZkStore {
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
         let dir = format!("{}/failovers", self.cluster_path(cluster));
-        let mut out: Vec<FailoverRecord> = self.read_children(&dir).await?;
+        // Record ids start with `<cluster>-<UTC time>`, so the newest are the last names:
+        // read only those (and a few more: within one second the id's form may differ from
+        // the start order), not every record ever written.
+        let mut out: Vec<FailoverRecord> = self.read_children(&dir, Some(limit.saturating_add(4))).await?;
         out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
         out.truncate(limit);
         Ok(out)

@@ -393,8 +393,9 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
     /// new master if it promoted one. `true` if it did.
     async fn concluded(&self, rec: &FailoverRecord, started: SystemTime) -> bool {
         if let Some(m) = &self.metrics {
+            let kind = format!("{:?}", rec.kind).to_lowercase();
             let status = format!("{:?}", rec.status).to_lowercase();
-            m.observe_failover(self.name(), &status, rec.total_ms.unwrap_or_default());
+            m.observe_failover(self.name(), &kind, &status, rec.total_ms.unwrap_or_default());
         }
         match rec.new_master.as_deref().filter(|_| rec.status != Status::Failed) {
             Some(new_master) => {
