@@ -141,20 +141,29 @@ class Managers:
         return subprocess.run(["ip", "netns", "exec", f"myha-{host}", binary(), *args, "--config", self.config],
                               capture_output=True, text=True, timeout=timeout)
 
-    def request(self, action: str, host: str, *args: str, wait: int = 60, st: dict | None = None) -> dict:
-        """`myha <action> --url` against `host`'s API, from the client host, with the lab's
-        token: what the API answered ({"request", "record"}). Pass the lab's status if it is
-        at hand (reading it takes a few hundred ms)."""
+    def api(self, host: str, *args: str, st: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+        """`myha ARGS --url <host's API>` from the client host, with the lab's token. Pass the
+        lab's status if it is at hand (reading it takes a few hundred ms)."""
         st = st or lab_status()
         url = f"http://{st['hosts'][host]['ip']}:{st['api']['port']}"
         env = {**os.environ, "MYHA_TOKEN": st["api"]["token"]}
-        p = subprocess.run(["ip", "netns", "exec", st["hosts"][st["client_host"]]["namespace"], binary(), action,
-                            "--url", url, "--cluster", "lab", "--wait", str(wait), "--json", *args],
-                           capture_output=True, text=True, timeout=wait + 30, env=env)
+        return subprocess.run(["ip", "netns", "exec", st["hosts"][st["client_host"]]["namespace"], binary(), *args,
+                               "--url", url], capture_output=True, text=True, timeout=timeout, env=env)
+
+    def request(self, action: str, host: str, *args: str, wait: int = 60, st: dict | None = None) -> dict:
+        """`myha switchover|failover` through `host`'s API: what the API answered
+        ({"request", "record"})."""
+        p = self.api(host, action, "--cluster", "lab", "--wait", str(wait), "--json", *args, st=st,
+                     timeout=wait + 30)
         try:
             return json.loads(p.stdout)
         except ValueError:
             raise DrillError(f"myha {action} via {host} failed ({p.returncode}): {p.stderr.strip()}")
+
+    def standby(self) -> str:
+        """A running manager that does not lead (the leader if there is no other)."""
+        leader = (self.leader() or (self.hosts[0],))[0]
+        return next((h for h in self.procs if h != leader), leader)
 
     def history(self) -> list[dict]:
         p = self._myha("history", "--cluster", "lab", "--json")

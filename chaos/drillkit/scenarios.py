@@ -302,8 +302,7 @@ def switchover(ctx: Context) -> dict:
     acknowledged write lost, writes pause briefly (write_pause_ms: last write acknowledged by
     the old master to the first acknowledged by the new one, both through the VIP), and the
     old master replicates from the new one afterwards (checked by the analysis)."""
-    leader = (ctx.managers.leader() or (ctx.managers.hosts[0],))[0]
-    via = next((h for h in ctx.managers.hosts if h != leader), leader)
+    via = ctx.managers.standby()
     st = lab.status()
     old_sid = _server_id(ctx.old_master)
     ctx.t_fault = time.time()
@@ -323,6 +322,35 @@ def switchover(ctx: Context) -> dict:
     return out
 
 
+PAUSED_WATCH_S = 3.0
+
+
+def manual_failover(ctx: Context) -> dict:
+    """Automation paused, the master killed: nothing fails over until a DBA asks a standby's
+    API for a failover to db3; then exactly that. failover_ms counts from the request."""
+    st = lab.status()
+    via = ctx.managers.standby()
+    p = ctx.managers.api(via, "pause", "--cluster", "lab", st=st)
+    if p.returncode != 0:
+        raise lab.DrillError(f"myha pause failed: {p.stderr.strip()}")
+    old_sid = _server_id(ctx.old_master)
+    ctx.fault("kill", ctx.old_master)
+    early = ctx.first_ack_elsewhere(ctx.t_fault, [old_sid], PAUSED_WATCH_S)
+    if early:
+        ctx.notes.append(f"writes acknowledged by server {early['sid']} while automation was paused")
+    ctx.t_fault = time.time()
+    answer = ctx.managers.request("failover", via, "--to", "db3", st=st)
+    rec = answer.get("record") or {}
+    if rec.get("kind") != "manual" or rec.get("status") not in ("ok", "degraded") or rec.get("new_master") != "db3":
+        ctx.notes.append(f"the record says {rec.get('kind')} {rec.get('status')} to {rec.get('new_master')}: "
+                         f"{rec.get('errors')}")
+    first = ctx.first_ack_elsewhere(ctx.t_fault, [old_sid], 15)
+    if first:
+        time.sleep(SETTLE_S)
+    lab.lab("start", ctx.old_master)
+    return {"expect_failovers": 1, "first_new_ack": first, "asked": via}
+
+
 STARTS = {"kill-leader-mid-failover": start_with_paused_leader}
 
 SCENARIOS = {
@@ -336,4 +364,5 @@ SCENARIOS = {
     "zk-quorum-loss": zk_quorum_loss,
     "kill-leader-mid-failover": kill_leader_mid_failover,
     "switchover": switchover,
+    "manual-failover": manual_failover,
 }
