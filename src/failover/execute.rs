@@ -43,6 +43,14 @@ impl Guard for Alone {
     }
 }
 
+/// Why a promotion did not happen.
+pub(super) enum NotPromoted {
+    /// The guard refused: this manager may not act any more.
+    Refused,
+    /// The server refused or timed out (the promotion may have half run).
+    Failed,
+}
+
 /// Everything a failover acts on.
 pub struct Edges<'a, A, R, G> {
     /// The cluster.
@@ -219,22 +227,9 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                     return None;
                 }
             }
-            let step = rec.start(format!("promote {}", new.name)).await;
-            if let Err(why) = self.guard.may_act("promote").await {
-                rec.audit(step, Status::Failed, format!("not promoting: {why}")).await;
+            if self.promote(rec, new, "").await.is_err() {
                 return None;
             }
-            if let Err(e) = self.admin.promote(new, self.timeouts.promote_timeout).await {
-                rec.audit(step, Status::Failed, e.to_string()).await;
-                return None;
-            }
-            rec.audit(
-                step,
-                Status::Ok,
-                format!("{} is writable, semi-sync master on", new.name),
-            )
-            .await;
-            rec.rec.new_master = Some(new.name.clone());
             let _ = promoted_tx.send(());
             let vip_step = rec.start(format!("move VIP {} to {}", self.vip(), new.name)).await;
             let detach_step = rec.start(format!("reset replication on {}", new.name)).await;
@@ -299,6 +294,30 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         };
         rec.finish(status).await;
         status
+    }
+
+    /// The promotion step: the guard, then `new` writable. On success the record names the
+    /// new master; `refused_note` is added to the record when the guard refuses.
+    pub(super) async fn promote<S: RecordSink>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        new: &NodeConfig,
+        refused_note: &str,
+    ) -> Result<(), NotPromoted> {
+        let step = rec.start(format!("promote {}", new.name)).await;
+        if let Err(why) = self.guard.may_act("promote").await {
+            rec.audit(step, Status::Failed, format!("not promoting: {why}{refused_note}"))
+                .await;
+            return Err(NotPromoted::Refused);
+        }
+        if let Err(e) = self.admin.promote(new, self.timeouts.promote_timeout).await {
+            rec.audit(step, Status::Failed, e.to_string()).await;
+            return Err(NotPromoted::Failed);
+        }
+        let detail = format!("{} is writable, semi-sync master on", new.name);
+        rec.audit(step, Status::Ok, detail).await;
+        rec.rec.new_master = Some(new.name.clone());
+        Ok(())
     }
 
     /// Finish a failover another manager promoted `new` in but did not finish: move the

@@ -17,7 +17,7 @@
 //! undoing anything: the new leader settles the record (see `manager::recover`).
 
 use super::admit::SwitchoverPlan;
-use super::execute::{Edges, Guard};
+use super::execute::{Edges, Guard, NotPromoted};
 use super::record::{RecordSink, Recorder, Status};
 use crate::config::NodeConfig;
 use crate::flavor::StartFrom;
@@ -86,29 +86,17 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             }
         }
 
-        let step = rec.start(format!("promote {}", new.name)).await;
-        if let Err(why) = self.guard.may_act("promote").await {
-            // Another manager leads (or changed the master) now: undoing the fence is its
-            // call — its take-over of this record makes the old master writable again.
-            let detail = format!(
-                "not promoting: {why}; {} stays read-only for the leader to undo",
-                old.name
-            );
-            rec.audit(step, Status::Failed, detail).await;
-            rec.finish(Status::Failed).await;
-            return Status::Failed;
+        // Another manager that leads (or changed the master) now undoes the fence: its
+        // take-over of this record makes the old master writable again.
+        let note = format!("; {} stays read-only for the leader to undo", old.name);
+        match self.promote(rec, new, &note).await {
+            Ok(()) => {}
+            Err(NotPromoted::Refused) => {
+                rec.finish(Status::Failed).await;
+                return Status::Failed;
+            }
+            Err(NotPromoted::Failed) => return self.roll_back(rec, old, Some(new)).await,
         }
-        if let Err(e) = self.admin.promote(new, self.timeouts.promote_timeout).await {
-            rec.audit(step, Status::Failed, e.to_string()).await;
-            return self.roll_back(rec, old, Some(new)).await;
-        }
-        rec.audit(
-            step,
-            Status::Ok,
-            format!("{} is writable, semi-sync master on", new.name),
-        )
-        .await;
-        rec.rec.new_master = Some(new.name.clone());
 
         // The old master's last transactions are in its own binlog, not in a replica
         // position; the other replicas continue from what they applied.

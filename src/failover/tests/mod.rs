@@ -185,6 +185,14 @@ struct Routes {
     fail: bool,
 }
 
+impl Routes {
+    /// Every route table written, and pointing at `eni`.
+    fn all_point_at(&self, eni: &str) -> bool {
+        let t = self.targets.lock().unwrap();
+        !t.is_empty() && t.values().all(|t| t.as_deref() == Some(eni))
+    }
+}
+
 impl RouteTables for Routes {
     async fn discover(&self, ids: &[String], _: Option<&str>) -> Result<Vec<String>, VipError> {
         Ok(ids.to_vec())
@@ -237,16 +245,8 @@ async fn run<G: Guard>(
     snap: &Snapshot,
     c: &crate::config::ClusterConfig,
 ) -> FailoverRecord {
-    let (timeouts, enis, tables) = fixture(c);
-    let edges = Edges {
-        cluster: c,
-        timeouts: &timeouts,
-        admin,
-        routes,
-        tables: &tables,
-        enis: &enis,
-        guard,
-    };
+    let rig = Rig::new(c);
+    let edges = rig.edges(admin, routes, guard);
     let cand = choose(snap, c, "db1", &BTreeSet::new());
     let sink = Sink::default();
     let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
@@ -256,18 +256,44 @@ async fn run<G: Guard>(
     rec.rec
 }
 
-/// Step limits, an ENI per node ("eni-<node>") and two route tables.
-fn fixture(c: &crate::config::ClusterConfig) -> (FailoverConfig, BTreeMap<String, String>, Vec<String>) {
-    let enis = c
-        .nodes
-        .iter()
-        .map(|n| (n.name.clone(), format!("eni-{}", n.name)))
-        .collect();
-    (
-        FailoverConfig::default(),
-        enis,
-        vec!["rtb-a".to_string(), "rtb-b".to_string()],
-    )
+/// Step limits, an ENI per node ("eni-<node>") and two route tables, for `cluster`.
+struct Rig<'c> {
+    cluster: &'c crate::config::ClusterConfig,
+    timeouts: FailoverConfig,
+    enis: BTreeMap<String, String>,
+    tables: Vec<String>,
+}
+
+impl<'c> Rig<'c> {
+    fn new(cluster: &'c crate::config::ClusterConfig) -> Self {
+        Rig {
+            cluster,
+            timeouts: FailoverConfig::default(),
+            enis: cluster
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), format!("eni-{}", n.name)))
+                .collect(),
+            tables: vec!["rtb-a".to_string(), "rtb-b".to_string()],
+        }
+    }
+
+    fn edges<'a, G: Guard>(
+        &'a self,
+        admin: &'a Script,
+        routes: &'a Routes,
+        guard: &'a G,
+    ) -> Edges<'a, Script, Routes, G> {
+        Edges {
+            cluster: self.cluster,
+            timeouts: &self.timeouts,
+            admin,
+            routes,
+            tables: &self.tables,
+            enis: &self.enis,
+            guard,
+        }
+    }
 }
 
 /// The MySQL calls of finishing db2's failover — no "promote": a second promotion would be
@@ -281,16 +307,8 @@ fn completing_script() -> Script {
 /// Finish a failover whose promotion of db2 another manager did.
 async fn complete<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> FailoverRecord {
     let c = cluster(&["db1", "db2", "db3"]);
-    let (timeouts, enis, tables) = fixture(&c);
-    let edges = Edges {
-        cluster: &c,
-        timeouts: &timeouts,
-        admin,
-        routes,
-        tables: &tables,
-        enis: &enis,
-        guard,
-    };
+    let rig = Rig::new(&c);
+    let edges = rig.edges(admin, routes, guard);
     let snap = snapshot(vec![down("db1"), master("db2"), replica("db3", replica_of("db1"))]);
     let sink = Sink::default();
     let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
@@ -364,12 +382,7 @@ async fn a_dead_master_is_replaced_without_waiting_for_stuck_receivers() {
     assert!(admin.index("promote db2") < admin.index("repoint db3->db2 ReplicaPosition"));
     assert!(admin.index("stop-io db3") < admin.index("repoint db3->db2 ReplicaPosition"));
     assert_eq!(step(&r, "fence db1").status, Status::Degraded);
-    assert!(routes
-        .targets
-        .lock()
-        .unwrap()
-        .values()
-        .all(|t| t.as_deref() == Some("eni-db2")));
+    assert!(routes.all_point_at("eni-db2"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,16 +14,8 @@ fn healthy() -> Snapshot {
 
 async fn run<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> FailoverRecord {
     let c = cluster(&["db1", "db2", "db3"]);
-    let (timeouts, enis, tables) = fixture(&c);
-    let edges = Edges {
-        cluster: &c,
-        timeouts: &timeouts,
-        admin,
-        routes,
-        tables: &tables,
-        enis: &enis,
-        guard,
-    };
+    let rig = Rig::new(&c);
+    let edges = rig.edges(admin, routes, guard);
     let plan = SwitchoverPlan {
         old_master: "db1".into(),
         new_master: "db2".into(),
@@ -57,12 +49,7 @@ async fn the_target_is_promoted_only_after_applying_what_the_fenced_master_wrote
     assert_eq!(r.gtids["db1 (written)"], "0-1-200");
     assert_eq!(step(&r, "repoint db1 to db2").status, Status::Ok);
     assert!(r.write_pause_ms.is_some(), "{r:#?}");
-    assert!(routes
-        .targets
-        .lock()
-        .unwrap()
-        .values()
-        .all(|t| t.as_deref() == Some("eni-db2")));
+    assert!(routes.all_point_at("eni-db2"));
 }
 
 #[tokio::test(start_paused = true)]
