@@ -119,6 +119,7 @@ pub async fn cluster<S: Store>(
     doc["block"] = json!(v.shared.active_block(now));
     doc["needs_rebuild"] = json!(v.shared.needs_rebuild);
     doc["last_failover"] = json!(v.shared.last_failover);
+    doc["request"] = json!(v.shared.request.as_ref().filter(|r| r.is_live(now)));
     doc["vip"] = match &v.vip {
         Some(vip) => {
             let node_of = |eni: &Option<String>| {

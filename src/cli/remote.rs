@@ -92,6 +92,20 @@ fn print_cluster(doc: &Value) {
         (_, true) => println!("automatic failover: PAUSED"),
         _ => println!("automatic failover: armed"),
     }
+    if let Value::Object(r) = &doc["request"] {
+        println!(
+            "request {}: {} {} (via {}, {})",
+            if r.get("started") == Some(&Value::Bool(true)) {
+                "RUNNING"
+            } else {
+                "pending"
+            },
+            s(&doc["request"]["action"]),
+            s(&doc["request"]["id"]),
+            s(&doc["request"]["via"]),
+            s(&doc["request"]["requested_at"])
+        );
+    }
 }
 
 /// `myha history --url`

@@ -47,6 +47,9 @@ fn print_shared(cluster: &str, sh: &SharedState) {
     for (node, why) in &sh.needs_rebuild {
         println!("{node} NEEDS REBUILD: {why} (`myha bootstrap --rebuild --node {node}`)");
     }
+    if let Some(r) = sh.request.as_ref().filter(|r| r.is_live(now)) {
+        println!("request {}: {r}", if r.started { "RUNNING" } else { "pending" });
+    }
 }
 
 struct Watched {
