@@ -239,6 +239,38 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
             );
         }
         assert!(m.body.trim_end().ends_with("# EOF"));
+        // and the reference parser agrees (prometheus_client's OpenMetrics parser, in the lab's venv)
+        let venv = std::env::var("MYHA_LAB_VENV").unwrap_or_else(|_| "/opt/myha-lab/venv".into());
+        let mut parser = Command::new(format!("{venv}/bin/python"))
+            .args([
+                "-c",
+                "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
+                 print(' '.join(sorted(f.name for f in parse(sys.stdin.read()))))",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut parser.stdin.take().unwrap(), m.body.as_bytes()).unwrap();
+        let parsed = parser.wait_with_output().unwrap();
+        let names = String::from_utf8_lossy(&parsed.stdout).into_owned();
+        assert!(
+            parsed.status.success(),
+            "/metrics does not parse as OpenMetrics: {}",
+            String::from_utf8_lossy(&parsed.stderr)
+        );
+        for family in [
+            "myha_failovers",
+            "myha_leader",
+            "myha_coordinator_session",
+            "myha_node_up",
+        ] {
+            assert!(
+                names.split_whitespace().any(|n| n == family),
+                "{family} not parsed: {names}"
+            );
+        }
 
         // switchover and manual failover: refused with the reason, nothing changes
         let refused = |body: &str, status: u16, says: &str| {
