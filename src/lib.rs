@@ -16,6 +16,7 @@
 //! - [`metrics`]: the Prometheus metrics.
 //! - [`cli`]: the `myha` subcommands.
 pub mod api;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod coord;

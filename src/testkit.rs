@@ -158,6 +158,7 @@ pub fn cluster(names: &[&str]) -> ClusterConfig {
                 az: "a".into(),
                 priority: 0,
                 no_promote: false,
+                datadir: None,
             })
             .collect(),
     }

@@ -1,5 +1,6 @@
 //! The `myha` command line: argument parsing and one module per subcommand.
 
+mod backup;
 mod check_config;
 mod client;
 mod manager;
@@ -65,6 +66,34 @@ pub enum Command {
     /// Manual failover of a dead master to --to (or the best candidate), while automation is
     /// paused or blocked; run by the cluster's leader, asked through a manager's API.
     Failover(ActionArgs),
+    /// Take a physical backup now, on this replica's host (mariabackup / xtrabackup), store it
+    /// in [backup] store and catalogue it with its GTID position.
+    Backup {
+        /// The configuration file.
+        #[arg(long, short, env = "MYHA_CONFIG")]
+        config: PathBuf,
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+        /// The node this host runs (default: found by this host's addresses).
+        #[arg(long)]
+        node: Option<String>,
+        /// The catalogue entry as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a cluster's catalogued backups, newest first.
+    Backups {
+        /// The configuration file.
+        #[arg(long, short, env = "MYHA_CONFIG")]
+        config: PathBuf,
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Acknowledge a failover: clear the anti-flap block so the next dead master fails over.
     Ack(ClusterArgs),
     /// Pause automation for a cluster: detection and status go on, no action is taken.
@@ -159,6 +188,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Switchover(a) => remote::request(a, "switchover").await,
         Command::Failover(a) => remote::request(a, "failover").await,
+        Command::Backup {
+            config,
+            cluster,
+            node,
+            json,
+        } => backup::backup(&config, &cluster, node.as_deref(), json).await,
+        Command::Backups { config, cluster, json } => backup::list(&config, &cluster, json).await,
         Command::Ack(a) => change(a, state::Change::Ack).await,
         Command::Pause(a) => change(a, state::Change::Pause).await,
         Command::Resume(a) => change(a, state::Change::Resume).await,

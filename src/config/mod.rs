@@ -65,9 +65,49 @@ pub struct Config {
     /// Failover step limits and anti-flapping.
     #[serde(default)]
     pub failover: FailoverConfig,
+    /// Physical backups and replica bootstrap. Without it `myha backup` refuses.
+    pub backup: Option<BackupConfig>,
     /// The clusters this manager watches (`[[cluster]]`).
     #[serde(rename = "cluster")]
     pub clusters: Vec<ClusterConfig>,
+}
+
+/// `[backup]`: physical backups (`myha backup`) taken on a replica's host, kept in a store,
+/// catalogued in the coordinator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where backups are kept: an absolute directory path (local or a mounted share).
+    pub store: String,
+    /// How many backups per cluster to keep; older ones are deleted after a new one succeeds.
+    #[serde(default = "d_keep")]
+    pub keep: usize,
+    /// May the master be the source when no replica can be (it loads the master)?
+    #[serde(default)]
+    pub allow_master: bool,
+    /// The servers' datadir, unless a node sets its own.
+    #[serde(default = "d_datadir")]
+    pub datadir: PathBuf,
+    /// Where a backup is staged before it goes to the store (needs room for one backup and
+    /// its archive).
+    #[serde(default = "d_work_dir")]
+    pub work_dir: PathBuf,
+    /// The longest a backup (or a restore) may take before it is killed.
+    #[serde(default = "d_backup_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn d_keep() -> usize {
+    7
+}
+fn d_datadir() -> PathBuf {
+    PathBuf::from("/var/lib/mysql")
+}
+fn d_work_dir() -> PathBuf {
+    PathBuf::from("/var/tmp")
+}
+fn d_backup_timeout() -> Duration {
+    Duration::from_secs(6 * 3600)
 }
 
 /// `[manager]`.
@@ -391,6 +431,8 @@ pub struct NodeConfig {
     /// Never promote this node (a backup or reporting replica).
     #[serde(default)]
     pub no_promote: bool,
+    /// Its datadir, when not `[backup] datadir`.
+    pub datadir: Option<PathBuf>,
 }
 
 fn default_port() -> u16 {

@@ -222,6 +222,10 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
         problems.push("failover.vip_rounds: must be 1 ..= 20".into());
     }
 
+    if let Some(b) = &cfg.backup {
+        check_backup(b, &mut problems);
+    }
+
     if cfg.clusters.is_empty() {
         problems.push("cluster: at least one [[cluster]] is required".into());
     }
@@ -290,6 +294,9 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
             if n.az.is_empty() {
                 problems.push(format!("{nk}.az: must not be empty"));
             }
+            if n.datadir.as_ref().is_some_and(|d| !d.is_absolute()) {
+                problems.push(format!("{nk}.datadir: must be an absolute path"));
+            }
         }
         if !c.nodes.is_empty() && c.nodes.iter().all(|n| n.no_promote) {
             problems.push(format!(
@@ -298,4 +305,30 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
         }
     }
     problems
+}
+
+fn check_backup(b: &super::BackupConfig, problems: &mut Vec<String>) {
+    if b.store.starts_with("s3://") {
+        problems
+            .push("backup.store: S3 stores are not supported yet: give a directory (local or a mounted share)".into());
+    } else if !std::path::Path::new(&b.store).is_absolute() {
+        problems.push(format!(
+            "backup.store: {:?} must be an absolute directory path",
+            b.store
+        ));
+    }
+    if b.keep == 0 || b.keep > 1000 {
+        problems.push("backup.keep: must be 1 ..= 1000".into());
+    }
+    for (key, p) in [("backup.datadir", &b.datadir), ("backup.work_dir", &b.work_dir)] {
+        if !p.is_absolute() {
+            problems.push(format!("{key}: {} must be an absolute path", p.display()));
+        }
+    }
+    if b.timeout < std::time::Duration::from_secs(10) || b.timeout > std::time::Duration::from_secs(7 * 24 * 3600) {
+        problems.push(format!(
+            "backup.timeout: {} s is outside 10 s ..= 7 days",
+            b.timeout.as_secs()
+        ));
+    }
 }

@@ -5,6 +5,7 @@ use super::file::FileStore;
 use super::lead::{Coordinator, ManagerInfo};
 use super::zk::ZkStore;
 use super::{SharedState, Store, StoreError, Versioned};
+use crate::backup::BackupMeta;
 use crate::config::Config;
 use crate::failover::{FailoverRecord, RecordSink};
 use serde::Serialize;
@@ -106,6 +107,27 @@ impl Store for AnyStore {
         match self {
             AnyStore::File(s) => s.record(cluster, id).await,
             AnyStore::Zk(s) => s.record(cluster, id).await,
+        }
+    }
+
+    async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.save_backup(meta).await,
+            AnyStore::Zk(s) => s.save_backup(meta).await,
+        }
+    }
+
+    async fn backups(&self, cluster: &str) -> Result<Vec<BackupMeta>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.backups(cluster).await,
+            AnyStore::Zk(s) => s.backups(cluster).await,
+        }
+    }
+
+    async fn delete_backup(&self, cluster: &str, id: &str) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.delete_backup(cluster, id).await,
+            AnyStore::Zk(s) => s.delete_backup(cluster, id).await,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
 use super::{SharedState, Store, StoreError, Versioned};
+use crate::backup::BackupMeta;
 use crate::failover::{FailoverRecord, RecordSink};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ pub struct Data {
     next_id: i64,
     states: BTreeMap<String, (SharedState, u64)>,
     records: BTreeMap<String, FailoverRecord>,
+    backups: BTreeMap<String, BackupMeta>,
     leaders: BTreeMap<String, Lease>,
     managers: BTreeMap<String, (ManagerInfo, i64)>,
     /// Refuse new sessions (no quorum).
@@ -166,6 +168,26 @@ impl Store for FakeCoord {
 
     async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
         self.op(|d, _| d.records.get(id).filter(|r| r.cluster == cluster).cloned())
+    }
+
+    async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
+        self.op(|d, _| {
+            d.backups.insert(meta.id.clone(), meta.clone());
+        })
+    }
+
+    async fn backups(&self, cluster: &str) -> Result<Vec<BackupMeta>, StoreError> {
+        self.op(|d, _| {
+            let mut v: Vec<BackupMeta> = d.backups.values().filter(|b| b.cluster == cluster).cloned().collect();
+            v.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+            v
+        })
+    }
+
+    async fn delete_backup(&self, _cluster: &str, id: &str) -> Result<(), StoreError> {
+        self.op(|d, _| {
+            d.backups.remove(id);
+        })
     }
 }
 

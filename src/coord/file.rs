@@ -9,6 +9,7 @@
 //! `flock` on `<cluster>/.lock`, so `myha ack` and the manager never interleave.
 
 use super::{SharedState, Store, StoreError, Versioned};
+use crate::backup::BackupMeta;
 use crate::failover::{FailoverRecord, RecordSink};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -123,6 +124,42 @@ impl Store for FileStore {
         out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
+        let d = self.cluster_dir(&meta.cluster)?.join("backups");
+        std::fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
+        let bytes = serde_json::to_vec_pretty(meta).map_err(|e| StoreError::Io(e.to_string()))?;
+        write_atomic(&d.join(format!("{}.json", meta.id)), &bytes)
+    }
+
+    async fn backups(&self, cluster: &str) -> Result<Vec<BackupMeta>, StoreError> {
+        let d = self.cluster_dir(cluster)?.join("backups");
+        let entries = match std::fs::read_dir(&d) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            r => r.map_err(|e| io("cannot list", &d, e))?,
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let p = entry.map_err(|e| io("cannot list", &d, e))?.path();
+            if p.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match std::fs::read(&p).map(|b| serde_json::from_slice::<BackupMeta>(&b)) {
+                Ok(Ok(m)) => out.push(m),
+                other => tracing::warn!(file = %p.display(), "skipping unreadable backup entry: {other:?}"),
+            }
+        }
+        out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        Ok(out)
+    }
+
+    async fn delete_backup(&self, cluster: &str, id: &str) -> Result<(), StoreError> {
+        let p = self.cluster_dir(cluster)?.join("backups").join(format!("{id}.json"));
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("cannot remove", &p, e)),
+            _ => Ok(()),
+        }
     }
 
     async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {

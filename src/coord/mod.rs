@@ -20,6 +20,7 @@ pub mod request;
 mod tests;
 pub mod zk;
 
+use crate::backup::BackupMeta;
 use crate::failover::{FailoverRecord, RecordSink};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -126,6 +127,15 @@ pub trait Store: RecordSink {
         cluster: &str,
         id: &str,
     ) -> impl Future<Output = Result<Option<FailoverRecord>, StoreError>> + Send;
+
+    /// Catalogue a finished backup (only usable backups are ever catalogued).
+    fn save_backup(&self, meta: &BackupMeta) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A cluster's catalogued backups, newest first.
+    fn backups(&self, cluster: &str) -> impl Future<Output = Result<Vec<BackupMeta>, StoreError>> + Send;
+
+    /// Remove a backup from the catalogue.
+    fn delete_backup(&self, cluster: &str, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Like [`update`], for a change that may be refused on what it finds: `f` returning `Err`

@@ -17,6 +17,7 @@
 
 use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
 use super::{SharedState, Store, StoreError, Versioned};
+use crate::backup::BackupMeta;
 use crate::config::ZookeeperConfig;
 use crate::failover::{FailoverRecord, RecordSink};
 use std::collections::HashMap;
@@ -478,6 +479,38 @@ impl Store for ZkStore {
         out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
+        let dir = format!("{}/backups", self.cluster_path(&meta.cluster));
+        let path = format!("{dir}/{}", meta.id);
+        let bytes = serde_json::to_vec(meta).map_err(|e| StoreError::Io(e.to_string()))?;
+        self.ensure(&dir).await?;
+        let c = self.connected()?;
+        let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        match self.timed("create", &path, c.create(&path, &bytes, &opts)).await? {
+            Ok(_) => Ok(()),
+            // an entry is written once, when its backup is complete: the same id again is
+            // the same backup
+            Err(zk::Error::NodeExists) => Ok(()),
+            Err(e) => Err(zk_err("create", &path, e)),
+        }
+    }
+
+    async fn backups(&self, cluster: &str) -> Result<Vec<BackupMeta>, StoreError> {
+        let dir = format!("{}/backups", self.cluster_path(cluster));
+        let mut out: Vec<BackupMeta> = self.read_children(&dir, None).await?;
+        out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        Ok(out)
+    }
+
+    async fn delete_backup(&self, cluster: &str, id: &str) -> Result<(), StoreError> {
+        let path = format!("{}/backups/{id}", self.cluster_path(cluster));
+        let c = self.connected()?;
+        match self.timed("delete", &path, c.delete(&path, None)).await? {
+            Ok(()) | Err(zk::Error::NoNode) => Ok(()),
+            Err(e) => Err(zk_err("delete", &path, e)),
+        }
     }
 
     async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {

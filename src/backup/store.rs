@@ -1,0 +1,204 @@
+//! Where backups are kept: [`BackupStore`], one trait for every kind of store. [`DirStore`]
+//! keeps each backup as one tar archive in a directory (local disk or a mounted share),
+//! written under a temporary name and renamed when complete, so a half-written archive never
+//! looks like a backup.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+/// A store operation that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Reading or writing the store failed.
+    #[error("backup store {store}: {what}: {why}")]
+    Io {
+        /// the store's location
+        store: String,
+        /// what was being done
+        what: String,
+        /// why it failed
+        why: String,
+    },
+    /// The backup is not in the store.
+    #[error("backup store {store}: no backup {key}")]
+    Missing {
+        /// the store's location
+        store: String,
+        /// the backup's key
+        key: String,
+    },
+}
+
+/// A place to keep backups.
+pub trait BackupStore: Send + Sync {
+    /// Where it is, for people and for the catalogue.
+    fn location(&self) -> String;
+
+    /// Can it be written now? Checked before a backup starts, so an unreachable store fails
+    /// fast instead of after hours of copying.
+    fn check(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Store the directory `dir` as backup `key`; returns its size in bytes.
+    fn put_dir(&self, key: &str, dir: &Path) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Unpack backup `key` into the (empty) directory `dir`.
+    fn get_dir(&self, key: &str, dir: &Path) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Remove backup `key` (absent is fine).
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Backups as tar archives in a directory.
+#[derive(Debug, Clone)]
+pub struct DirStore {
+    dir: PathBuf,
+}
+
+impl DirStore {
+    /// A store in `dir` (created on first use).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DirStore { dir: dir.into() }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.tar"))
+    }
+
+    fn err(&self, what: impl Into<String>, why: impl ToString) -> StoreError {
+        StoreError::Io {
+            store: self.location(),
+            what: what.into(),
+            why: why.to_string(),
+        }
+    }
+}
+
+/// Keys become file names: only what a backup id contains.
+fn safe(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !key.starts_with('.')
+}
+
+impl BackupStore for DirStore {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        let dir = self.dir.clone();
+        let probe = dir.join(".myha-write-check");
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&probe, b"ok")?;
+            std::fs::remove_file(&probe)
+        })
+        .await
+        .map_err(|e| self.err("check", e))?
+        .map_err(|e| self.err("cannot write", e))
+    }
+
+    async fn put_dir(&self, key: &str, dir: &Path) -> Result<u64, StoreError> {
+        if !safe(key) {
+            return Err(self.err(format!("store {key:?}"), "not a backup id"));
+        }
+        let done = self.path(key);
+        let partial = self.dir.join(format!(".{key}.tar.partial"));
+        let src = dir.to_path_buf();
+        let (p, d) = (partial.clone(), done.clone());
+        let r = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            let f = std::fs::File::create(&p)?;
+            let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, f));
+            b.follow_symlinks(false);
+            b.append_dir_all(".", &src)?;
+            let mut w = b.into_inner()?;
+            std::io::Write::flush(&mut w)?;
+            let f = w.into_inner().map_err(|e| e.into_error())?;
+            // the archive is complete on disk before it gets its name
+            f.sync_all()?;
+            let size = f.metadata()?.len();
+            std::fs::rename(&p, &d)?;
+            Ok(size)
+        })
+        .await
+        .map_err(|e| self.err(format!("store {key}"), e))?;
+        r.map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            self.err(format!("store {key} in {}", done.display()), e)
+        })
+    }
+
+    async fn get_dir(&self, key: &str, dir: &Path) -> Result<(), StoreError> {
+        let src = self.path(key);
+        if !safe(key) || !src.exists() {
+            return Err(StoreError::Missing {
+                store: self.location(),
+                key: key.to_string(),
+            });
+        }
+        let dst = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let f = std::fs::File::open(&src)?;
+            let mut a = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
+            a.set_preserve_permissions(true);
+            a.unpack(&dst)
+        })
+        .await
+        .map_err(|e| self.err(format!("fetch {key}"), e))?
+        .map_err(|e| self.err(format!("fetch {key}"), e))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if !safe(key) {
+            return Err(self.err(format!("delete {key:?}"), "not a backup id"));
+        }
+        match tokio::fs::remove_file(self.path(key)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.err(format!("delete {key}"), e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_directory_goes_in_and_comes_back_whole() {
+        let root = tempfile::tempdir().unwrap();
+        let src = root.path().join("src");
+        std::fs::create_dir_all(src.join("app")).unwrap();
+        std::fs::write(src.join("app/t.ibd"), vec![7u8; 100_000]).unwrap();
+        std::fs::write(src.join("xtrabackup_binlog_info"), "mysql-bin.000001\t4\t0-1-7\n").unwrap();
+        let store = DirStore::new(root.path().join("store"));
+        store.check().await.unwrap();
+        let size = store.put_dir("c1-20261122T101010Z-db2", &src).await.unwrap();
+        assert!(size > 100_000);
+        // no partial file is left, only the archive
+        let names: Vec<String> = std::fs::read_dir(root.path().join("store"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["c1-20261122T101010Z-db2.tar"]);
+        let dst = root.path().join("dst");
+        std::fs::create_dir_all(&dst).unwrap();
+        store.get_dir("c1-20261122T101010Z-db2", &dst).await.unwrap();
+        assert_eq!(std::fs::read(dst.join("app/t.ibd")).unwrap(), vec![7u8; 100_000]);
+        store.delete("c1-20261122T101010Z-db2").await.unwrap();
+        assert!(matches!(
+            store.get_dir("c1-20261122T101010Z-db2", &dst).await,
+            Err(StoreError::Missing { .. })
+        ));
+        assert!(store.put_dir("../escape", &src).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_store_fails_the_check() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        // a regular file where the directory should be
+        let store = DirStore::new(f.path().join("sub"));
+        assert!(matches!(store.check().await, Err(StoreError::Io { .. })));
+    }
+}
