@@ -3,6 +3,7 @@
 //! coordinator with the GTID position a restored replica starts from ([`position`]). Only a
 //! complete, prepared, stored backup is ever catalogued: every entry is restorable.
 
+pub mod bootstrap;
 pub mod position;
 pub mod source;
 pub mod store;

@@ -1,10 +1,11 @@
 //! `myha backup` (on a replica's host: take one now) and `myha backups` (the catalogue).
 
 use super::{load_config, table, EXIT_CONFIG};
+use crate::backup::bootstrap::{Bootstrap, BootstrapError};
 use crate::backup::source::{self, SourceRole};
 use crate::backup::store::DirStore;
 use crate::backup::{BackupError, Job};
-use crate::config::{ClusterConfig, Config};
+use crate::config::{ClusterConfig, Config, NodeConfig};
 use crate::coord::any::AnyStore;
 use crate::coord::Store;
 use crate::mysql::client::MysqlClient;
@@ -50,6 +51,92 @@ fn local_addresses() -> Vec<IpAddr> {
         .collect()
 }
 
+/// The node this host runs: `want` if given (and it is this host's), else the one configured
+/// at one of this host's addresses. The backup tools work on the local datadir.
+fn this_node<'a>(c: &'a ClusterConfig, want: Option<&str>, cmd: &str) -> Result<&'a NodeConfig, ExitCode> {
+    let local = local_addresses();
+    let here = source::local_node(c, &local);
+    match (want, here) {
+        (Some(want), _) => match c.node(want) {
+            None => Err(fail(EXIT_CONFIG, format!("no node {want:?} in cluster {}", c.name))),
+            Some(n) if here.is_some_and(|h| h.name == n.name) => Ok(n),
+            Some(n) => Err(fail(
+                EXIT_CONFIG,
+                format!(
+                    "run `myha {cmd}` on {}'s host ({}): it works on the local datadir",
+                    n.name, n.address
+                ),
+            )),
+        },
+        (None, Some(h)) => Ok(h),
+        (None, None) => Err(fail(
+            EXIT_CONFIG,
+            format!(
+                "this host is none of cluster {}'s nodes: run `myha {cmd}` on the node's host",
+                c.name
+            ),
+        )),
+    }
+}
+
+/// `myha bootstrap --config F --cluster C --node N [--rebuild] [--json]`
+pub async fn bootstrap(config: &Path, name: &str, node: &str, rebuild: bool, json: bool) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let c = match cluster(&cfg, name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(bcfg) = &cfg.backup else {
+        return fail(
+            EXIT_CONFIG,
+            format!(
+                "{}: no [backup] section: where would the backup come from?",
+                config.display()
+            ),
+        );
+    };
+    let n = match this_node(c, Some(node), "bootstrap") {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let coordinator = match AnyStore::open(&cfg).await {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_UNAVAILABLE, format!("cannot reach the coordinator: {e}")),
+    };
+    let job = Bootstrap {
+        cluster: c,
+        node: n,
+        config: bcfg,
+        rebuild,
+        catch_up_timeout: cfg.failover.catch_up_timeout.max(std::time::Duration::from_secs(600)),
+    };
+    let admin = MysqlClient::new(c, cfg.timing.probe_timeout.max(std::time::Duration::from_secs(2)));
+    match job.run(&DirStore::new(&bcfg.store), &coordinator, &admin).await {
+        Ok(r) if json => {
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            println!(
+                "{} restored from backup {} and replicating from {} (started at {}); restore {} ms, server start {} ms, catch-up {} ms, total {} ms",
+                r.node, r.backup, r.master, r.start_gtid, r.restore_ms, r.start_ms, r.catch_up_ms, r.total_ms
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ (BootstrapError::NotEmpty(_) | BootstrapError::IsMaster(_))) => fail(EXIT_CONFIG, e),
+        Err(
+            e @ (BootstrapError::NoMaster(_)
+            | BootstrapError::NoBackup(_)
+            | BootstrapError::Store(_)
+            | BootstrapError::Coordinator(_)),
+        ) => fail(EXIT_UNAVAILABLE, e),
+        Err(e) => fail(1, e),
+    }
+}
+
 /// `myha backup --config F --cluster C [--node N] [--json]`
 pub async fn backup(config: &Path, name: &str, node: Option<&str>, json: bool) -> ExitCode {
     let cfg = match load_config(config) {
@@ -67,29 +154,9 @@ pub async fn backup(config: &Path, name: &str, node: Option<&str>, json: bool) -
         );
     };
     // the tool reads the datadir: it runs on the source's host
-    let local = local_addresses();
-    let here = source::local_node(c, &local);
-    let n = match (node, here) {
-        (Some(want), _) => match c.node(want) {
-            None => return fail(EXIT_CONFIG, format!("no node {want:?} in cluster {name}")),
-            Some(n) if here.is_some_and(|h| h.name == n.name) => n,
-            Some(n) => {
-                return fail(
-                    EXIT_CONFIG,
-                    format!(
-                        "run `myha backup` on {}'s host ({}): the backup tool reads its datadir locally",
-                        n.name, n.address
-                    ),
-                )
-            }
-        },
-        (None, Some(h)) => h,
-        (None, None) => {
-            return fail(
-                EXIT_CONFIG,
-                format!("this host is none of cluster {name}'s nodes: run `myha backup` on a replica's host"),
-            )
-        }
+    let n = match this_node(c, node, "backup") {
+        Ok(n) => n,
+        Err(code) => return code,
     };
     let mut prober = Prober::new(
         Arc::new(c.clone()),

@@ -82,6 +82,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// On a new (or diverged) node's host: restore the latest backup, start the server
+    /// read-only, replicate from the current master until caught up.
+    Bootstrap {
+        /// The configuration file.
+        #[arg(long, short, env = "MYHA_CONFIG")]
+        config: PathBuf,
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+        /// The node this host runs.
+        #[arg(long)]
+        node: String,
+        /// Wipe the node's datadir first (a diverged old master; destroys its data).
+        #[arg(long)]
+        rebuild: bool,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List a cluster's catalogued backups, newest first.
     Backups {
         /// The configuration file.
@@ -194,6 +213,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             node,
             json,
         } => backup::backup(&config, &cluster, node.as_deref(), json).await,
+        Command::Bootstrap {
+            config,
+            cluster,
+            node,
+            rebuild,
+            json,
+        } => backup::bootstrap(&config, &cluster, &node, rebuild, json).await,
         Command::Backups { config, cluster, json } => backup::list(&config, &cluster, json).await,
         Command::Ack(a) => change(a, state::Change::Ack).await,
         Command::Pause(a) => change(a, state::Change::Pause).await,

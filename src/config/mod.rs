@@ -95,6 +95,26 @@ pub struct BackupConfig {
     /// The longest a backup (or a restore) may take before it is killed.
     #[serde(default = "d_backup_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// The OS user the server runs as: a restored datadir is given to it.
+    #[serde(default = "d_os_user")]
+    pub os_user: String,
+    /// How `myha bootstrap` starts the server on this host (`{node}` is replaced by the
+    /// node's name).
+    #[serde(default = "d_start_command")]
+    pub start_command: Vec<String>,
+    /// How `myha bootstrap --rebuild` stops it.
+    #[serde(default = "d_stop_command")]
+    pub stop_command: Vec<String>,
+}
+
+fn d_os_user() -> String {
+    "mysql".into()
+}
+fn d_start_command() -> Vec<String> {
+    ["systemctl", "start", "mariadb"].map(String::from).to_vec()
+}
+fn d_stop_command() -> Vec<String> {
+    ["systemctl", "stop", "mariadb"].map(String::from).to_vec()
 }
 
 fn d_keep() -> usize {

@@ -317,6 +317,19 @@ fn check_backup(b: &super::BackupConfig, problems: &mut Vec<String>) {
             b.store
         ));
     }
+    for (key, cmd) in [
+        ("backup.start_command", &b.start_command),
+        ("backup.stop_command", &b.stop_command),
+    ] {
+        if cmd.first().is_none_or(|p| p.trim().is_empty()) {
+            problems.push(format!(
+                "{key}: must name a program (a list: [\"systemctl\", \"start\", \"mariadb\"])"
+            ));
+        }
+    }
+    if b.os_user.is_empty() {
+        problems.push("backup.os_user: must not be empty".into());
+    }
     if b.keep == 0 || b.keep > 1000 {
         problems.push("backup.keep: must be 1 ..= 1000".into());
     }

@@ -144,6 +144,27 @@ impl Flavor {
         v
     }
 
+    /// Where a node restored from a backup starts replicating: the backup's GTID position
+    /// (from `xtrabackup_binlog_info`, never the restored `mysql.gtid_slave_pos` table). Any
+    /// replication configuration that came with the datadir is forgotten first.
+    pub fn start_position(self, gtids: &Gtids) -> Vec<String> {
+        let g = quote(&gtids.to_string());
+        match self {
+            Flavor::MariaDb => vec![
+                "STOP SLAVE".into(),
+                "RESET SLAVE ALL".into(),
+                format!("SET GLOBAL gtid_slave_pos = {g}"),
+            ],
+            // gtid_purged can only be set on an empty gtid_executed
+            Flavor::MySql => vec![
+                "STOP REPLICA".into(),
+                "RESET REPLICA ALL".into(),
+                "RESET MASTER".into(),
+                format!("SET GLOBAL gtid_purged = {g}"),
+            ],
+        }
+    }
+
     /// Forget replication on a promoted node (may wait for a stuck receiver).
     pub fn detach(self) -> Vec<String> {
         match self {

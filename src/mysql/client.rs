@@ -340,6 +340,14 @@ impl MysqlAdmin for MysqlClient {
         Ok(())
     }
 
+    async fn set_start_position(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<(), OpError> {
+        let mut c = self.op_conn(node, "set the start position", limit).await?;
+        for sql in self.flavor.start_position(gtids) {
+            c.exec(&sql, limit).await?;
+        }
+        Ok(())
+    }
+
     async fn set_read_only(&self, node: &NodeConfig, on: bool, limit: Duration) -> Result<(), OpError> {
         let mut c = self
             .op_conn(node, if on { "set read-only" } else { "set writable" }, limit)

@@ -105,6 +105,15 @@ pub trait MysqlAdmin: Send + Sync {
         limit: Duration,
     ) -> impl Future<Output = Result<(), OpError>> + Send;
 
+    /// Set the GTID position a node restored from a backup starts replicating from (see
+    /// [`crate::flavor::Flavor::start_position`]).
+    fn set_start_position(
+        &self,
+        node: &NodeConfig,
+        gtids: &Gtids,
+        limit: Duration,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
+
     /// Set or clear read-only.
     fn set_read_only(
         &self,

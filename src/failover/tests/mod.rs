@@ -174,6 +174,9 @@ impl MysqlAdmin for Script {
         self.answer(format!("repoint {}->{} {from:?}", node.name, m.name))
             .map(|_| ())
     }
+    async fn set_start_position(&self, node: &NodeConfig, gtids: &Gtids, _: Duration) -> Result<(), OpError> {
+        self.answer(format!("start-position {} {gtids}", node.name)).map(|_| ())
+    }
     async fn set_read_only(&self, node: &NodeConfig, on: bool, _: Duration) -> Result<(), OpError> {
         self.answer(format!("read_only {} {on}", node.name)).map(|_| ())
     }
