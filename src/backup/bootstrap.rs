@@ -129,6 +129,17 @@ impl Bootstrap<'_> {
             .cluster
             .node(&master_name)
             .ok_or_else(|| BootstrapError::Server(format!("the master of record {master_name} is not configured")))?;
+        let marker = self.marker();
+        let resuming = marker.exists();
+        let datadir = self.datadir().to_path_buf();
+        let empty = match std::fs::read_dir(&datadir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(io(format!("cannot read {}", datadir.display()), e)),
+            Ok(mut d) => d.next().is_none(),
+        };
+        if !empty && !self.rebuild && !resuming {
+            return Err(BootstrapError::NotEmpty(datadir));
+        }
         let tool = Tool::for_flavor(self.cluster.flavor);
         let backup: BackupMeta = coordinator
             .backups(name)
@@ -141,17 +152,6 @@ impl Bootstrap<'_> {
             .flavor
             .parse_gtids(&backup.gtid)
             .map_err(|e| BootstrapError::Server(format!("backup {}: {e}", backup.id)))?;
-        let marker = self.marker();
-        let resuming = marker.exists();
-        let datadir = self.datadir().to_path_buf();
-        let empty = match std::fs::read_dir(&datadir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-            Err(e) => return Err(io(format!("cannot read {}", datadir.display()), e)),
-            Ok(mut d) => d.next().is_none(),
-        };
-        if !empty && !self.rebuild && !resuming {
-            return Err(BootstrapError::NotEmpty(datadir));
-        }
         store.check().await?;
         // From here on the node is being replaced: say so, where managers and a re-run look.
         std::fs::create_dir_all(&self.config.work_dir).map_err(|e| io("cannot create [backup] work_dir", e))?;

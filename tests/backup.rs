@@ -1,0 +1,186 @@
+//! Backups and bootstrap on the lab's real MariaDB servers and ZooKeeper: every bad case
+//! refused with a clear error and nothing changed; a backup on db2; db3 rebuilt from it while
+//! the master kept taking writes; retention.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::lab::{lab_cmd, Lab};
+use std::path::Path;
+use std::process::Command;
+
+/// The lab config with a ZooKeeper root, backup store and work dir of this test's own.
+fn config(dir: &Path, store: &Path) -> std::path::PathBuf {
+    let cfg = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/lab.toml")).unwrap();
+    let root = format!("root = \"/myha-test-backup-{}\"", std::process::id());
+    let cfg = cfg
+        .replace("root = \"/myha\"", &root)
+        .replace(
+            "store = \"/tmp/myha-lab/backups\"",
+            &format!("store = \"{}\"", store.display()),
+        )
+        .replace(
+            "work_dir = \"/tmp/myha-lab/backup-work\"",
+            &format!("work_dir = \"{}\"", dir.join("work").display()),
+        )
+        .replace("keep = 3", "keep = 2");
+    assert!(
+        cfg.contains(&root) && cfg.contains("keep = 2"),
+        "config/lab.toml changed shape"
+    );
+    let path = dir.join("lab.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+/// `myha ARGS --config CFG` on a lab host: (exit code, stdout + stderr).
+fn myha(lab: &Lab, host: &str, cfg: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", lab.status.namespace(host), env!("CARGO_BIN_EXE_myha")])
+        .args(args)
+        .arg("--config")
+        .arg(cfg)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("MYHA_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+fn catalogue(lab: &Lab, cfg: &Path) -> Vec<serde_json::Value> {
+    let (code, out) = myha(lab, "mgr1", cfg, &["backups", "--cluster", "lab", "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap()
+}
+
+fn pause(ms: u64) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(async { tokio::time::sleep(std::time::Duration::from_millis(ms)).await });
+}
+
+fn sql(target: &str, q: &str) -> String {
+    lab_cmd(&["sql", target, q])
+}
+
+#[test]
+fn backups_are_taken_on_replicas_and_rebuild_a_node_that_catches_up() {
+    let lab = Lab::up();
+    lab_cmd(&["reset"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let cfg = config(dir.path(), &store);
+    let run = |host: &str, args: &[&str]| myha(&lab, host, &cfg, args);
+
+    // refused, nothing catalogued or stored
+    let (code, out) = run("db1", &["backup", "--cluster", "lab"]);
+    assert_eq!(code, Some(69), "the master: {out}");
+    assert!(out.contains("allow_master"), "{out}");
+    let (code, out) = run("mgr1", &["backup", "--cluster", "lab"]);
+    assert_eq!(code, Some(64), "not a DB host: {out}");
+    let (code, out) = run("mgr1", &["backup", "--cluster", "lab", "--node", "db2"]);
+    assert_eq!(code, Some(64), "another host's node: {out}");
+    let (code, out) = run("db2", &["backup", "--cluster", "nope"]);
+    assert_eq!(code, Some(64), "unknown cluster: {out}");
+    // the store is unreachable: a file where its directory should be
+    let blocked = dir.path().join("blocked");
+    std::fs::write(&blocked, "").unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&cfg).unwrap().replace(
+            &store.display().to_string(),
+            &blocked.join("store").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let (code, out) = myha(&lab, "db2", &bad, &["backup", "--cluster", "lab"]);
+    assert_eq!(code, Some(69), "unreachable store: {out}");
+    assert!(out.contains("backup store"), "{out}");
+    assert!(catalogue(&lab, &cfg).is_empty());
+    assert!(!store.exists());
+
+    // bootstrap without a master of record, then without a backup
+    let (code, out) = run("db3", &["bootstrap", "--cluster", "lab", "--node", "db3", "--rebuild"]);
+    assert_eq!(code, Some(69), "no master: {out}");
+    assert!(out.contains("master of cluster lab is unknown"), "{out}");
+    common::netns::run_in(lab.status.namespace("mgr1"), {
+        let cfg = cfg.clone();
+        move || async move {
+            let c = myha::config::load(&cfg).unwrap();
+            let zk = myha::coord::zk::ZkStore::connect(c.zookeeper.as_ref().unwrap())
+                .await
+                .unwrap();
+            myha::coord::update(&zk, "lab", |s| {
+                s.master = Some("db1".into());
+                s.epoch = 1;
+            })
+            .await
+            .unwrap();
+        }
+    });
+    let (code, out) = run("db3", &["bootstrap", "--cluster", "lab", "--node", "db3", "--rebuild"]);
+    assert_eq!(code, Some(69), "no backup: {out}");
+    assert!(out.contains("no usable backup"), "{out}");
+    let (code, out) = run("db3", &["bootstrap", "--cluster", "lab", "--node", "db3"]);
+    assert_eq!(code, Some(64), "a datadir with data, no --rebuild: {out}");
+    let (code, out) = run("db1", &["bootstrap", "--cluster", "lab", "--node", "db1", "--rebuild"]);
+    assert_eq!(code, Some(64), "the master: {out}");
+    assert_eq!(sql("db3", "SELECT @@read_only").trim(), "1", "db3 untouched");
+
+    // a backup on db2
+    let (code, out) = run("db2", &["backup", "--cluster", "lab", "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let b: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(b["source"], "db2");
+    assert!(b["gtid"].as_str().unwrap().starts_with("0-1-"), "{b}");
+    assert!(b["size_bytes"].as_u64().unwrap() > 1_000_000, "{b}");
+    assert_eq!(catalogue(&lab, &cfg).len(), 1);
+
+    // the master keeps writing; db3 is rebuilt from the backup and catches up
+    sql(
+        "db1",
+        "CREATE TABLE IF NOT EXISTS app.bootstrap_test (id INT PRIMARY KEY); INSERT INTO app.bootstrap_test VALUES (1),(2),(3)",
+    );
+    let (code, out) = run(
+        "db3",
+        &["bootstrap", "--cluster", "lab", "--node", "db3", "--rebuild", "--json"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["backup"], b["id"]);
+    assert_eq!(r["master"], "db1");
+    println!("bootstrap of db3: {r}");
+    assert_eq!(sql("db3", "SELECT COUNT(*) FROM app.bootstrap_test").trim(), "3");
+    assert_eq!(sql("db3", "SELECT @@read_only").trim(), "1");
+    // replicating from db1, and what db1 writes next arrives
+    sql("db1", "INSERT INTO app.bootstrap_test VALUES (4)");
+    let mut n = String::new();
+    for _ in 0..50 {
+        n = sql("db3", "SELECT COUNT(*) FROM app.bootstrap_test");
+        if n.trim() == "4" {
+            break;
+        }
+        pause(100);
+    }
+    assert_eq!(n.trim(), "4", "db3 does not replicate from db1");
+
+    // retention: keep = 2
+    for _ in 0..2 {
+        // ids have one-second resolution
+        pause(1100);
+        let (code, out) = run("db2", &["backup", "--cluster", "lab"]);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let left = catalogue(&lab, &cfg);
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|x| x["id"] != b["id"]), "the oldest was not removed");
+    let archives = std::fs::read_dir(&store).unwrap().count();
+    assert_eq!(archives, 2);
+    sql("db1", "DROP TABLE app.bootstrap_test");
+    drop(lab);
+}
