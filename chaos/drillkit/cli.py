@@ -102,16 +102,19 @@ def analyse(run: dict, ctx: Context, outcome: dict, writer: Writer, mgrs: Manage
         run["failover_ms"] = round((first["t"] - ctx.t_fault) * 1000)
     # let the manager finish rejoining / fencing the returning old master
     deadline = time.monotonic() + 20
+    # the lab's blank host counts once a drill has bootstrapped a server on it
+    spares = [n for n in lab.status().get("spares", []) if n["process"] == "running"]
+    nodes = st["nodes"] + spares
     while True:
         vip_rows = lab.sql("vip", "SELECT @@server_id")
         vip_node = lab.node_by_server_id(st, vip_rows[0][0]) if vip_rows else None
-        writable = [n["name"] for n in st["nodes"] if lab.read_only(n["name"]) is False]
+        writable = [n["name"] for n in nodes if lab.read_only(n["name"]) is False]
         topo = {}
-        for n in st["nodes"]:
+        for n in nodes:
             if n["name"] != vip_node:
                 host, running = lab.replicates_from(n["name"])
                 topo[n["name"]] = (host, running)
-        master_ip = next((n["ip"] for n in st["nodes"] if n["name"] == vip_node), None)
+        master_ip = next((n["ip"] for n in nodes if n["name"] == vip_node), None)
         stray = [n for n, (h, r) in topo.items() if not (h == master_ip and r)]
         rebuild = mgrs.shared_state().get("needs_rebuild", {}) if stray else {}
         stray = [n for n in stray if n not in rebuild]
@@ -172,7 +175,7 @@ def analyse(run: dict, ctx: Context, outcome: dict, writer: Writer, mgrs: Manage
         problems.append("the second failure was not blocked")
     problems.extend(ctx.notes)
     for k in ("takeover_ms", "pause_before", "gtid_servers", "degraded_status", "writable_samples",
-              "write_pause_ms", "record_write_pause_ms", "asked"):
+              "write_pause_ms", "record_write_pause_ms", "asked", "backup_ms", "bootstrap_ms", "rebuilt"):
         if k in outcome:
             run[k] = outcome[k]
     if "check" in outcome:
@@ -215,7 +218,7 @@ def main(argv=None) -> int:
         print(f"{a.scenario} run {n}: {'ok' if r['ok'] else 'FAILED'} failover_ms={r['failover_ms']} "
               f"detect_ms={r['detect_ms']} lost={r['lost_acked_writes']} writable={r['writable_nodes']} "
               f"vip={r['vip_node']} max_gap_ms={r.get('max_write_gap_ms')} takeover_ms={r.get('takeover_ms')} "
-              f"write_pause_ms={r.get('write_pause_ms')} "
+              f"write_pause_ms={r.get('write_pause_ms')} bootstrap_ms={r.get('bootstrap_ms')} "
               f"steps={r.get('steps')}"
               + (f" error={r['error']}" if r["error"] else ""), flush=True)
     times = [r["failover_ms"] for r in runs if r["failover_ms"] is not None]

@@ -32,7 +32,7 @@ def sql(target: str, query: str, role: str = "admin") -> list[list[str]] | None:
 
 
 def node_by_server_id(st: dict, sid) -> str | None:
-    return next((n["name"] for n in st["nodes"] if str(n["server_id"]) == str(sid)), None)
+    return next((n["name"] for n in st["nodes"] + st.get("spares", []) if str(n["server_id"]) == str(sid)), None)
 
 
 def read_only(node: str) -> bool | None:
@@ -60,7 +60,8 @@ _ips = {}
 
 def node_ip(node: str) -> str:
     if not _ips:
-        for n in status()["nodes"]:
+        st = status()
+        for n in st["nodes"] + st.get("spares", []):
             _ips[n["name"]] = n["ip"]
     return _ips[node]
 

@@ -41,6 +41,8 @@ class Managers:
         self.state_dir = state_dir
         self.config = LAB_CONFIG
         self.procs: dict[str, subprocess.Popen] = {}
+        # include the lab's blank host db4 in the run's config
+        self.spare = False
         self.offsets: dict[str, int] = {}
 
     def fresh_config(self, tag: str):
@@ -51,6 +53,10 @@ class Managers:
         text, n = re.subn(r'(?m)^root = ".*"$', f'root = "{root}"', text)
         if n != 1:
             raise DrillError(f"cannot set the ZooKeeper root in {LAB_CONFIG}")
+        if self.spare:
+            # the blank host db4, highest priority: once bootstrapped it is the first candidate
+            text += ('\n[[cluster.node]]\nname = "db4"\naddress = "10.88.2.14"\naz = "us-east-1b"\n'
+                     'priority = 200\ndatadir = "/tmp/myha-lab/db4/data"\n')
         self.config = os.path.join(self.log_dir, f"{tag}.toml")
         with open(self.config, "w") as f:
             f.write(text)
@@ -126,6 +132,7 @@ class Managers:
             p.wait()
 
     def stop(self):
+        self.spare = False
         for p in self.procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -164,6 +171,24 @@ class Managers:
         """A running manager that does not lead (the leader if there is no other)."""
         leader = (self.leader() or (self.hosts[0],))[0]
         return next((h for h in self.procs if h != leader), leader)
+
+    def on_host(self, host: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        """`myha ARGS --config <this run's config>` on a lab host (backup and bootstrap run on
+        the DB node's own host), from the repository root (the lab's start/stop commands)."""
+        return subprocess.run(["ip", "netns", "exec", f"myha-{host}", binary(), *args, "--config", self.config],
+                              capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+    def backup(self, host: str) -> dict:
+        p = self.on_host(host, "backup", "--cluster", "lab", "--json")
+        if p.returncode != 0:
+            raise DrillError(f"myha backup on {host} failed ({p.returncode}): {p.stderr.strip()}")
+        return json.loads(p.stdout)
+
+    def bootstrap(self, host: str, *args: str) -> dict:
+        p = self.on_host(host, "bootstrap", "--cluster", "lab", "--node", host, "--json", *args)
+        if p.returncode != 0:
+            raise DrillError(f"myha bootstrap on {host} failed ({p.returncode}): {p.stderr.strip()}")
+        return json.loads(p.stdout)
 
     def history(self) -> list[dict]:
         p = self._myha("history", "--cluster", "lab", "--json")

@@ -3,6 +3,7 @@ waits for the outcome, heals, and returns what happened; `cli.analyse` turns tha
 report. Failover scenarios expect exactly one failover; the others expect none."""
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -351,7 +352,116 @@ def manual_failover(ctx: Context) -> dict:
     return {"expect_failovers": 1, "first_new_ack": first, "asked": via}
 
 
-STARTS = {"kill-leader-mid-failover": start_with_paused_leader}
+# --- backups and bootstrap ------------------------------------------------------------------
+
+def with_spare(mgrs, tag: str, run: int):
+    """Managers whose config has the lab's blank host db4 (highest priority)."""
+    mgrs.spare = True
+    mgrs.start(tag)
+
+
+def _replicates_from(node: str, master: str) -> bool:
+    host, running = lab.replicates_from(node)
+    return running and host == lab.node_ip(master)
+
+
+def _same_rows(ctx: Context, node: str, master: str) -> list[str]:
+    """Problems if `node` lacks any drill row the master had a moment ago (the writer inserts
+    ids in order, so rows up to the master's current highest id are final)."""
+    top = lab.sql(master, "SELECT COALESCE(MAX(id), 0) FROM app.drill")
+    if not top:
+        return [f"cannot read the drill table on {master}"]
+    q = f"SELECT COUNT(*), COALESCE(SUM(id), 0) FROM app.drill WHERE id <= {int(top[0][0])}"
+    want = lab.sql(master, q)
+    try:
+        lab.wait_for(f"{node} to hold {master}'s rows", lambda: lab.sql(node, q) == want, 30, 0.2)
+    except lab.DrillError:
+        return [f"{node} has rows (count, sum of ids) {lab.sql(node, q)}, the master {want}"]
+    return []
+
+
+def add_replica(ctx: Context) -> dict:
+    """A backup on db2, then the blank host db4 bootstraps itself from it while the writer
+    keeps writing: it ends replicating from the master with every row; no failover, no
+    write pause."""
+    ctx.t_fault = time.time()
+    b = ctx.managers.backup("db2")
+    r = ctx.managers.bootstrap("db4")
+    if not _replicates_from("db4", ctx.old_master):
+        ctx.notes.append(f"db4 does not replicate from {ctx.old_master}: {lab.replicates_from('db4')}")
+    out = _quiet(ctx, time.time(), WritableWatch(ctx))
+    ctx.notes.extend(_same_rows(ctx, "db4", ctx.old_master))
+    out.update({"backup_ms": _ms(b["started_at"], b["finished_at"]), "bootstrap": r, "bootstrap_ms": r["total_ms"]})
+    return out
+
+
+def _ms(a: str, b: str) -> int:
+    from datetime import datetime
+    p = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()  # noqa: E731
+    return round((p(b) - p(a)) * 1000)
+
+
+def kill_master_after_bootstrap(ctx: Context) -> dict:
+    """db4 bootstraps from a backup, then the master is killed: db4 (highest priority, as up
+    to date as any) is promoted — a bootstrapped replica is a valid candidate."""
+    ctx.managers.backup("db2")
+    ctx.managers.bootstrap("db4")
+    lab.wait_for("db4 to be healthy in the managers' eyes",
+                 lambda: "db4" not in (ctx.managers.shared_state().get("needs_rebuild") or {}), 15, 0.2)
+    time.sleep(1.0)
+    out = _failover(ctx, ("kill", ctx.old_master), ("start", ctx.old_master))
+    first = out.get("first_new_ack")
+    if first and lab.node_by_server_id(lab.status(), first["sid"]) != "db4":
+        ctx.notes.append(f"server {first['sid']} was promoted, not the bootstrapped db4")
+    return out
+
+
+def rebuild_old_master(ctx: Context) -> dict:
+    """The master is cut off and writes on its own (a divergent transaction) while the others
+    fail over; healed, it is marked for rebuild. A backup of the new timeline, then
+    `myha bootstrap --rebuild` on it: it replicates from the new master, without the divergent
+    row, and is no longer marked."""
+    old = ctx.old_master
+    ctx.fault("isolate", old)
+    first = ctx.first_ack_elsewhere(ctx.t_fault, [_server_id(old)], 30)
+    out = {"expect_failovers": 1, "first_new_ack": first}
+    if not first:
+        lab.lab("heal", old)
+        return out
+    new_master = lab.node_by_server_id(lab.status(), first["sid"])
+    # cut off, the old master takes a write of its own (as an in-flight commit would, once its
+    # semi-sync wait gives up: switched off here so the drill need not wait for that)
+    p = subprocess.run(["mariadb", "--no-defaults", f"--socket={lab.status()['state_dir']}/{old}/mysqld.sock", "-uroot",
+                        "-e", "SET GLOBAL rpl_semi_sync_master_enabled=OFF; "
+                              "INSERT INTO app.drill (run, id, t, sid) VALUES ('divergent', 1, 0, 0)"],
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise lab.DrillError(f"the divergent write on {old} failed: {p.stderr.strip()}")
+    time.sleep(SETTLE_S)
+    lab.lab("heal", old)
+    try:
+        lab.wait_for(f"{old} to be marked for rebuild",
+                     lambda: old in (ctx.managers.shared_state().get("needs_rebuild") or {}), 30, 0.5)
+    except lab.DrillError as e:
+        ctx.notes.append(str(e))
+        return out
+    replica = next(n["name"] for n in lab.status()["nodes"] if n["name"] not in (old, new_master))
+    ctx.managers.backup(replica)
+    r = ctx.managers.bootstrap(old, "--rebuild")
+    if not _replicates_from(old, new_master):
+        ctx.notes.append(f"{old} does not replicate from {new_master} after the rebuild")
+    if lab.sql(new_master, "SELECT COUNT(*) FROM app.drill WHERE run = 'divergent'") != [["0"]]:
+        ctx.notes.append("the divergent row reached the new master")
+    if lab.sql(old, "SELECT COUNT(*) FROM app.drill WHERE run = 'divergent'") != [["0"]]:
+        ctx.notes.append(f"the divergent row is still on {old}")
+    lab.wait_for(f"{old} to be unmarked", lambda: old not in (ctx.managers.shared_state().get("needs_rebuild") or {}),
+                 15, 0.5)
+    out.update({"bootstrap": r, "bootstrap_ms": r["total_ms"], "rebuilt": old})
+    return out
+
+
+STARTS = {"kill-leader-mid-failover": start_with_paused_leader, "add-replica": with_spare,
+          "kill-master-after-bootstrap": with_spare}
 
 SCENARIOS = {
     "kill-master": kill_master,
@@ -365,4 +475,7 @@ SCENARIOS = {
     "kill-leader-mid-failover": kill_leader_mid_failover,
     "switchover": switchover,
     "manual-failover": manual_failover,
+    "add-replica": add_replica,
+    "kill-master-after-bootstrap": kill_master_after_bootstrap,
+    "rebuild-old-master": rebuild_old_master,
 }

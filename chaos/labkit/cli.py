@@ -61,12 +61,12 @@ def build_db_tier():
     """Fresh data dirs, db1 master, db2/db3 replicas, VIP route to db1."""
     # SIGKILL is asynchronous: a dying mariadbd still holds its files and port, and
     # mariadb-install-db into a directory it is still writing fails.
-    dying = [(h, mariadb.pid(h)) for h in t.DB_HOSTS if mariadb.pid(h)]
+    dying = [(h, mariadb.pid(h)) for h in t.DB_HOSTS + t.SPARE_HOSTS if mariadb.pid(h)]
     for h, p in dying:
         state.kill(p)
     for h, p in dying:
         wait_for(f"{h.name}'s old mariadbd to exit", lambda p=p: not state.alive(p, "mariadbd"), 15)
-    for h in t.DB_HOSTS:
+    for h in t.DB_HOSTS + t.SPARE_HOSTS:
         mariadb.wipe(h)
     mariadb.install_db(t.DB_HOSTS)
     for h in t.DB_HOSTS:
@@ -157,7 +157,7 @@ def reset():
     net.heal_all()
     reset_db_tier()
     wait_vip_route(t.BY_NAME[t.INITIAL_MASTER])
-    log("DB tier rebuilt: db1 master, db2/db3 replicas")
+    log("DB tier rebuilt: db1 master, db2/db3 replicas, db4 blank")
 
 
 def down():
@@ -211,6 +211,8 @@ def status_doc() -> dict:
         "cluster": t.CLUSTER,
         "vip": t.VIP,
         "nodes": [node_doc(h) for h in t.DB_HOSTS],
+        # blank DB hosts, for `myha bootstrap` (not part of the lab's cluster until then)
+        "spares": [node_doc(h) for h in t.SPARE_HOSTS],
         "initial_master": t.INITIAL_MASTER,
         "users": users,
         "api": {"port": 7480, "token": t.API_TOKEN},

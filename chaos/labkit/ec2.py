@@ -7,7 +7,8 @@ route.network-interface-id returns HTTP 500. The lab seeds with plain create cal
 import os
 import sys
 
-from . import state, topology as t
+from . import state
+from . import topology as t
 from .shell import LabError, in_ns, spawn, wait_for
 
 CHAOS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +25,14 @@ def pid() -> int | None:
 
 
 def start():
-    if pid():
+    p = pid()
+    eni_ids = (state.load().get("ec2") or {}).get("eni_ids", {})
+    if p and eni_ids and any(h.name not in eni_ids for h in t.DB_HOSTS + t.SPARE_HOSTS):
+        # seeded by an older lab without every DB host: seeding again next to it would leave
+        # two VPCs with the lab's tag; start from a blank API server instead
+        state.kill(p)
+        wait_for("the old EC2 API server to exit", lambda: not state.alive(p, "moto_server"), 10)
+    elif p:
         return
     os.makedirs(state.DIR, exist_ok=True)
     p = spawn(t.AWS.ns, [os.path.join(VENV, "bin", "moto_server"), "-H", t.AWS.ip, "-p", str(t.EC2_PORT)],

@@ -24,7 +24,7 @@ def seed() -> dict:
         route_tables[key] = rt["RouteTable"]["RouteTableId"]
         ec2.associate_route_table(RouteTableId=route_tables[key], SubnetId=subnets[key])
     enis = {}
-    for h in t.DB_HOSTS:
+    for h in t.DB_HOSTS + t.SPARE_HOSTS:
         eni = ec2.create_network_interface(
             SubnetId=subnets[h.subnet], PrivateIpAddress=h.ip, Description=f"myha lab {h.name}",
             TagSpecifications=[{"ResourceType": "network-interface", "Tags": tag(h.name)}])

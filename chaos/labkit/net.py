@@ -58,7 +58,7 @@ def ensure_host(h: t.Host):
     in_ns(h.ns, ["ip", "link", "set", "eth0", "up"])
     in_ns(h.ns, ["ip", "route", "add", f"{t.GATEWAY}/32", "dev", "eth0"])
     in_ns(h.ns, ["ip", "route", "add", "default", "via", t.GATEWAY, "dev", "eth0"])
-    if h.role == "db":
+    if h.role in ("db", "spare"):
         # Every DB node holds the VIP on lo, as on EC2; only the route decides who gets it.
         in_ns(h.ns, ["ip", "addr", "add", f"{t.VIP}/32", "dev", "lo"])
         # Never answer ARP for (or announce) the VIP on eth0.

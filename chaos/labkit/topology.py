@@ -30,7 +30,7 @@ SUBNETS = {
 class Host:
     name: str
     ip: str
-    role: str  # db | manager | zookeeper | aws | client
+    role: str  # db | spare | manager | zookeeper | aws | client
     subnet: str | None  # key of SUBNETS, None for hosts outside the VPC subnets
 
     @property
@@ -51,6 +51,9 @@ HOSTS = [
     Host("db1", "10.88.1.11", "db", "a"),
     Host("db2", "10.88.2.12", "db", "b"),
     Host("db3", "10.88.1.13", "db", "a"),
+    # A blank DB host (an auto-scaling group's replacement instance): network, VIP on lo and an
+    # ENI, no server until `myha bootstrap` restores one; every reset makes it blank again.
+    Host("db4", "10.88.2.14", "spare", "b"),
     Host("mgr1", "10.88.1.21", "manager", "a"),
     Host("mgr2", "10.88.2.22", "manager", "b"),
     Host("mgr3", "10.88.1.23", "manager", "a"),
@@ -63,6 +66,7 @@ HOSTS = [
 ]
 BY_NAME = {h.name: h for h in HOSTS}
 DB_HOSTS = [h for h in HOSTS if h.role == "db"]
+SPARE_HOSTS = [h for h in HOSTS if h.role == "spare"]
 ZK_HOSTS = [h for h in HOSTS if h.role == "zookeeper"]
 MANAGER_HOSTS = [h for h in HOSTS if h.role == "manager"]
 CLIENT = BY_NAME["client"]
@@ -106,6 +110,6 @@ def host(name: str) -> Host:
 
 def db_host(name: str) -> Host:
     h = host(name)
-    if h.role != "db":
-        raise SystemExit(f"lab: {name!r} is not a DB node (DB nodes: {', '.join(d.name for d in DB_HOSTS)})")
+    if h.role not in ("db", "spare"):
+        raise SystemExit(f"lab: {name!r} is not a DB node (DB nodes: {', '.join(d.name for d in DB_HOSTS + SPARE_HOSTS)})")
     return h
