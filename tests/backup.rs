@@ -73,6 +73,7 @@ fn backups_are_taken_on_replicas_and_rebuild_a_node_that_catches_up() {
     lab_cmd(&["reset"]);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
+    let store_path = store.clone();
     let cfg = config(dir.path(), &store);
     let run = |host: &str, args: &[&str]| myha(&lab, host, &cfg, args);
 
@@ -181,6 +182,36 @@ fn backups_are_taken_on_replicas_and_rebuild_a_node_that_catches_up() {
     assert!(left.iter().all(|x| x["id"] != b["id"]), "the oldest was not removed");
     let archives = std::fs::read_dir(&store).unwrap().count();
     assert_eq!(archives, 2);
+
+    // the same through S3 (the lab's moto serves the S3 API too; credentials from [ec2])
+    let s3 = dir.path().join("s3.toml");
+    let raw: serde_json::Value = serde_json::from_str(&lab_cmd(&["status", "--json"])).unwrap();
+    let bucket = raw["ec2"]["backup_bucket"].as_str().unwrap().to_string();
+    let with_store = |store: &str| {
+        std::fs::read_to_string(&cfg).unwrap().replace(
+            &format!("store = \"{}\"", store_path.display()),
+            &format!("store = \"{store}\"\ns3_endpoint = \"http://10.88.0.40:5000\""),
+        )
+    };
+    std::fs::write(&s3, with_store("s3://no-such-bucket/x")).unwrap();
+    let (code, out) = myha(&lab, "db2", &s3, &["backup", "--cluster", "lab"]);
+    assert_eq!(code, Some(69), "a bucket that does not exist: {out}");
+    std::fs::write(&s3, with_store(&format!("s3://{bucket}/test-{}", std::process::id()))).unwrap();
+    let (code, out) = myha(&lab, "db2", &s3, &["backup", "--cluster", "lab", "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let b3: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(b3["store"].as_str().unwrap().starts_with("s3://"), "{b3}");
+    sql("db1", "INSERT INTO app.bootstrap_test VALUES (5)");
+    let (code, out) = myha(
+        &lab,
+        "db3",
+        &s3,
+        &["bootstrap", "--cluster", "lab", "--node", "db3", "--rebuild", "--json"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let r3: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r3["backup"], b3["id"], "restored from the S3 backup");
+    assert_eq!(sql("db3", "SELECT COUNT(*) FROM app.bootstrap_test").trim(), "5");
     sql("db1", "DROP TABLE app.bootstrap_test");
     drop(lab);
 }

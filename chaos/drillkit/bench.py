@@ -41,7 +41,7 @@ def generate(mb: int):
     while done < rows:
         n = min(BATCH_ROWS, rows - done)
         root_sql("db1", f"INSERT INTO app.bench SELECT seq, RPAD(SHA2(seq, 256), {ROW_BYTES - 24}, MD5(seq)) "
-                        f"FROM seq_{done + 1}_to_{done + n}")
+                        f"FROM app.seq_{done + 1}_to_{done + n}")
         done += n
     # every replica has it before anything is timed
     top = root_sql("db1", "SELECT @@gtid_binlog_pos")

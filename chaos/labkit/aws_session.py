@@ -22,3 +22,16 @@ def ec2_client(timeout: float = 2.0):
         aws_secret_access_key=t.AWS_SECRET_ACCESS_KEY,
         config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
     )
+
+
+def s3_client(timeout: float = 10.0):
+    """The same server speaks S3: backups (`[backup] store = "s3://…"`)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=t.ec2_endpoint(),
+        region_name=t.REGION,
+        aws_access_key_id=t.AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=t.AWS_SECRET_ACCESS_KEY,
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1},
+                      s3={"addressing_style": "path"}),
+    )

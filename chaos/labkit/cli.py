@@ -227,6 +227,7 @@ def status_doc() -> dict:
             "subnet_ids": list(ec2_state.get("subnet_ids", {}).values()),
             "route_table_ids": list(ec2_state.get("route_table_ids", {}).values()),
             "eni_ids": ec2_state.get("eni_ids", {}),
+            "backup_bucket": t.BACKUP_BUCKET,
             "pid": ec2.pid(),
         },
     }

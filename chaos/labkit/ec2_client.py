@@ -3,7 +3,7 @@ import json
 import sys
 
 from . import topology as t
-from .aws_session import ec2_client
+from .aws_session import ec2_client, s3_client
 
 
 def tag(name: str) -> list:
@@ -32,6 +32,7 @@ def seed() -> dict:
         # A host that forwards traffic for an address not its own (the VIP) needs this off.
         ec2.modify_network_interface_attribute(NetworkInterfaceId=eni_id, SourceDestCheck={"Value": False})
         enis[h.name] = eni_id
+    s3_client().create_bucket(Bucket=t.BACKUP_BUCKET)
     master_eni = enis[t.INITIAL_MASTER]
     for rt in route_tables.values():
         ec2.create_route(RouteTableId=rt, DestinationCidrBlock=f"{t.VIP}/32", NetworkInterfaceId=master_eni)

@@ -80,6 +80,8 @@ USERS = {
     "app": ("app", "app-secret"),
 }
 AWS_ACCESS_KEY_ID = "testing"
+# an S3 bucket on the same API server, for backups
+BACKUP_BUCKET = "myha-lab-backups"
 AWS_SECRET_ACCESS_KEY = "testing"
 # the managers' HTTP API action token (config/lab.toml [api] token_file)
 API_TOKEN = "lab-api-token-0123456789"

@@ -4,7 +4,7 @@
 //! ```text
 //! master of record (coordinator) ─► newest catalogued backup ─► datadir empty? (--rebuild wipes)
 //!   ─► marked "bootstrapping" (shared state, and a marker file) ─► stop server (rebuild)
-//!   ─► fetch + copy-back + chown ─► start server (read-only) ─► start position = backup GTID
+//!   ─► fetch + move-back + chown ─► start server (read-only) ─► start position = backup GTID
 //!   ─► replicate from the master (semi-sync replica) ─► caught up ─► unmarked
 //! ```
 //!
@@ -69,7 +69,7 @@ pub struct Report {
     pub start_gtid: String,
     /// The master it replicates from.
     pub master: String,
-    /// Milliseconds: fetch + copy-back, server start, catch-up, total.
+    /// Milliseconds: fetch + move-back (restore), server start, catch-up, total.
     pub restore_ms: u64,
     /// Server start.
     pub start_ms: u64,
@@ -183,8 +183,8 @@ impl Bootstrap<'_> {
         store.get_dir(&backup.id, &staged).await?;
         std::fs::create_dir_all(&datadir).map_err(|e| io(format!("cannot create {}", datadir.display()), e))?;
         tool.run(
-            "copy-back",
-            &tool.copy_back_args(&staged, &datadir),
+            "move-back",
+            &tool.move_back_args(&staged, &datadir),
             self.config.timeout,
         )
         .await?;

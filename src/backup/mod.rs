@@ -1,10 +1,12 @@
 //! Physical backups (`myha backup`): taken with the flavor's tool ([`tool`]) on a healthy
-//! replica's host ([`source`]), prepared, kept in a [`store`], and catalogued in the
+//! replica's host ([`source`]), prepared, kept in a [`store`] (a directory or [`s3`]), and
+//! catalogued in the
 //! coordinator with the GTID position a restored replica starts from ([`position`]). Only a
 //! complete, prepared, stored backup is ever catalogued: every entry is restorable.
 
 pub mod bootstrap;
 pub mod position;
+pub mod s3;
 pub mod source;
 pub mod store;
 pub mod tool;

@@ -73,8 +73,30 @@ impl DirStore {
     }
 }
 
-/// Keys become file names: only what a backup id contains.
-fn safe(key: &str) -> bool {
+/// Write `dir` as a tar archive to `file` (synced); its size.
+pub(super) fn pack(dir: &Path, file: &Path) -> std::io::Result<u64> {
+    let f = std::fs::File::create(file)?;
+    let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, f));
+    b.follow_symlinks(false);
+    b.append_dir_all(".", dir)?;
+    let mut w = b.into_inner()?;
+    std::io::Write::flush(&mut w)?;
+    let f = w.into_inner().map_err(|e| e.into_error())?;
+    // complete on disk before anyone takes it for a backup
+    f.sync_all()?;
+    Ok(f.metadata()?.len())
+}
+
+/// Unpack the tar archive `file` into `dir`.
+pub(super) fn unpack(file: &Path, dir: &Path) -> std::io::Result<()> {
+    let f = std::fs::File::open(file)?;
+    let mut a = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
+    a.set_preserve_permissions(true);
+    a.unpack(dir)
+}
+
+/// Keys become file names and object keys: only what a backup id contains.
+pub(super) fn safe(key: &str) -> bool {
     !key.is_empty()
         && key
             .chars()
@@ -109,16 +131,7 @@ impl BackupStore for DirStore {
         let src = dir.to_path_buf();
         let (p, d) = (partial.clone(), done.clone());
         let r = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-            let f = std::fs::File::create(&p)?;
-            let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, f));
-            b.follow_symlinks(false);
-            b.append_dir_all(".", &src)?;
-            let mut w = b.into_inner()?;
-            std::io::Write::flush(&mut w)?;
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            // the archive is complete on disk before it gets its name
-            f.sync_all()?;
-            let size = f.metadata()?.len();
+            let size = pack(&src, &p)?;
             std::fs::rename(&p, &d)?;
             Ok(size)
         })
@@ -139,15 +152,10 @@ impl BackupStore for DirStore {
             });
         }
         let dst = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let f = std::fs::File::open(&src)?;
-            let mut a = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
-            a.set_preserve_permissions(true);
-            a.unpack(&dst)
-        })
-        .await
-        .map_err(|e| self.err(format!("fetch {key}"), e))?
-        .map_err(|e| self.err(format!("fetch {key}"), e))
+        tokio::task::spawn_blocking(move || unpack(&src, &dst))
+            .await
+            .map_err(|e| self.err(format!("fetch {key}"), e))?
+            .map_err(|e| self.err(format!("fetch {key}"), e))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -157,6 +165,70 @@ impl BackupStore for DirStore {
         match tokio::fs::remove_file(self.path(key)).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.err(format!("delete {key}"), e)),
             _ => Ok(()),
+        }
+    }
+}
+
+/// The store `[backup] store` names: a directory or an S3 bucket.
+pub enum AnyBackupStore {
+    /// A directory.
+    Dir(DirStore),
+    /// An S3 bucket.
+    S3(super::s3::S3Store),
+}
+
+impl AnyBackupStore {
+    /// Open the configured store (S3 credentials and region from `[ec2]`).
+    pub async fn open(cfg: &crate::config::Config, b: &crate::config::BackupConfig) -> Result<Self, StoreError> {
+        if !b.store.starts_with("s3://") {
+            return Ok(AnyBackupStore::Dir(DirStore::new(&b.store)));
+        }
+        let secret = cfg.ec2.secret_access_key_value.as_ref().map(|s| s.expose().to_string());
+        let credentials = cfg.ec2.access_key_id.as_deref().zip(secret.as_deref());
+        let target = super::s3::S3Target {
+            url: &b.store,
+            region: &cfg.ec2.region,
+            endpoint: b.s3_endpoint.as_deref(),
+            credentials,
+            work_dir: &b.work_dir,
+        };
+        Ok(AnyBackupStore::S3(super::s3::S3Store::new(&target).await?))
+    }
+}
+
+impl BackupStore for AnyBackupStore {
+    fn location(&self) -> String {
+        match self {
+            AnyBackupStore::Dir(s) => s.location(),
+            AnyBackupStore::S3(s) => s.location(),
+        }
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        match self {
+            AnyBackupStore::Dir(s) => s.check().await,
+            AnyBackupStore::S3(s) => s.check().await,
+        }
+    }
+
+    async fn put_dir(&self, key: &str, dir: &Path) -> Result<u64, StoreError> {
+        match self {
+            AnyBackupStore::Dir(s) => s.put_dir(key, dir).await,
+            AnyBackupStore::S3(s) => s.put_dir(key, dir).await,
+        }
+    }
+
+    async fn get_dir(&self, key: &str, dir: &Path) -> Result<(), StoreError> {
+        match self {
+            AnyBackupStore::Dir(s) => s.get_dir(key, dir).await,
+            AnyBackupStore::S3(s) => s.get_dir(key, dir).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            AnyBackupStore::Dir(s) => s.delete(key).await,
+            AnyBackupStore::S3(s) => s.delete(key).await,
         }
     }
 }

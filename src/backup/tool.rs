@@ -28,7 +28,7 @@ pub enum ToolError {
     Failed {
         /// the program
         program: &'static str,
-        /// backup, prepare or copy-back
+        /// backup, prepare or move-back
         step: &'static str,
         /// the tool's own error line
         why: String,
@@ -114,10 +114,11 @@ impl Tool {
         vec!["--prepare".into(), arg("--target-dir=", target)]
     }
 
-    /// Copy a prepared backup into an empty datadir.
-    pub fn copy_back_args(self, target: &Path, datadir: &Path) -> Vec<OsString> {
+    /// Move a prepared backup into an empty datadir (the backup directory is consumed: one
+    /// copy of the data less than `--copy-back`, which a bootstrap's staged download can spare).
+    pub fn move_back_args(self, target: &Path, datadir: &Path) -> Vec<OsString> {
         vec![
-            "--copy-back".into(),
+            "--move-back".into(),
             arg("--target-dir=", target),
             arg("--datadir=", datadir),
         ]

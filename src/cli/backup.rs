@@ -3,7 +3,7 @@
 use super::{load_config, table, EXIT_CONFIG};
 use crate::backup::bootstrap::{Bootstrap, BootstrapError};
 use crate::backup::source::{self, SourceRole};
-use crate::backup::store::DirStore;
+use crate::backup::store::AnyBackupStore;
 use crate::backup::{BackupError, Job};
 use crate::config::{ClusterConfig, Config, NodeConfig};
 use crate::coord::any::AnyStore;
@@ -114,7 +114,11 @@ pub async fn bootstrap(config: &Path, name: &str, node: &str, rebuild: bool, jso
         catch_up_timeout: cfg.failover.catch_up_timeout.max(std::time::Duration::from_secs(600)),
     };
     let admin = MysqlClient::new(c, cfg.timing.probe_timeout.max(std::time::Duration::from_secs(2)));
-    match job.run(&DirStore::new(&bcfg.store), &coordinator, &admin).await {
+    let store = match AnyBackupStore::open(&cfg, bcfg).await {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_UNAVAILABLE, e),
+    };
+    match job.run(&store, &coordinator, &admin).await {
         Ok(r) if json => {
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             ExitCode::SUCCESS
@@ -183,7 +187,11 @@ pub async fn backup(config: &Path, name: &str, node: Option<&str>, json: bool) -
         source_is_master: role == SourceRole::Master,
         config: bcfg,
     };
-    match job.run(&DirStore::new(&bcfg.store), &catalogue).await {
+    let store = match AnyBackupStore::open(&cfg, bcfg).await {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_UNAVAILABLE, e),
+    };
+    match job.run(&store, &catalogue).await {
         Ok(meta) if json => {
             println!("{}", serde_json::to_string_pretty(&meta).unwrap_or_default());
             ExitCode::SUCCESS

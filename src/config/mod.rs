@@ -77,8 +77,11 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupConfig {
-    /// Where backups are kept: an absolute directory path (local or a mounted share).
+    /// Where backups are kept: an absolute directory path (local or a mounted share), or
+    /// `s3://bucket/prefix` (credentials and region from `[ec2]`).
     pub store: String,
+    /// An S3-compatible endpoint for an `s3://` store (AWS's when unset).
+    pub s3_endpoint: Option<String>,
     /// How many backups per cluster to keep; older ones are deleted after a new one succeeds.
     #[serde(default = "d_keep")]
     pub keep: usize,

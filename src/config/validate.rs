@@ -309,8 +309,12 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
 
 fn check_backup(b: &super::BackupConfig, problems: &mut Vec<String>) {
     if b.store.starts_with("s3://") {
-        problems
-            .push("backup.store: S3 stores are not supported yet: give a directory (local or a mounted share)".into());
+        if crate::backup::s3::parse_url(&b.store).is_none() {
+            problems.push(format!(
+                "backup.store: {:?} is not s3://bucket/prefix (bucket: lowercase letters, digits, '-', '.')",
+                b.store
+            ));
+        }
     } else if !std::path::Path::new(&b.store).is_absolute() {
         problems.push(format!(
             "backup.store: {:?} must be an absolute directory path",
