@@ -212,6 +212,25 @@ fn backups_are_taken_on_replicas_and_rebuild_a_node_that_catches_up() {
     let r3: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r3["backup"], b3["id"], "restored from the S3 backup");
     assert_eq!(sql("db3", "SELECT COUNT(*) FROM app.bootstrap_test").trim(), "5");
+    // a store that cannot be reached: refused before the node is touched
+    std::fs::write(&s3, with_store("s3://no-such-bucket/x")).unwrap();
+    let (code, out) = myha(
+        &lab,
+        "db3",
+        &s3,
+        &["bootstrap", "--cluster", "lab", "--node", "db3", "--rebuild"],
+    );
+    assert_eq!(code, Some(69), "unreachable store: {out}");
+    sql("db1", "INSERT INTO app.bootstrap_test VALUES (6)");
+    let mut n = String::new();
+    for _ in 0..50 {
+        n = sql("db3", "SELECT COUNT(*) FROM app.bootstrap_test");
+        if n.trim() == "6" {
+            break;
+        }
+        pause(100);
+    }
+    assert_eq!(n.trim(), "6", "db3 was disturbed by a refused bootstrap");
     sql("db1", "DROP TABLE app.bootstrap_test");
     drop(lab);
 }
