@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     let cli = myha::cli::Cli::parse();
     // the service logs what it does; a CLI command only what goes wrong
     let default_filter = match cli.command {
-        myha::cli::Command::Manager { .. } => "info",
+        myha::cli::Command::Manager { .. } | myha::cli::Command::BackupAgent { .. } => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()

@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::Command;
 
 /// The lab config with a ZooKeeper root, backup store and work dir of this test's own.
-fn config(dir: &Path, store: &Path) -> std::path::PathBuf {
+fn config(dir: &Path, store: &Path, tag: &str) -> std::path::PathBuf {
     let cfg = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/lab.toml")).unwrap();
-    let root = format!("root = \"/myha-test-backup-{}\"", std::process::id());
+    let root = format!("root = \"/myha-test-backup-{tag}-{}\"", std::process::id());
     let cfg = cfg
         .replace("root = \"/myha\"", &root)
         .replace(
@@ -74,7 +74,7 @@ fn backups_are_taken_on_replicas_and_rebuild_a_node_that_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let store_path = store.clone();
-    let cfg = config(dir.path(), &store);
+    let cfg = config(dir.path(), &store, "manual");
     let run = |host: &str, args: &[&str]| myha(&lab, host, &cfg, args);
 
     // refused, nothing catalogued or stored
@@ -232,5 +232,68 @@ fn backups_are_taken_on_replicas_and_rebuild_a_node_that_catches_up() {
     }
     assert_eq!(n.trim(), "6", "db3 was disturbed by a refused bootstrap");
     sql("db1", "DROP TABLE app.bootstrap_test");
+    drop(lab);
+}
+
+/// A process killed when dropped.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(lab: &Lab, host: &str, args: &[&str], cfg: &Path, log: &Path) -> Proc {
+    Proc(
+        Command::new("ip")
+            .args(["netns", "exec", lab.status.namespace(host), env!("CARGO_BIN_EXE_myha")])
+            .args(args)
+            .arg("--config")
+            .arg(cfg)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("MYHA_CONFIG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn the_leader_asks_for_a_due_backup_and_the_agent_on_the_chosen_replica_takes_it() {
+    let lab = Lab::up();
+    lab_cmd(&["reset"]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &dir.path().join("store"), "scheduled");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("keep = 2", "keep = 2\nevery = \"10s\"");
+    std::fs::write(&cfg, text).unwrap();
+    let (mlog, alog) = (dir.path().join("manager.log"), dir.path().join("agent.log"));
+    // db3 has the lowest priority: the replica a failover needs least takes the backups
+    let agent = spawn(&lab, "db3", &["backup-agent", "--cluster", "lab"], &cfg, &alog);
+    let manager = spawn(&lab, "mgr1", &["manager", "--id", "sched-test"], &cfg, &mlog);
+    let mut got = Vec::new();
+    for _ in 0..120 {
+        got = catalogue(&lab, &cfg);
+        if !got.is_empty() {
+            break;
+        }
+        pause(500);
+    }
+    drop(manager);
+    drop(agent);
+    let mlog = std::fs::read_to_string(&mlog).unwrap();
+    let alog = std::fs::read_to_string(&alog).unwrap();
+    assert!(
+        !got.is_empty(),
+        "no backup within 60 s\nmanager:\n{mlog}\nagent:\n{alog}"
+    );
+    assert_eq!(got[0]["source"], "db3", "{got:?}");
+    assert!(mlog.contains("asked the backup agent on db3"), "{mlog}");
+    assert!(alog.contains("stored in"), "{alog}");
     drop(lab);
 }

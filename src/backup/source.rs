@@ -79,6 +79,29 @@ pub fn check(
     }
 }
 
+/// The node a scheduled backup is taken on: a healthy replica, preferring one that is never
+/// promoted, then the lowest priority (the node a failover needs least); the master only if
+/// allowed and no replica can.
+pub fn choose<'a>(
+    cluster: &'a ClusterConfig,
+    snapshot: &Snapshot,
+    allow_master: bool,
+    max_lag: Duration,
+) -> Option<&'a NodeConfig> {
+    let mut nodes: Vec<&NodeConfig> = cluster.nodes.iter().collect();
+    nodes.sort_by_key(|n| (!n.no_promote, n.priority));
+    let replica = nodes
+        .iter()
+        .find(|n| check(cluster, snapshot, n, false, max_lag) == Ok(SourceRole::Replica));
+    match replica {
+        Some(n) => Some(n),
+        None if allow_master => nodes
+            .into_iter()
+            .find(|n| check(cluster, snapshot, n, true, max_lag) == Ok(SourceRole::Master)),
+        None => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +138,21 @@ mod tests {
         assert_eq!(check(&c, &s, &c.nodes[0], true, lag), Ok(SourceRole::Master));
         let e = check(&c, &s, &c.nodes[2], false, lag).unwrap_err();
         assert!(e.contains("99 s behind"), "{e}");
+    }
+
+    #[test]
+    fn a_scheduled_backup_goes_to_the_replica_failover_needs_least() {
+        let (mut c, s) = three();
+        let lag = Duration::from_secs(10);
+        // db3 lags: db2 is the only healthy replica
+        assert_eq!(choose(&c, &s, false, lag).map(|n| n.name.as_str()), Some("db2"));
+        let lag = Duration::from_secs(100);
+        c.nodes[1].priority = 100;
+        assert_eq!(choose(&c, &s, false, lag).map(|n| n.name.as_str()), Some("db3"));
+        c.nodes[1].no_promote = true;
+        assert_eq!(choose(&c, &s, false, lag).map(|n| n.name.as_str()), Some("db2"));
+        let s = snapshot(vec![master("db1"), down("db2"), down("db3")]);
+        assert_eq!(choose(&c, &s, false, lag), None);
+        assert_eq!(choose(&c, &s, true, lag).map(|n| n.name.as_str()), Some("db1"));
     }
 }

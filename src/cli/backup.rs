@@ -5,15 +5,16 @@ use crate::backup::bootstrap::{Bootstrap, BootstrapError};
 use crate::backup::source::{self, SourceRole};
 use crate::backup::store::AnyBackupStore;
 use crate::backup::{BackupError, Job};
-use crate::config::{ClusterConfig, Config, NodeConfig};
+use crate::config::{BackupConfig, ClusterConfig, Config, NodeConfig};
 use crate::coord::any::AnyStore;
-use crate::coord::Store;
+use crate::coord::{self, unix_ms, Store};
 use crate::mysql::client::MysqlClient;
 use crate::probe::Prober;
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// The source is not fit, or the store or coordinator cannot be reached (sysexits EX_UNAVAILABLE).
 const EXIT_UNAVAILABLE: u8 = 69;
@@ -162,36 +163,7 @@ pub async fn backup(config: &Path, name: &str, node: Option<&str>, json: bool) -
         Ok(n) => n,
         Err(code) => return code,
     };
-    let mut prober = Prober::new(
-        Arc::new(c.clone()),
-        MysqlClient::new(c, cfg.timing.probe_timeout),
-        cfg.timing.clone(),
-    );
-    let snap = prober.round().await;
-    let role = match source::check(c, &snap, n, bcfg.allow_master, cfg.timing.max_replica_lag) {
-        Ok(r) => r,
-        Err(why) => return fail(EXIT_UNAVAILABLE, format!("not taking a backup on {}: {why}", n.name)),
-    };
-    let catalogue = match AnyStore::open(&cfg).await {
-        Ok(s) => s,
-        Err(e) => {
-            return fail(
-                EXIT_UNAVAILABLE,
-                format!("cannot reach the coordinator for the catalogue: {e}"),
-            )
-        }
-    };
-    let job = Job {
-        cluster: c,
-        node: n,
-        source_is_master: role == SourceRole::Master,
-        config: bcfg,
-    };
-    let store = match AnyBackupStore::open(&cfg, bcfg).await {
-        Ok(s) => s,
-        Err(e) => return fail(EXIT_UNAVAILABLE, e),
-    };
-    match job.run(&store, &catalogue).await {
+    match take(&cfg, c, n, bcfg).await {
         Ok(meta) if json => {
             println!("{}", serde_json::to_string_pretty(&meta).unwrap_or_default());
             ExitCode::SUCCESS
@@ -203,8 +175,122 @@ pub async fn backup(config: &Path, name: &str, node: Option<&str>, json: bool) -
             );
             ExitCode::SUCCESS
         }
-        Err(e @ (BackupError::Store(_) | BackupError::Catalogue(_))) => fail(EXIT_UNAVAILABLE, e),
-        Err(e) => fail(1, e),
+        Err((code, why)) => fail(code, why),
+    }
+}
+
+/// Check that `n` may be the source now, then take, store and catalogue a backup. `Err`:
+/// the exit code and why.
+async fn take(
+    cfg: &Config,
+    c: &ClusterConfig,
+    n: &NodeConfig,
+    bcfg: &BackupConfig,
+) -> Result<crate::backup::BackupMeta, (u8, String)> {
+    let mut prober = Prober::new(
+        Arc::new(c.clone()),
+        MysqlClient::new(c, cfg.timing.probe_timeout),
+        cfg.timing.clone(),
+    );
+    let snap = prober.round().await;
+    let role = source::check(c, &snap, n, bcfg.allow_master, cfg.timing.max_replica_lag)
+        .map_err(|why| (EXIT_UNAVAILABLE, format!("not taking a backup on {}: {why}", n.name)))?;
+    let catalogue = AnyStore::open(cfg).await.map_err(|e| {
+        (
+            EXIT_UNAVAILABLE,
+            format!("cannot reach the coordinator for the catalogue: {e}"),
+        )
+    })?;
+    let job = Job {
+        cluster: c,
+        node: n,
+        source_is_master: role == SourceRole::Master,
+        config: bcfg,
+    };
+    let store = AnyBackupStore::open(cfg, bcfg)
+        .await
+        .map_err(|e| (EXIT_UNAVAILABLE, e.to_string()))?;
+    job.run(&store, &catalogue).await.map_err(|e| match e {
+        BackupError::Store(_) | BackupError::Catalogue(_) => (EXIT_UNAVAILABLE, e.to_string()),
+        e => (1, e.to_string()),
+    })
+}
+
+/// How often the agent looks for a request.
+const AGENT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `myha backup-agent --config F --cluster C [--node N]`: on a replica's host, take the
+/// backups the leader asks this node for (`[backup] every`), until stopped.
+pub async fn agent(config: &Path, name: &str, node: Option<&str>) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let c = match cluster(&cfg, name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(bcfg) = &cfg.backup else {
+        return fail(EXIT_CONFIG, format!("{}: no [backup] section", config.display()));
+    };
+    let n = match this_node(c, node, "backup-agent") {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let coordinator = match AnyStore::open(&cfg).await {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_UNAVAILABLE, format!("cannot reach the coordinator: {e}")),
+    };
+    tracing::info!(cluster = %name, node = %n.name, "backup agent: taking the backups the leader asks {} for", n.name);
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return ExitCode::SUCCESS,
+            _ = tokio::time::sleep(AGENT_POLL) => {}
+        }
+        let now_ms = unix_ms(SystemTime::now());
+        let req = match coordinator.load(name).await {
+            Ok(s) => s.value.backup,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the cluster state");
+                continue;
+            }
+        };
+        let Some(req) = req.filter(|r| r.node == n.name && !r.started && now_ms < r.expires_ms) else {
+            continue;
+        };
+        // claimed with compare-and-set: one agent, once; it holds the slot for the backup's
+        // longest allowed time
+        let until = now_ms + bcfg.timeout.as_millis() as u64;
+        let claimed = coord::try_update(&coordinator, name, |st| match &mut st.backup {
+            Some(r) if r.id == req.id && !r.started => {
+                r.started = true;
+                r.expires_ms = until;
+                Ok(())
+            }
+            _ => Err(crate::coord::StoreError::Io("the request changed".into())),
+        })
+        .await;
+        if claimed.is_err() {
+            continue;
+        }
+        tracing::info!(cluster = %name, "backup agent: {req}");
+        match take(&cfg, c, n, bcfg).await {
+            Ok(meta) => {
+                tracing::info!(cluster = %name, "backup {} stored in {} ({} bytes, GTID {})", meta.id, meta.store, meta.size_bytes, meta.gtid)
+            }
+            Err((_, why)) => tracing::error!(cluster = %name, "scheduled backup failed: {why}"),
+        }
+        let cleared = coord::update(&coordinator, name, |st| {
+            if st.backup.as_ref().is_some_and(|r| r.id == req.id) {
+                st.backup = None;
+            }
+        })
+        .await;
+        if let Err(e) = cleared {
+            tracing::warn!(error = %e, "cannot clear the backup request (it expires)");
+        }
     }
 }
 

@@ -101,6 +101,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// On a replica's host, as a service: take the scheduled backups the leader asks this node
+    /// for ([backup] every).
+    BackupAgent {
+        /// The configuration file.
+        #[arg(long, short, env = "MYHA_CONFIG")]
+        config: PathBuf,
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+        /// The node this host runs (default: found by this host's addresses).
+        #[arg(long)]
+        node: Option<String>,
+    },
     /// List a cluster's catalogued backups, newest first.
     Backups {
         /// The configuration file.
@@ -220,6 +233,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             rebuild,
             json,
         } => backup::bootstrap(&config, &cluster, &node, rebuild, json).await,
+        Command::BackupAgent { config, cluster, node } => backup::agent(&config, &cluster, node.as_deref()).await,
         Command::Backups { config, cluster, json } => backup::list(&config, &cluster, json).await,
         Command::Ack(a) => change(a, state::Change::Ack).await,
         Command::Pause(a) => change(a, state::Change::Pause).await,

@@ -82,6 +82,10 @@ pub struct BackupConfig {
     pub store: String,
     /// An S3-compatible endpoint for an `s3://` store (AWS's when unset).
     pub s3_endpoint: Option<String>,
+    /// Take a backup when the newest is older than this: the leader asks the backup agent
+    /// (`myha backup-agent`) on the chosen replica's host. Unset: only on demand.
+    #[serde(default, with = "humantime_serde")]
+    pub every: Option<Duration>,
     /// How many backups per cluster to keep; older ones are deleted after a new one succeeds.
     #[serde(default = "d_keep")]
     pub keep: usize,

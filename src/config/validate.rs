@@ -331,6 +331,9 @@ fn check_backup(b: &super::BackupConfig, problems: &mut Vec<String>) {
             ));
         }
     }
+    if b.every.is_some_and(|e| e < std::time::Duration::from_secs(10)) {
+        problems.push("backup.every: at least 10 s".into());
+    }
     if b.os_user.is_empty() {
         problems.push("backup.os_user: must not be empty".into());
     }

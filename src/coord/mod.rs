@@ -77,6 +77,10 @@ pub struct SharedState {
     /// A DBA's switchover or failover for the leader to run.
     #[serde(default)]
     pub request: Option<request::Request>,
+    /// A scheduled backup the leader asked a replica's backup agent for (its own slot: a
+    /// backup takes long and must not hold up a switchover).
+    #[serde(default)]
+    pub backup: Option<request::BackupRequest>,
 }
 
 impl SharedState {

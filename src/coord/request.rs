@@ -63,3 +63,32 @@ impl fmt::Display for Request {
         write!(f, " (via {}, {})", self.via, self.requested_at)
     }
 }
+
+/// A scheduled backup the leader asks of the backup agent on `node`'s host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRequest {
+    /// For logs.
+    pub id: String,
+    /// The source node.
+    pub node: String,
+    /// The leader that asked.
+    pub via: String,
+    /// When (RFC 3339).
+    pub requested_at: String,
+    /// Unix milliseconds until which it claims the slot: until the agent must start it, then
+    /// (once started) until the backup's longest allowed time.
+    pub expires_ms: u64,
+    /// The agent began it.
+    #[serde(default)]
+    pub started: bool,
+}
+
+impl fmt::Display for BackupRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "backup {} on {} (asked by {}, {})",
+            self.id, self.node, self.via, self.requested_at
+        )
+    }
+}

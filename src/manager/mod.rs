@@ -122,6 +122,7 @@ async fn loops<S: Store + 'static, L: Leadership + Clone + 'static>(
             store.clone(),
             lead.clone(),
         );
+        let lp = lp.with_backup_schedule(cfg.backup.as_ref());
         let lp = match txs.remove(&c.name) {
             Some(tx) => lp.with_outputs(tx, metrics.clone()),
             None => lp,

@@ -5,6 +5,7 @@
 //! Every manager runs the loop; only the cluster's leader acts. A manager that becomes
 //! leader first settles any failover its predecessor left unfinished ([`recover`]).
 
+mod backup;
 mod request;
 
 use super::chaos::{self, Pausing};
@@ -76,6 +77,9 @@ pub struct ClusterLoop<A, R, S, L> {
         std::mem::Discriminant<Standing>,
     )>,
     last_failed: Option<(String, Instant)>,
+    /// `[backup] every` and `allow_master`, when backups are scheduled.
+    backup_every: Option<(Duration, bool)>,
+    last_backup_check: Option<Instant>,
 }
 
 impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
@@ -114,7 +118,15 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             actionable_since: None,
             last_logged: None,
             last_failed: None,
+            backup_every: None,
+            last_backup_check: None,
         }
+    }
+
+    /// Ask for a backup whenever the newest is older than `[backup] every`.
+    pub fn with_backup_schedule(mut self, backup: Option<&crate::config::BackupConfig>) -> Self {
+        self.backup_every = backup.and_then(|b| b.every.map(|e| (e, b.allow_master)));
+        self
     }
 
     /// Publish every round's view (for the API) and metrics.
@@ -336,6 +348,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 return true;
             }
         }
+        self.schedule_backup(&snap).await;
         if !decision.acts() {
             return false;
         }
