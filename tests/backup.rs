@@ -63,6 +63,22 @@ fn pause(ms: u64) {
         .block_on(async { tokio::time::sleep(std::time::Duration::from_millis(ms)).await });
 }
 
+/// The test table's rows on db3, once it has `want` (or after 5 s).
+fn rows_on_db3(want: u64) -> u64 {
+    let mut n = 0;
+    for _ in 0..50 {
+        n = sql("db3", "SELECT COUNT(*) FROM app.bootstrap_test")
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        if n == want {
+            break;
+        }
+        pause(100);
+    }
+    n
+}
+
 fn sql(target: &str, q: &str) -> String {
     lab_cmd(&["sql", target, q])
 }
@@ -160,15 +176,7 @@ fn backups_are_taken_on_replicas_and_rebuild_a_node_that_catches_up() {
     assert_eq!(sql("db3", "SELECT @@read_only").trim(), "1");
     // replicating from db1, and what db1 writes next arrives
     sql("db1", "INSERT INTO app.bootstrap_test VALUES (4)");
-    let mut n = String::new();
-    for _ in 0..50 {
-        n = sql("db3", "SELECT COUNT(*) FROM app.bootstrap_test");
-        if n.trim() == "4" {
-            break;
-        }
-        pause(100);
-    }
-    assert_eq!(n.trim(), "4", "db3 does not replicate from db1");
+    assert_eq!(rows_on_db3(4), 4, "db3 does not replicate from db1");
 
     // retention: keep = 2
     for _ in 0..2 {
@@ -222,15 +230,7 @@ fn backups_are_taken_on_replicas_and_rebuild_a_node_that_catches_up() {
     );
     assert_eq!(code, Some(69), "unreachable store: {out}");
     sql("db1", "INSERT INTO app.bootstrap_test VALUES (6)");
-    let mut n = String::new();
-    for _ in 0..50 {
-        n = sql("db3", "SELECT COUNT(*) FROM app.bootstrap_test");
-        if n.trim() == "6" {
-            break;
-        }
-        pause(100);
-    }
-    assert_eq!(n.trim(), "6", "db3 was disturbed by a refused bootstrap");
+    assert_eq!(rows_on_db3(6), 6, "db3 was disturbed by a refused bootstrap");
     sql("db1", "DROP TABLE app.bootstrap_test");
     drop(lab);
 }

@@ -37,6 +37,20 @@ fn cluster<'a>(cfg: &'a Config, name: &str) -> Result<&'a ClusterConfig, ExitCod
     })
 }
 
+/// The configuration, the cluster and its `[backup]`, or the exit code after saying which is
+/// missing.
+fn setup(config: &Path, name: &str) -> Result<(Config, ClusterConfig, BackupConfig), ExitCode> {
+    let cfg = load_config(config)?;
+    let c = cluster(&cfg, name)?.clone();
+    let Some(b) = cfg.backup.clone() else {
+        return Err(fail(
+            EXIT_CONFIG,
+            format!("{}: no [backup] section: where backups are kept", config.display()),
+        ));
+    };
+    Ok((cfg, c, b))
+}
+
 /// This host's IP addresses.
 fn local_addresses() -> Vec<IpAddr> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
@@ -82,23 +96,11 @@ fn this_node<'a>(c: &'a ClusterConfig, want: Option<&str>, cmd: &str) -> Result<
 
 /// `myha bootstrap --config F --cluster C --node N [--rebuild] [--json]`
 pub async fn bootstrap(config: &Path, name: &str, node: &str, rebuild: bool, json: bool) -> ExitCode {
-    let cfg = match load_config(config) {
-        Ok(c) => c,
+    let (cfg, c, bcfg) = match setup(config, name) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let c = match cluster(&cfg, name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let Some(bcfg) = &cfg.backup else {
-        return fail(
-            EXIT_CONFIG,
-            format!(
-                "{}: no [backup] section: where would the backup come from?",
-                config.display()
-            ),
-        );
-    };
+    let (c, bcfg) = (&c, &bcfg);
     let n = match this_node(c, Some(node), "bootstrap") {
         Ok(n) => n,
         Err(code) => return code,
@@ -144,20 +146,11 @@ pub async fn bootstrap(config: &Path, name: &str, node: &str, rebuild: bool, jso
 
 /// `myha backup --config F --cluster C [--node N] [--json]`
 pub async fn backup(config: &Path, name: &str, node: Option<&str>, json: bool) -> ExitCode {
-    let cfg = match load_config(config) {
-        Ok(c) => c,
+    let (cfg, c, bcfg) = match setup(config, name) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let c = match cluster(&cfg, name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let Some(bcfg) = &cfg.backup else {
-        return fail(
-            EXIT_CONFIG,
-            format!("{}: no [backup] section: where would the backup go?", config.display()),
-        );
-    };
+    let (c, bcfg) = (&c, &bcfg);
     // the tool reads the datadir: it runs on the source's host
     let n = match this_node(c, node, "backup") {
         Ok(n) => n,
@@ -222,17 +215,11 @@ const AGENT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 /// `myha backup-agent --config F --cluster C [--node N]`: on a replica's host, take the
 /// backups the leader asks this node for (`[backup] every`), until stopped.
 pub async fn agent(config: &Path, name: &str, node: Option<&str>) -> ExitCode {
-    let cfg = match load_config(config) {
-        Ok(c) => c,
+    let (cfg, c, bcfg) = match setup(config, name) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let c = match cluster(&cfg, name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let Some(bcfg) = &cfg.backup else {
-        return fail(EXIT_CONFIG, format!("{}: no [backup] section", config.display()));
-    };
+    let (c, bcfg) = (&c, &bcfg);
     let n = match this_node(c, node, "backup-agent") {
         Ok(n) => n,
         Err(code) => return code,
