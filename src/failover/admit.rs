@@ -2,7 +2,7 @@
 //! the API refuses with the reasons the leader would give; the leader checks again on its
 //! own latest probe round before the first step.
 
-use super::candidate::{choose, Candidates};
+use super::candidate::{choose, excluded, Candidates};
 use crate::config::{ClusterConfig, NodeConfig};
 use crate::coord::SharedState;
 use crate::detect::{ClusterState, Diagnosis};
@@ -147,7 +147,13 @@ pub fn switchover(a: &Admission, to: Option<&str>) -> Result<SwitchoverPlan, Ref
     }
     // The master is alive and everyone catches up before the promotion, so history barely
     // matters: priority first, then what was received, then configuration order.
-    let ranking = choose(a.snapshot, a.cluster, master, a.errant).ranking;
+    let ranking = choose(
+        a.snapshot,
+        a.cluster,
+        master,
+        &excluded(a.errant, &a.shared.needs_rebuild),
+    )
+    .ranking;
     let mut pool: Vec<(usize, &NodeConfig)> = a
         .cluster
         .nodes
@@ -210,7 +216,12 @@ pub fn failover(a: &Admission, to: Option<&str>) -> Result<Candidates, Refusal> 
             "automation is armed: the leader fails {dead} over by itself (pause the cluster first to choose the node)"
         )));
     }
-    let c = choose(a.snapshot, a.cluster, dead, a.errant);
+    let c = choose(
+        a.snapshot,
+        a.cluster,
+        dead,
+        &excluded(a.errant, &a.shared.needs_rebuild),
+    );
     let c = match to {
         Some(t) if t == dead => return Err(Refusal::NotEligible(format!("{t} is the dead master"))),
         Some(t) => c.prefer(t, a.snapshot).map_err(Refusal::NotEligible)?,

@@ -11,7 +11,7 @@ use crate::config::ClusterConfig;
 use crate::gtid::Gtids;
 use crate::topology::Snapshot;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// One replica in the ranking.
@@ -81,9 +81,29 @@ impl fmt::Display for Candidates {
     }
 }
 
-/// Choose the node to promote in place of `old_master`, from the latest snapshot.
-/// `errant` lists nodes the detector saw with errant transactions while the master was up.
-pub fn choose(snapshot: &Snapshot, cluster: &ClusterConfig, old_master: &str, errant: &BTreeSet<String>) -> Candidates {
+/// Nodes that may not be promoted whatever they received, and why: those the detector saw
+/// with errant transactions while the master was up, and those marked for rebuild (diverged,
+/// or being bootstrapped from a backup).
+pub fn excluded(errant: &BTreeSet<String>, needs_rebuild: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = errant
+        .iter()
+        .map(|n| (n.clone(), "errant transactions".to_string()))
+        .collect();
+    for (n, why) in needs_rebuild {
+        out.entry(n.clone())
+            .or_insert_with(|| format!("marked for rebuild: {why}"));
+    }
+    out
+}
+
+/// Choose the node to promote in place of `old_master`, from the latest snapshot, never one
+/// of `excluded` (see [`excluded`]).
+pub fn choose(
+    snapshot: &Snapshot,
+    cluster: &ClusterConfig,
+    old_master: &str,
+    excluded: &BTreeMap<String, String>,
+) -> Candidates {
     let master_cfg = cluster.node(old_master);
     let mut rejected = Vec::new();
     // (node index, received, priority)
@@ -125,8 +145,8 @@ pub fn choose(snapshot: &Snapshot, cluster: &ClusterConfig, old_master: &str, er
         } else if !r.sql_running {
             let why = r.last_sql_error.as_deref().unwrap_or("stopped");
             rejected.push(reject(format!("SQL thread not running: {why}")));
-        } else if errant.contains(&n.name) {
-            rejected.push(reject("errant transactions".into()));
+        } else if let Some(why) = excluded.get(&n.name) {
+            rejected.push(reject(why.clone()));
         }
     }
     // Most received first (weight agrees with GTID containment), then priority, then config order.

@@ -9,7 +9,7 @@ pub mod switchover;
 #[cfg(test)]
 mod tests;
 
-pub use candidate::{choose, Candidates};
+pub use candidate::{choose, excluded, Candidates};
 #[cfg(test)]
 pub use execute::Alone;
 pub use execute::{Edges, Guard};

@@ -5,7 +5,7 @@
 use crate::config::ClusterConfig;
 use crate::coord::SharedState;
 use crate::detect::{ClusterState, Diagnosis, NodeIssue};
-use crate::failover::{choose, Candidates};
+use crate::failover::{choose, excluded, Candidates};
 use crate::flavor::StartFrom;
 use crate::topology::Snapshot;
 use std::collections::{BTreeMap, BTreeSet};
@@ -189,7 +189,12 @@ pub fn decide(s: &Situation) -> Decision {
                     failover: b.failover.clone(),
                 };
             }
-            let candidates = choose(s.snapshot, s.cluster, dead, s.errant);
+            let candidates = choose(
+                s.snapshot,
+                s.cluster,
+                dead,
+                &excluded(s.errant, &s.shared.needs_rebuild),
+            );
             if candidates.chosen.is_none() {
                 return Decision::NoCandidate { why, candidates };
             }

@@ -28,7 +28,7 @@ fn three(db2: &str, db3: &str) -> Snapshot {
 fn most_received_wins_over_priority() {
     let mut c = cluster(&["db1", "db2", "db3"]);
     c.nodes[1].priority = 100;
-    let cand = choose(&three("0-1-150", "0-1-151"), &c, "db1", &BTreeSet::new());
+    let cand = choose(&three("0-1-150", "0-1-151"), &c, "db1", &BTreeMap::new());
     assert_eq!(cand.chosen.as_deref(), Some("db3"));
     assert_eq!(cand.catch_up_from, None);
     assert_eq!(
@@ -41,13 +41,13 @@ fn most_received_wins_over_priority() {
 fn priority_breaks_ties_then_config_order() {
     let mut c = cluster(&["db1", "db2", "db3"]);
     assert_eq!(
-        choose(&three("0-1-150", "0-1-150"), &c, "db1", &BTreeSet::new())
+        choose(&three("0-1-150", "0-1-150"), &c, "db1", &BTreeMap::new())
             .chosen
             .as_deref(),
         Some("db2")
     );
     c.nodes[2].priority = 10;
-    let cand = choose(&three("0-1-150", "0-1-150"), &c, "db1", &BTreeSet::new());
+    let cand = choose(&three("0-1-150", "0-1-150"), &c, "db1", &BTreeMap::new());
     assert_eq!(cand.chosen.as_deref(), Some("db3"));
     assert_eq!(cand.to_string(), "promoting db3 (received 0-1-150, priority 10)");
 }
@@ -56,7 +56,7 @@ fn priority_breaks_ties_then_config_order() {
 fn an_ineligible_most_advanced_replica_becomes_the_donor() {
     let mut c = cluster(&["db1", "db2", "db3"]);
     c.nodes[2].no_promote = true;
-    let cand = choose(&three("0-1-150", "0-1-160"), &c, "db1", &BTreeSet::new());
+    let cand = choose(&three("0-1-150", "0-1-160"), &c, "db1", &BTreeMap::new());
     assert_eq!(cand.chosen.as_deref(), Some("db2"));
     assert_eq!(cand.most_advanced.as_deref(), Some("db3"));
     assert_eq!(cand.catch_up_from.as_deref(), Some("db3"));
@@ -81,7 +81,7 @@ fn rejected_nodes_carry_their_reason() {
         hung("db5"),
     ]);
     let errant: BTreeSet<String> = ["db3".to_string()].into();
-    let cand = choose(&snap, &c, "db1", &errant);
+    let cand = choose(&snap, &c, "db1", &excluded(&errant, &BTreeMap::new()));
     assert_eq!(cand.chosen, None);
     let reasons: BTreeMap<&str, &str> = cand
         .rejected
@@ -93,6 +93,25 @@ fn rejected_nodes_carry_their_reason() {
     assert_eq!(reasons["db4"], "replicates from db9:3306, not from db1");
     assert_eq!(reasons["db5"], "unreachable: timed out");
     assert!(cand.to_string().starts_with("no node can be promoted; not eligible:"));
+}
+
+#[test]
+fn a_node_marked_for_rebuild_is_never_promoted() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let rebuild: BTreeMap<String, String> =
+        [("db3".to_string(), "bootstrap from backup b1 in progress".to_string())].into();
+    // db3 received the most, but is being rebuilt
+    let cand = choose(
+        &three("0-1-150", "0-1-160"),
+        &c,
+        "db1",
+        &excluded(&BTreeSet::new(), &rebuild),
+    );
+    assert_eq!(cand.chosen.as_deref(), Some("db2"));
+    assert!(cand
+        .rejected
+        .iter()
+        .any(|r| r.node == "db3" && r.reason == "marked for rebuild: bootstrap from backup b1 in progress"));
 }
 
 // ---- the executor ---------------------------------------------------------------------------
@@ -250,7 +269,7 @@ async fn run<G: Guard>(
 ) -> FailoverRecord {
     let rig = Rig::new(c);
     let edges = rig.edges(admin, routes, guard);
-    let cand = choose(snap, c, "db1", &BTreeSet::new());
+    let cand = choose(snap, c, "db1", &BTreeMap::new());
     let sink = Sink::default();
     let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
     edges.failover(&mut rec, snap, &cand).await;
