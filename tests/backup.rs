@@ -297,3 +297,76 @@ fn the_leader_asks_for_a_due_backup_and_the_agent_on_the_chosen_replica_takes_it
     assert!(alog.contains("stored in"), "{alog}");
     drop(lab);
 }
+
+#[test]
+fn a_node_the_configuration_lacks_bootstraps_registers_and_the_managers_watch_it() {
+    let lab = Lab::up();
+    lab_cmd(&["reset"]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &dir.path().join("store"), "register");
+    let log = dir.path().join("manager.log");
+    let manager = spawn(&lab, "mgr1", &["manager", "--id", "register-test"], &cfg, &log);
+    let run = |host: &str, args: &[&str]| myha(&lab, host, &cfg, args);
+    // the manager records db1 as the master; a backup on db2
+    let mut out = (None, String::new());
+    for _ in 0..40 {
+        out = run("db2", &["backup", "--cluster", "lab"]);
+        if out.0 == Some(0) {
+            break;
+        }
+        pause(250);
+    }
+    assert_eq!(out.0, Some(0), "{}", out.1);
+    let new = [
+        "bootstrap",
+        "--cluster",
+        "lab",
+        "--node",
+        "db4",
+        "--address",
+        "10.88.2.14",
+        "--az",
+        "us-east-1b",
+        "--datadir",
+        "/tmp/myha-lab/db4/data",
+    ];
+    let (code, out) = run("db3", &new);
+    assert_eq!(code, Some(64), "from another host: {out}");
+    let (code, out) = run("db4", &["bootstrap", "--cluster", "lab", "--node", "db4"]);
+    assert_eq!(code, Some(64), "unknown node without --address/--az: {out}");
+    assert!(out.contains("--address and --az"), "{out}");
+    let (code, out) = run("db4", &new);
+    assert_eq!(code, Some(0), "{out}");
+    // the manager watches db4 as a replica from its next refresh
+    let url = format!("http://{}:7480", lab.status.hosts["mgr1"].ip);
+    let mut seen = String::new();
+    for _ in 0..60 {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                lab.status.namespace("mgr2"),
+                env!("CARGO_BIN_EXE_myha"),
+            ])
+            .args(["status", "--json", "--cluster", "lab", "--url", &url])
+            .env_remove("MYHA_CONFIG")
+            .output()
+            .unwrap();
+        seen = String::from_utf8_lossy(&o.stdout).into_owned();
+        let doc: serde_json::Value = serde_json::from_str(&seen).unwrap_or_default();
+        let db4 = doc["clusters"][0]["nodes"]
+            .as_array()
+            .and_then(|n| n.iter().find(|n| n["name"] == "db4").cloned());
+        if db4.is_some_and(|n| n["role"] == "replica") {
+            break;
+        }
+        seen.clear();
+        pause(500);
+    }
+    drop(manager);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(!seen.is_empty(), "the manager never showed db4 as a replica\n{log}");
+    assert!(log.contains("watching db4 from now on"), "{log}");
+    lab_cmd(&["reset"]);
+    drop(lab);
+}

@@ -94,17 +94,83 @@ fn this_node<'a>(c: &'a ClusterConfig, want: Option<&str>, cmd: &str) -> Result<
     }
 }
 
-/// `myha bootstrap --config F --cluster C --node N [--rebuild] [--json]`
-pub async fn bootstrap(config: &Path, name: &str, node: &str, rebuild: bool, json: bool) -> ExitCode {
+/// A node to bootstrap that the configuration does not list (`--address`, `--az`, …).
+#[derive(Debug, Default)]
+pub struct NewNode {
+    /// Its address (this host's).
+    pub address: Option<String>,
+    /// Its availability zone.
+    pub az: Option<String>,
+    /// Its MySQL port.
+    pub port: u16,
+    /// Its failover priority.
+    pub priority: i32,
+    /// Its datadir, when not `[backup] datadir`.
+    pub datadir: Option<std::path::PathBuf>,
+}
+
+impl NewNode {
+    /// The node `name` as these flags describe it, if they do, and it is this host.
+    fn node(&self, c: &ClusterConfig, name: &str) -> Result<NodeConfig, String> {
+        let (Some(address), Some(az)) = (&self.address, &self.az) else {
+            return Err(format!(
+                "no node {name:?} in cluster {}: give --address and --az to bootstrap and register a new one",
+                c.name
+            ));
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(format!("--node {name:?}: letters, digits, '-' and '_' only"));
+        }
+        let ip: IpAddr = address
+            .parse()
+            .map_err(|_| format!("--address {address:?} is not an IP address"))?;
+        if !local_addresses().contains(&ip) {
+            return Err(format!(
+                "--address {address} is not this host's: run `myha bootstrap` on the new node's host"
+            ));
+        }
+        if c.nodes.iter().any(|n| n.address == *address && n.port == self.port) {
+            return Err(format!("{address}:{} is a configured node's address", self.port));
+        }
+        if az.is_empty() || self.port == 0 {
+            return Err("--az must not be empty, --port must be 1 ..= 65535".into());
+        }
+        Ok(NodeConfig {
+            name: name.to_string(),
+            address: address.clone(),
+            port: self.port,
+            eni: None,
+            az: az.clone(),
+            priority: self.priority,
+            no_promote: false,
+            datadir: self.datadir.clone(),
+        })
+    }
+}
+
+/// `myha bootstrap --config F --cluster C --node N [--address IP --az AZ] [--rebuild] [--json]`
+pub async fn bootstrap(config: &Path, name: &str, node: &str, new: &NewNode, rebuild: bool, json: bool) -> ExitCode {
     let (cfg, c, bcfg) = match setup(config, name) {
         Ok(x) => x,
         Err(code) => return code,
     };
     let (c, bcfg) = (&c, &bcfg);
-    let n = match this_node(c, Some(node), "bootstrap") {
-        Ok(n) => n,
-        Err(code) => return code,
+    // a node the configuration does not have is registered once it is a replica
+    let (n, register) = match c.node(node) {
+        Some(_) => match this_node(c, Some(node), "bootstrap") {
+            Ok(n) => (n.clone(), false),
+            Err(code) => return code,
+        },
+        None => match new.node(c, node) {
+            Ok(n) => (n, true),
+            Err(why) => return fail(EXIT_CONFIG, why),
+        },
     };
+    let n = &n;
     let coordinator = match AnyStore::open(&cfg).await {
         Ok(s) => s,
         Err(e) => return fail(EXIT_UNAVAILABLE, format!("cannot reach the coordinator: {e}")),
@@ -121,7 +187,20 @@ pub async fn bootstrap(config: &Path, name: &str, node: &str, rebuild: bool, jso
         Ok(s) => s,
         Err(e) => return fail(EXIT_UNAVAILABLE, e),
     };
-    match job.run(&store, &coordinator, &admin).await {
+    let done = job.run(&store, &coordinator, &admin).await;
+    if done.is_ok() && register {
+        if let Err(e) = coordinator.register_node(name, n).await {
+            return fail(
+                EXIT_UNAVAILABLE,
+                format!(
+                    "{} replicates, but cannot be registered for the managers: {e} (run again to register)",
+                    n.name
+                ),
+            );
+        }
+        tracing::info!(cluster = %name, "{} registered: the managers watch it from their next refresh", n.name);
+    }
+    match done {
         Ok(r) if json => {
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             ExitCode::SUCCESS

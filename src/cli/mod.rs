@@ -1,6 +1,6 @@
 //! The `myha` command line: argument parsing and one module per subcommand.
 
-mod backup;
+pub(crate) mod backup;
 mod check_config;
 mod client;
 mod manager;
@@ -94,6 +94,22 @@ pub enum Command {
         /// The node this host runs.
         #[arg(long)]
         node: String,
+        /// A node the configuration does not list: its address (this host's). It is registered
+        /// with the managers once it replicates.
+        #[arg(long, requires = "az")]
+        address: Option<String>,
+        /// A new node's availability zone.
+        #[arg(long, requires = "address")]
+        az: Option<String>,
+        /// A new node's MySQL port.
+        #[arg(long, default_value_t = 3306)]
+        port: u16,
+        /// A new node's failover priority.
+        #[arg(long, default_value_t = 0)]
+        priority: i32,
+        /// A new node's datadir (default: [backup] datadir).
+        #[arg(long, requires = "address")]
+        datadir: Option<PathBuf>,
         /// Wipe the node's datadir first (a diverged old master; destroys its data).
         #[arg(long)]
         rebuild: bool,
@@ -230,9 +246,23 @@ pub async fn run(cli: Cli) -> ExitCode {
             config,
             cluster,
             node,
+            address,
+            az,
+            port,
+            priority,
+            datadir,
             rebuild,
             json,
-        } => backup::bootstrap(&config, &cluster, &node, rebuild, json).await,
+        } => {
+            let new = backup::NewNode {
+                address,
+                az,
+                port,
+                priority,
+                datadir,
+            };
+            backup::bootstrap(&config, &cluster, &node, &new, rebuild, json).await
+        }
         Command::BackupAgent { config, cluster, node } => backup::agent(&config, &cluster, node.as_deref()).await,
         Command::Backups { config, cluster, json } => backup::list(&config, &cluster, json).await,
         Command::Ack(a) => change(a, state::Change::Ack).await,

@@ -437,7 +437,7 @@ pub struct Credentials {
 }
 
 /// `[[cluster.node]]`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// Node name (unique in the cluster).

@@ -6,7 +6,7 @@ use super::lead::{Coordinator, ManagerInfo};
 use super::zk::ZkStore;
 use super::{SharedState, Store, StoreError, Versioned};
 use crate::backup::BackupMeta;
-use crate::config::Config;
+use crate::config::{Config, NodeConfig};
 use crate::failover::{FailoverRecord, RecordSink};
 use serde::Serialize;
 
@@ -128,6 +128,20 @@ impl Store for AnyStore {
         match self {
             AnyStore::File(s) => s.delete_backup(cluster, id).await,
             AnyStore::Zk(s) => s.delete_backup(cluster, id).await,
+        }
+    }
+
+    async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.register_node(cluster, node).await,
+            AnyStore::Zk(s) => s.register_node(cluster, node).await,
+        }
+    }
+
+    async fn registered_nodes(&self, cluster: &str) -> Result<Vec<NodeConfig>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.registered_nodes(cluster).await,
+            AnyStore::Zk(s) => s.registered_nodes(cluster).await,
         }
     }
 }

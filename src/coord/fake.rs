@@ -5,6 +5,7 @@
 use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
 use super::{SharedState, Store, StoreError, Versioned};
 use crate::backup::BackupMeta;
+use crate::config::NodeConfig;
 use crate::failover::{FailoverRecord, RecordSink};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ pub struct Data {
     states: BTreeMap<String, (SharedState, u64)>,
     records: BTreeMap<String, FailoverRecord>,
     backups: BTreeMap<String, BackupMeta>,
+    nodes: BTreeMap<(String, String), NodeConfig>,
     leaders: BTreeMap<String, Lease>,
     managers: BTreeMap<String, (ManagerInfo, i64)>,
     /// Refuse new sessions (no quorum).
@@ -187,6 +189,22 @@ impl Store for FakeCoord {
     async fn delete_backup(&self, _cluster: &str, id: &str) -> Result<(), StoreError> {
         self.op(|d, _| {
             d.backups.remove(id);
+        })
+    }
+
+    async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
+        self.op(|d, _| {
+            d.nodes.insert((cluster.to_string(), node.name.clone()), node.clone());
+        })
+    }
+
+    async fn registered_nodes(&self, cluster: &str) -> Result<Vec<NodeConfig>, StoreError> {
+        self.op(|d, _| {
+            d.nodes
+                .iter()
+                .filter(|((c, _), _)| c == cluster)
+                .map(|(_, n)| n.clone())
+                .collect()
         })
     }
 }

@@ -10,6 +10,7 @@
 
 use super::{SharedState, Store, StoreError, Versioned};
 use crate::backup::BackupMeta;
+use crate::config::NodeConfig;
 use crate::failover::{FailoverRecord, RecordSink};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -160,6 +161,30 @@ impl Store for FileStore {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("cannot remove", &p, e)),
             _ => Ok(()),
         }
+    }
+
+    async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
+        let d = self.cluster_dir(cluster)?.join("nodes");
+        std::fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
+        let bytes = serde_json::to_vec_pretty(node).map_err(|e| StoreError::Io(e.to_string()))?;
+        write_atomic(&d.join(format!("{}.json", node.name)), &bytes)
+    }
+
+    async fn registered_nodes(&self, cluster: &str) -> Result<Vec<NodeConfig>, StoreError> {
+        let d = self.cluster_dir(cluster)?.join("nodes");
+        let entries = match std::fs::read_dir(&d) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            r => r.map_err(|e| io("cannot list", &d, e))?,
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let p = entry.map_err(|e| io("cannot list", &d, e))?.path();
+            if p.extension().and_then(|e| e.to_str()) == Some("json") {
+                let b = std::fs::read(&p).map_err(|e| io("cannot read", &p, e))?;
+                out.push(serde_json::from_slice(&b).map_err(|e| io("corrupt", &p, e))?);
+            }
+        }
+        Ok(out)
     }
 
     async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {

@@ -21,6 +21,7 @@ mod tests;
 pub mod zk;
 
 use crate::backup::BackupMeta;
+use crate::config::NodeConfig;
 use crate::failover::{FailoverRecord, RecordSink};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -140,6 +141,13 @@ pub trait Store: RecordSink {
 
     /// Remove a backup from the catalogue.
     fn delete_backup(&self, cluster: &str, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Register a node that is not in the managers' configuration (a bootstrapped host);
+    /// every manager adds it to the cluster it watches.
+    fn register_node(&self, cluster: &str, node: &NodeConfig) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The nodes registered at run time.
+    fn registered_nodes(&self, cluster: &str) -> impl Future<Output = Result<Vec<NodeConfig>, StoreError>> + Send;
 }
 
 /// Like [`update`], for a change that may be refused on what it finds: `f` returning `Err`

@@ -18,7 +18,7 @@
 use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
 use super::{SharedState, Store, StoreError, Versioned};
 use crate::backup::BackupMeta;
-use crate::config::ZookeeperConfig;
+use crate::config::{NodeConfig, ZookeeperConfig};
 use crate::failover::{FailoverRecord, RecordSink};
 use std::collections::HashMap;
 use std::future::Future;
@@ -511,6 +511,29 @@ impl Store for ZkStore {
             Ok(()) | Err(zk::Error::NoNode) => Ok(()),
             Err(e) => Err(zk_err("delete", &path, e)),
         }
+    }
+
+    async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
+        let dir = format!("{}/nodes", self.cluster_path(cluster));
+        let path = format!("{dir}/{}", node.name);
+        let bytes = serde_json::to_vec(node).map_err(|e| StoreError::Io(e.to_string()))?;
+        self.ensure(&dir).await?;
+        let c = self.connected()?;
+        let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        match self.timed("create", &path, c.create(&path, &bytes, &opts)).await? {
+            Ok(_) => Ok(()),
+            // registered again (a re-bootstrap): the newest address wins
+            Err(zk::Error::NodeExists) => match self.timed("set", &path, c.set_data(&path, &bytes, None)).await? {
+                Ok(_) => Ok(()),
+                Err(e) => Err(zk_err("set", &path, e)),
+            },
+            Err(e) => Err(zk_err("create", &path, e)),
+        }
+    }
+
+    async fn registered_nodes(&self, cluster: &str) -> Result<Vec<NodeConfig>, StoreError> {
+        self.read_children(&format!("{}/nodes", self.cluster_path(cluster)), None)
+            .await
     }
 
     async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {

@@ -12,6 +12,7 @@ use crate::topology::{NodeState, ProbeFailure};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::{timeout, timeout_at, Instant};
@@ -25,8 +26,9 @@ pub struct MysqlClient {
     repl_password: Secret,
     /// Budget of one probe (connect and all statements); operations get their own limits.
     op_timeout: Duration,
-    /// One probe connection per node, reused across rounds; `None` after a failure.
-    probe_conns: HashMap<String, Mutex<Option<Conn>>>,
+    /// One probe connection per node, reused across rounds; `None` after a failure. Nodes
+    /// registered at run time get theirs on first use.
+    probe_conns: std::sync::Mutex<HashMap<String, Arc<Mutex<Option<Conn>>>>>,
 }
 
 impl MysqlClient {
@@ -39,11 +41,13 @@ impl MysqlClient {
             repl_user: cluster.replication.user.clone(),
             repl_password: cluster.replication.password.clone(),
             op_timeout,
-            probe_conns: cluster
-                .nodes
-                .iter()
-                .map(|n| (n.name.clone(), Mutex::new(None)))
-                .collect(),
+            probe_conns: std::sync::Mutex::new(
+                cluster
+                    .nodes
+                    .iter()
+                    .map(|n| (n.name.clone(), Arc::new(Mutex::new(None))))
+                    .collect(),
+            ),
         }
     }
 
@@ -211,11 +215,10 @@ fn to_row(row: mysql_async::Row) -> Row {
 
 impl MysqlAdmin for MysqlClient {
     async fn probe(&self, node: &NodeConfig) -> Result<NodeState, ProbeFailure> {
-        let Some(slot) = self.probe_conns.get(&node.name) else {
-            return Err(ProbeFailure::Query(format!(
-                "node {} is not in this cluster",
-                node.name
-            )));
+        let slot = {
+            // a poisoned map only means another probe panicked mid-insert: the map is intact
+            let mut conns = self.probe_conns.lock().unwrap_or_else(|e| e.into_inner());
+            conns.entry(node.name.clone()).or_default().clone()
         };
         let mut slot = slot.lock().await;
         // One budget for the whole probe — connecting and every statement — so that a node

@@ -29,6 +29,11 @@ impl<A: MysqlAdmin> Prober<A> {
         }
     }
 
+    /// Probe `cluster`'s nodes from now on (a node was registered at run time).
+    pub fn set_cluster(&mut self, cluster: Arc<ClusterConfig>) {
+        self.cluster = cluster;
+    }
+
     /// The admin client (the executor of a failover shares it).
     pub fn admin(&self) -> &A {
         &self.admin

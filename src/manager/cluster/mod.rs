@@ -35,6 +35,8 @@ const VIP_REFRESH: Duration = Duration::from_secs(2);
 /// How often a standby does: it only reports them, and every read counts against the
 /// account's EC2 API rate limit, shared by every manager and cluster.
 const VIP_REFRESH_STANDBY: Duration = Duration::from_secs(30);
+/// How often the nodes registered at run time are read.
+const MEMBERS_REFRESH: Duration = Duration::from_secs(5);
 /// How long a failed action is not repeated.
 const ACTION_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -80,6 +82,7 @@ pub struct ClusterLoop<A, R, S, L> {
     /// `[backup] every` and `allow_master`, when backups are scheduled.
     backup_every: Option<(Duration, bool)>,
     last_backup_check: Option<Instant>,
+    last_members_check: Option<Instant>,
 }
 
 impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
@@ -120,6 +123,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             last_failed: None,
             backup_every: None,
             last_backup_check: None,
+            last_members_check: None,
         }
     }
 
@@ -242,6 +246,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
     }
 
     async fn round_inner(&mut self) -> bool {
+        self.refresh_members().await;
         let snap = Arc::new(self.prober.round().await);
         if let Some(m) = &self.metrics {
             m.observe_round(&snap);
@@ -361,6 +366,39 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         let ok = self.act(decision, &snap, &diag.to_string(), term).await;
         self.last_failed = if ok { None } else { Some((action_key, Instant::now())) };
         true
+    }
+
+    /// Watch the nodes a bootstrap registered (not in the configuration) from now on.
+    async fn refresh_members(&mut self) {
+        if self.last_members_check.is_some_and(|t| t.elapsed() < MEMBERS_REFRESH) {
+            return;
+        }
+        self.last_members_check = Some(Instant::now());
+        let Ok(registered) = self.store.registered_nodes(self.name()).await else {
+            return;
+        };
+        let mut cluster = (*self.cluster).clone();
+        let mut added = Vec::new();
+        for n in registered {
+            if cluster.node(&n.name).is_some() {
+                continue;
+            }
+            if cluster.nodes.iter().any(|m| m.address == n.address && m.port == n.port) {
+                warn!(cluster = %self.name(), "registered node {} uses {}:{} like a configured node: ignored", n.name, n.address, n.port);
+                continue;
+            }
+            added.push(n.name.clone());
+            cluster.nodes.push(n);
+        }
+        if added.is_empty() {
+            return;
+        }
+        info!(cluster = %self.name(), "watching {} from now on (registered by `myha bootstrap`)", added.join(", "));
+        self.cluster = Arc::new(cluster);
+        self.prober.set_cluster(self.cluster.clone());
+        // detection starts over on the new set of nodes; its ENI is looked up afresh
+        self.history = History::new(&self.timing);
+        self.vip_resolved = false;
     }
 
     /// The guard of this term's irreversible steps, from the shared state's current epoch.
