@@ -68,6 +68,38 @@ impl FileStore {
         }
     }
 
+    /// Write `value` as `<cluster>/<kind>/<name>.json`, atomically.
+    fn write_one<T: Serialize>(&self, cluster: &str, kind: &str, name: &str, value: &T) -> Result<(), StoreError> {
+        let d = self.cluster_dir(cluster)?.join(kind);
+        std::fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Io(e.to_string()))?;
+        write_atomic(&d.join(format!("{name}.json")), &bytes)
+    }
+
+    /// Every `<cluster>/<kind>/*.json`; an unreadable file is skipped with a warning.
+    fn read_all<T: serde::de::DeserializeOwned>(&self, cluster: &str, kind: &str) -> Result<Vec<T>, StoreError> {
+        let d = self.cluster_dir(cluster)?.join(kind);
+        let entries = match std::fs::read_dir(&d) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            r => r.map_err(|e| io("cannot list", &d, e))?,
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let p = entry.map_err(|e| io("cannot list", &d, e))?.path();
+            if p.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match std::fs::read(&p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            {
+                Ok(v) => out.push(v),
+                Err(e) => tracing::warn!(file = %p.display(), error = %e, "skipping an unreadable file"),
+            }
+        }
+        Ok(out)
+    }
+
     fn lock(&self, cluster: &str) -> Result<Flock<std::fs::File>, StoreError> {
         let p = self.cluster_dir(cluster)?.join(".lock");
         let f = std::fs::File::create(&p).map_err(|e| io("cannot open", &p, e))?;
@@ -109,48 +141,18 @@ impl Store for FileStore {
     }
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
-        let d = self.cluster_dir(cluster)?.join("failovers");
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&d).map_err(|e| io("cannot list", &d, e))? {
-            let p = entry.map_err(|e| io("cannot list", &d, e))?.path();
-            if p.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
-            match std::fs::read(&p).map(|b| serde_json::from_slice::<FailoverRecord>(&b)) {
-                Ok(Ok(r)) => out.push(r),
-                Ok(Err(e)) => tracing::warn!(file = %p.display(), error = %e, "skipping unreadable failover record"),
-                Err(e) => tracing::warn!(file = %p.display(), error = %e, "skipping unreadable failover record"),
-            }
-        }
+        let mut out: Vec<FailoverRecord> = self.read_all(cluster, "failovers")?;
         out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
         out.truncate(limit);
         Ok(out)
     }
 
     async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
-        let d = self.cluster_dir(&meta.cluster)?.join("backups");
-        std::fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
-        let bytes = serde_json::to_vec_pretty(meta).map_err(|e| StoreError::Io(e.to_string()))?;
-        write_atomic(&d.join(format!("{}.json", meta.id)), &bytes)
+        self.write_one(&meta.cluster, "backups", &meta.id, meta)
     }
 
     async fn backups(&self, cluster: &str) -> Result<Vec<BackupMeta>, StoreError> {
-        let d = self.cluster_dir(cluster)?.join("backups");
-        let entries = match std::fs::read_dir(&d) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            r => r.map_err(|e| io("cannot list", &d, e))?,
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let p = entry.map_err(|e| io("cannot list", &d, e))?.path();
-            if p.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
-            match std::fs::read(&p).map(|b| serde_json::from_slice::<BackupMeta>(&b)) {
-                Ok(Ok(m)) => out.push(m),
-                other => tracing::warn!(file = %p.display(), "skipping unreadable backup entry: {other:?}"),
-            }
-        }
+        let mut out: Vec<BackupMeta> = self.read_all(cluster, "backups")?;
         out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
         Ok(out)
     }
@@ -164,27 +166,11 @@ impl Store for FileStore {
     }
 
     async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
-        let d = self.cluster_dir(cluster)?.join("nodes");
-        std::fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
-        let bytes = serde_json::to_vec_pretty(node).map_err(|e| StoreError::Io(e.to_string()))?;
-        write_atomic(&d.join(format!("{}.json", node.name)), &bytes)
+        self.write_one(cluster, "nodes", &node.name, node)
     }
 
     async fn registered_nodes(&self, cluster: &str) -> Result<Vec<NodeConfig>, StoreError> {
-        let d = self.cluster_dir(cluster)?.join("nodes");
-        let entries = match std::fs::read_dir(&d) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            r => r.map_err(|e| io("cannot list", &d, e))?,
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let p = entry.map_err(|e| io("cannot list", &d, e))?.path();
-            if p.extension().and_then(|e| e.to_str()) == Some("json") {
-                let b = std::fs::read(&p).map_err(|e| io("cannot read", &p, e))?;
-                out.push(serde_json::from_slice(&b).map_err(|e| io("corrupt", &p, e))?);
-            }
-        }
-        Ok(out)
+        self.read_all(cluster, "nodes")
     }
 
     async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
