@@ -46,7 +46,9 @@ fn kill_master_drill_fails_over_without_losing_acknowledged_writes() {
     let lab = Lab::up();
     let r = drill("kill-master", 1);
     let run = &r["runs"][0];
-    assert_eq!(run["vip_node"], "db2");
+    // the replica that received the most wins (either, depending on the moment of the kill);
+    // the drill checked that the record, the VIP and the writable node agree
+    assert!(run["vip_node"] == "db2" || run["vip_node"] == "db3", "{run}");
     assert!(run["detect_ms"].as_i64().is_some(), "{run}");
     drop(lab);
 }
