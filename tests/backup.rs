@@ -34,17 +34,22 @@ fn config(dir: &Path, store: &Path, tag: &str) -> std::path::PathBuf {
     path
 }
 
-/// `myha ARGS --config CFG` on a lab host: (exit code, stdout + stderr).
-fn myha(lab: &Lab, host: &str, cfg: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", lab.status.namespace(host), env!("CARGO_BIN_EXE_myha")])
+/// `myha ARGS --config CFG` on a lab host, from the repository root (the lab config's
+/// start/stop commands are relative to it).
+fn myha_cmd(lab: &Lab, host: &str, args: &[&str], cfg: &Path) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", lab.status.namespace(host), env!("CARGO_BIN_EXE_myha")])
         .args(args)
         .arg("--config")
         .arg(cfg)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("MYHA_CONFIG")
-        .output()
-        .unwrap();
+        .env_remove("MYHA_CONFIG");
+    c
+}
+
+/// `myha ARGS --config CFG` on a lab host: (exit code, stdout + stderr).
+fn myha(lab: &Lab, host: &str, cfg: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = myha_cmd(lab, host, args, cfg).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), text)
 }
@@ -247,13 +252,7 @@ impl Drop for Proc {
 
 fn spawn(lab: &Lab, host: &str, args: &[&str], cfg: &Path, log: &Path) -> Proc {
     Proc(
-        Command::new("ip")
-            .args(["netns", "exec", lab.status.namespace(host), env!("CARGO_BIN_EXE_myha")])
-            .args(args)
-            .arg("--config")
-            .arg(cfg)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_remove("MYHA_CONFIG")
+        myha_cmd(lab, host, args, cfg)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())

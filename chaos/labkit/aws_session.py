@@ -13,25 +13,21 @@ from botocore.config import Config  # noqa: E402
 from . import topology as t  # noqa: E402
 
 
-def ec2_client(timeout: float = 2.0):
+def _client(service: str, timeout: float, **config):
     return boto3.client(
-        "ec2",
+        service,
         endpoint_url=t.ec2_endpoint(),
         region_name=t.REGION,
         aws_access_key_id=t.AWS_ACCESS_KEY_ID,
         aws_secret_access_key=t.AWS_SECRET_ACCESS_KEY,
-        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}, **config),
     )
+
+
+def ec2_client(timeout: float = 2.0):
+    return _client("ec2", timeout)
 
 
 def s3_client(timeout: float = 10.0):
     """The same server speaks S3: backups (`[backup] store = "s3://…"`)."""
-    return boto3.client(
-        "s3",
-        endpoint_url=t.ec2_endpoint(),
-        region_name=t.REGION,
-        aws_access_key_id=t.AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=t.AWS_SECRET_ACCESS_KEY,
-        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1},
-                      s3={"addressing_style": "path"}),
-    )
+    return _client("s3", timeout, s3={"addressing_style": "path"})

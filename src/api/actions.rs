@@ -41,9 +41,7 @@ async fn change<S: Store>(
     auth::check(st.token.as_ref(), headers)?;
     st.cluster(cluster)?;
     no_body(body)?;
-    let v = coord::update(st.store.as_ref(), cluster, f)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("nothing changed: cannot write the cluster state: {e}")))?;
+    let v = coord::update(st.store.as_ref(), cluster, f).await?;
     info!(cluster = %cluster, manager = %st.manager, "API: {what}");
     let s = &v.value;
     Ok(Json(json!({

@@ -54,3 +54,10 @@ impl IntoResponse for ApiError {
         r
     }
 }
+
+/// The shared state could not be written: a 503, and nothing changed.
+impl From<crate::coord::StoreError> for ApiError {
+    fn from(e: crate::coord::StoreError) -> Self {
+        ApiError::Unavailable(format!("nothing changed: cannot write the cluster state: {e}"))
+    }
+}

@@ -11,7 +11,7 @@ use crate::coord::lead::Standing;
 use crate::coord::request::{Action, Request};
 use crate::coord::{self, unix_ms, Store, StoreError};
 use crate::failover::admit::{self, Admission, Refusal};
-use crate::failover::record::timestamp;
+use crate::failover::record::{id_time, timestamp};
 use crate::failover::{FailoverRecord, Status};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -138,7 +138,7 @@ async fn submit<S: Store>(
         Action::Switchover => admit::switchover(&a, to.as_deref()).map(|_| ())?,
         Action::Failover => admit::failover(&a, to.as_deref()).map(|_| ())?,
     }
-    let stamp = timestamp(now).replace([':', '-'], "");
+    let stamp = id_time(now, true);
     let req = Request {
         id: format!("{cluster}-{stamp}-{action}"),
         action,
@@ -159,12 +159,6 @@ async fn submit<S: Store>(
     let done = record.as_ref().is_some_and(|r| r.status != Status::Running);
     let code = if done { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((code, Json(json!({ "request": req, "record": record }))))
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::Unavailable(format!("nothing changed: cannot write the cluster state: {e}"))
-    }
 }
 
 /// 409 while another request claims the cluster.

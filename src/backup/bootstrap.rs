@@ -173,7 +173,6 @@ impl Bootstrap<'_> {
             wipe(&datadir).map_err(|e| io(format!("cannot empty {}", datadir.display()), e))?;
         }
         let restore_t = Instant::now();
-        std::fs::create_dir_all(&self.config.work_dir).map_err(|e| io("cannot create [backup] work_dir", e))?;
         let work = tempfile::Builder::new()
             .prefix("myha-restore-")
             .tempdir_in(&self.config.work_dir)

@@ -13,7 +13,7 @@ pub mod tool;
 
 use crate::config::{BackupConfig, ClusterConfig, NodeConfig};
 use crate::coord::Store;
-use crate::failover::record::timestamp;
+use crate::failover::record::{id_time, timestamp};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::PermissionsExt;
 use std::time::SystemTime;
@@ -93,9 +93,7 @@ impl Job<'_> {
         // an unreachable store fails now, not after the copy
         store.check().await?;
         let started = SystemTime::now();
-        let stamp = humantime::format_rfc3339_seconds(started)
-            .to_string()
-            .replace([':', '-'], "");
+        let stamp = id_time(started, false);
         let id = format!("{}-{stamp}-{}", self.cluster.name, self.node.name);
         let io = |what: &str, e: std::io::Error| BackupError::Io(format!("{what}: {e}"));
         std::fs::create_dir_all(&self.config.work_dir).map_err(|e| io("cannot create [backup] work_dir", e))?;

@@ -69,12 +69,9 @@ pub enum Command {
     /// Take a physical backup now, on this replica's host (mariabackup / xtrabackup), store it
     /// in [backup] store and catalogue it with its GTID position.
     Backup {
-        /// The configuration file.
-        #[arg(long, short, env = "MYHA_CONFIG")]
-        config: PathBuf,
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
+        /// The configuration file and the cluster.
+        #[command(flatten)]
+        at: ConfigCluster,
         /// The node this host runs (default: found by this host's addresses).
         #[arg(long)]
         node: Option<String>,
@@ -85,12 +82,9 @@ pub enum Command {
     /// On a new (or diverged) node's host: restore the latest backup, start the server
     /// read-only, replicate from the current master until caught up.
     Bootstrap {
-        /// The configuration file.
-        #[arg(long, short, env = "MYHA_CONFIG")]
-        config: PathBuf,
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
+        /// The configuration file and the cluster.
+        #[command(flatten)]
+        at: ConfigCluster,
         /// The node this host runs.
         #[arg(long)]
         node: String,
@@ -120,24 +114,18 @@ pub enum Command {
     /// On a replica's host, as a service: take the scheduled backups the leader asks this node
     /// for ([backup] every).
     BackupAgent {
-        /// The configuration file.
-        #[arg(long, short, env = "MYHA_CONFIG")]
-        config: PathBuf,
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
+        /// The configuration file and the cluster.
+        #[command(flatten)]
+        at: ConfigCluster,
         /// The node this host runs (default: found by this host's addresses).
         #[arg(long)]
         node: Option<String>,
     },
     /// List a cluster's catalogued backups, newest first.
     Backups {
-        /// The configuration file.
-        #[arg(long, short, env = "MYHA_CONFIG")]
-        config: PathBuf,
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
+        /// The configuration file and the cluster.
+        #[command(flatten)]
+        at: ConfigCluster,
         /// JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -176,6 +164,17 @@ pub struct Source {
     /// A manager's API, http://host:port (actions take the token from MYHA_TOKEN).
     #[arg(long, env = "MYHA_URL")]
     pub url: Option<String>,
+}
+
+/// A configuration file and one of its clusters (the commands that run on a DB host).
+#[derive(Debug, clap::Args)]
+pub struct ConfigCluster {
+    /// The configuration file.
+    #[arg(long, short, env = "MYHA_CONFIG")]
+    pub config: PathBuf,
+    /// The cluster.
+    #[arg(long)]
+    pub cluster: String,
 }
 
 /// A source and one of its clusters.
@@ -236,15 +235,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Switchover(a) => remote::request(a, "switchover").await,
         Command::Failover(a) => remote::request(a, "failover").await,
-        Command::Backup {
-            config,
-            cluster,
-            node,
-            json,
-        } => backup::backup(&config, &cluster, node.as_deref(), json).await,
+        Command::Backup { at, node, json } => backup::backup(&at.config, &at.cluster, node.as_deref(), json).await,
         Command::Bootstrap {
-            config,
-            cluster,
+            at,
             node,
             address,
             az,
@@ -261,10 +254,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                 priority,
                 datadir,
             };
-            backup::bootstrap(&config, &cluster, &node, &new, rebuild, json).await
+            backup::bootstrap(&at.config, &at.cluster, &node, &new, rebuild, json).await
         }
-        Command::BackupAgent { config, cluster, node } => backup::agent(&config, &cluster, node.as_deref()).await,
-        Command::Backups { config, cluster, json } => backup::list(&config, &cluster, json).await,
+        Command::BackupAgent { at, node } => backup::agent(&at.config, &at.cluster, node.as_deref()).await,
+        Command::Backups { at, json } => backup::list(&at.config, &at.cluster, json).await,
         Command::Ack(a) => change(a, state::Change::Ack).await,
         Command::Pause(a) => change(a, state::Change::Pause).await,
         Command::Resume(a) => change(a, state::Change::Resume).await,

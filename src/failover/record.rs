@@ -102,6 +102,17 @@ pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// A UTC time for ids (record, request and backup ids): RFC 3339 without `-` and `:`, so ids
+/// sort by time — to the millisecond (`20261122T120724.945Z`) or the second (`…T120724Z`).
+pub fn id_time(t: SystemTime, millis: bool) -> String {
+    let text = if millis {
+        humantime::format_rfc3339_millis(t).to_string()
+    } else {
+        humantime::format_rfc3339_seconds(t).to_string()
+    };
+    text.replace([':', '-'], "")
+}
+
 impl fmt::Display for FailoverRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

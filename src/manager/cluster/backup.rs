@@ -9,7 +9,7 @@ use crate::backup::source;
 use crate::coord::elector::Leadership;
 use crate::coord::request::BackupRequest;
 use crate::coord::{self, unix_ms, Store};
-use crate::failover::record::timestamp;
+use crate::failover::record::{id_time, timestamp};
 use crate::mysql::MysqlAdmin;
 use crate::topology::Snapshot;
 use crate::vip::RouteTables;
@@ -55,7 +55,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             warn!(cluster = %self.name(), "a backup is due but no node can be its source (no healthy replica)");
             return;
         };
-        let stamp = timestamp(now).replace([':', '-'], "");
+        let stamp = id_time(now, true);
         let req = BackupRequest {
             id: format!("{}-{stamp}-backup", self.name()),
             node: node.name.clone(),

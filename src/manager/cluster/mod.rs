@@ -18,7 +18,7 @@ use crate::coord::guard::TermGuard;
 use crate::coord::lead::Standing;
 use crate::coord::{self, unix_ms, Block, SharedState, Store};
 use crate::detect::{ClusterState, History, NodeIssue};
-use crate::failover::record::timestamp;
+use crate::failover::record::{id_time, timestamp};
 use crate::failover::{Edges, FailoverRecord, Guard, Kind, Recorder, Status};
 use crate::metrics::Metrics;
 use crate::mysql::MysqlAdmin;
@@ -412,10 +412,11 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         }
     }
 
-    /// Record `new_master` as the master after failover `id` (started at `started`): new
+    /// Record `new_master` as the master after failover `rec` (started at `started`): new
     /// epoch, the VIP target if the route move was verified, and — after an automatic
     /// failover — the anti-flap block.
-    async fn record_master(&self, id: &str, new_master: &str, started: SystemTime, vip_moved: bool, block: bool) {
+    async fn record_master(&self, rec: &FailoverRecord, new_master: &str, started: SystemTime) {
+        let (id, vip_moved, block) = (rec.id.as_str(), vip_step_ok(rec), rec.kind == Kind::Automatic);
         let block_until = started + self.failover.block_period;
         let r = coord::update(self.store.as_ref(), self.name(), |st: &mut SharedState| {
             if st.master.as_deref() != Some(new_master) {
@@ -450,9 +451,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         }
         match rec.new_master.as_deref().filter(|_| rec.status != Status::Failed) {
             Some(new_master) => {
-                let block = rec.kind == Kind::Automatic;
-                self.record_master(&rec.id, new_master, started, vip_step_ok(rec), block)
-                    .await;
+                self.record_master(rec, new_master, started).await;
                 true
             }
             None => false,
@@ -581,11 +580,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                         .await;
                     let guard = self.guard(term);
                     self.edges(&guard).complete(&mut recorder, snap, new).await;
-                    let id = recorder.rec.id.clone();
-                    let vip_moved = vip_step_ok(&recorder.rec);
-                    let block = recorder.rec.kind == Kind::Automatic;
-                    self.record_master(&id, &new_master, started_wall, vip_moved, block)
-                        .await;
+                    self.record_master(&recorder.rec, &new_master, started_wall).await;
                     self.vip_view = None;
                 }
             }
@@ -610,14 +605,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 };
                 let started = Instant::now();
                 let now = SystemTime::now();
-                let id = format!(
-                    "{}-{}-{}",
-                    self.name(),
-                    humantime::format_rfc3339_seconds(now)
-                        .to_string()
-                        .replace([':', '-'], ""),
-                    candidates.old_master
-                );
+                let id = format!("{}-{}-{}", self.name(), id_time(now, false), candidates.old_master);
                 let mut rec = self.new_record(id.clone(), Kind::Automatic, why, &candidates.old_master, now);
                 rec.new_master = candidates.chosen.clone();
                 rec.gtids = candidates
