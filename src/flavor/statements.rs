@@ -57,6 +57,14 @@ impl Flavor {
         )
     }
 
+    /// Whether a node refuses client writes now (1) or not (0): read back after fencing.
+    pub fn read_only_query(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SELECT @@read_only",
+            Flavor::MySql => "SELECT @@super_read_only",
+        }
+    }
+
     /// Everything a node wrote to its binlog: after fencing the old master of a switchover,
     /// what the target must apply before it is promoted. MariaDB's `gtid_binlog_pos`, not
     /// `gtid_current_pos`: on a former replica the latter may still name its replica position.

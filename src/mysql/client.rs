@@ -98,6 +98,8 @@ impl MysqlClient {
 /// A connection for one operation, separate from the probe connection, with its own limit.
 struct OpConn<'a> {
     conn: Conn,
+    /// The server's id of this connection (`CONNECTION_ID()`), to kill its statement.
+    id: u32,
     node: &'a str,
     op: &'static str,
     deadline: Instant,
@@ -134,7 +136,12 @@ impl OpConn<'_> {
 
     /// Run one statement within what is left of the operation's time.
     async fn exec(&mut self, sql: &str, limit: Duration) -> Result<(), OpError> {
-        match timeout(self.remaining(), self.conn.query_drop(sql)).await {
+        self.exec_within(sql, self.remaining(), limit).await
+    }
+
+    /// Run one statement within `bound` (and what is left of the operation's time).
+    async fn exec_within(&mut self, sql: &str, bound: Duration, limit: Duration) -> Result<(), OpError> {
+        match timeout(bound.min(self.remaining()), self.conn.query_drop(sql)).await {
             Err(_) => Err(self.timeout_err(limit)),
             Ok(r) => r.map_err(|e| self.map_err(e)),
         }
@@ -182,11 +189,43 @@ impl MysqlClient {
                 message: e.to_string(),
             }),
             Ok(Ok(conn)) => Ok(OpConn {
+                id: conn.id(),
                 conn,
                 node: &node.name,
                 op,
                 deadline,
             }),
+        }
+    }
+}
+
+impl MysqlClient {
+    /// End every client session (`KILL CONNECTION`): replication threads, system threads
+    /// and the manager's own connections stay. Returns how many were ended.
+    async fn end_client_sessions(&self, c: &mut OpConn<'_>, limit: Duration) -> Result<u32, OpError> {
+        let ids = c.ids(&self.flavor.client_sessions_query(&self.user), limit).await?;
+        let mut n = 0;
+        for id in ids {
+            match c.exec(&format!("KILL CONNECTION {id}"), limit).await {
+                Ok(()) => n += 1,
+                // the session ended by itself in between
+                Err(OpError::Server { code: 1094, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Kill the statement running on connection `id` of `node` (ours, after a client-side
+    /// timeout), from a fresh connection, by `deadline`.
+    async fn kill_statement(&self, node: &NodeConfig, id: u32, deadline: Instant) -> Result<(), OpError> {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(200));
+        let mut k = self.op_conn(node, "kill a timed-out statement", left).await?;
+        match k.exec(&format!("KILL QUERY {id}"), left).await {
+            Ok(()) | Err(OpError::Server { code: 1094, .. }) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -236,23 +275,64 @@ impl MysqlAdmin for MysqlClient {
     }
 
     async fn fence(&self, node: &NodeConfig, limit: Duration) -> Result<Fenced, OpError> {
-        let mut c = self.op_conn(node, "fence", limit).await?;
+        let deadline = Instant::now() + limit;
         let mut fenced = Fenced::default();
-        for sql in self.flavor.set_read_only(true) {
-            c.exec(&sql, limit).await?;
+        // A statement bound per attempt: `read_only=ON` that blocks behind a commit is killed
+        // and tried again after the sessions are ended once more.
+        let attempt = (limit / 4).max(Duration::from_millis(100));
+        let mut c = self.op_conn(node, "fence", limit).await?;
+        loop {
+            // Sessions first. A commit waiting for a semi-sync acknowledgement (the thawed
+            // master of a freeze, a master cut off from its replicas) blocks `read_only=ON`
+            // until the semi-sync timeout releases it — *acknowledged*, though no replica has
+            // it. `KILL CONNECTION` shuts the client's socket before the commit finishes, so
+            // its client never hears "committed" (MariaDB 10.11, measured; `KILL QUERY` and
+            // turning semi-sync off would answer OK instead).
+            fenced.sessions_killed += self.end_client_sessions(&mut c, limit).await?;
+            let mut blocked = false;
+            for sql in self.flavor.set_read_only(true) {
+                match c.exec_within(&sql, attempt, limit).await {
+                    Ok(()) => {}
+                    Err(OpError::Timeout { .. }) => {
+                        blocked = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if !blocked {
+                break;
+            }
+            // A client-side timeout leaves the statement running on the server, where it
+            // could land later (after a rollback made the node writable again): kill it.
+            // The connection is unusable after a timeout either way.
+            let id = c.id;
+            drop(c);
+            self.kill_statement(node, id, deadline).await?;
+            if Instant::now() >= deadline {
+                return Err(OpError::Timeout {
+                    node: node.name.clone(),
+                    op: "fence",
+                    limit,
+                });
+            }
+            c = self
+                .op_conn(node, "fence", deadline.saturating_duration_since(Instant::now()))
+                .await?;
+            c.deadline = deadline;
+        }
+        // Sessions that connected while read_only was being set; they cannot commit now.
+        fenced.sessions_killed += self.end_client_sessions(&mut c, limit).await?;
+        let ro = c.first_i64(self.flavor.read_only_query(), limit).await?;
+        if ro != Some(1) {
+            return Err(OpError::Server {
+                node: node.name.clone(),
+                op: "fence",
+                code: 0,
+                message: "read_only is still OFF after setting it".into(),
+            });
         }
         fenced.read_only = true;
-        // Ending sessions makes clients reconnect — through the VIP, to the new master — and
-        // aborts transactions that would otherwise commit on the old master.
-        let ids = c.ids(&self.flavor.client_sessions_query(&self.user), limit).await?;
-        for id in ids {
-            match c.exec(&format!("KILL CONNECTION {id}"), limit).await {
-                Ok(()) => fenced.sessions_killed += 1,
-                // the session ended by itself in between
-                Err(OpError::Server { code: 1094, .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
         // read after the sessions ended: a commit in flight when read_only was set is in the
         // binlog by now
         let written = c
