@@ -45,7 +45,7 @@ impl Watch {
             let snap = self.prober.round().await;
             longest_round = longest_round.max(snap.duration);
             self.history.push(Arc::new(snap));
-            let d = self.history.diagnose(&self.timing).expect("a snapshot");
+            let d = self.history.diagnose(&self.timing, None).expect("a snapshot");
             if seen.last().map(String::as_str) != Some(d.state.kind()) {
                 seen.push(d.state.kind().to_string());
             }

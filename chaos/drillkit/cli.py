@@ -26,13 +26,15 @@ WRITE_WARMUP_ACKS = 30
 
 
 class Writer:
-    def __init__(self, run_id: str, path: str, st: dict):
+    def __init__(self, run_id: str, path: str, st: dict, patient: bool = False):
         self.path = path
+        self.run_id = run_id
         venv = os.environ.get("MYHA_LAB_VENV", "/opt/myha-lab/venv")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", st["hosts"][st["client_host"]]["namespace"], f"{venv}/bin/python", "-m",
              "drillkit.writer", "--host", st["vip"], "--user", st["users"]["app"]["user"],
-             "--password-file", f"{st['state_dir']}/secrets/app.password", "--run", run_id, "--out", path],
+             "--password-file", f"{st['state_dir']}/secrets/app.password", "--run", run_id, "--out", path]
+            + (["--patient", "--threads", "4", "--interval", "0.002"] if patient else []),
             cwd=lab.CHAOS, env={**os.environ, "PYTHONPATH": lab.CHAOS}, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=open(path + ".stderr", "w"), start_new_session=True)
 
@@ -74,7 +76,7 @@ def one_run(scenario: str, n: int, work: str, mgrs: Managers) -> dict:
                       "sid INT, PRIMARY KEY (run, id))", role="app") is None:
         raise DrillError("cannot create the drill table through the VIP")
     run_id = f"{scenario}-{n}-{int(time.time() * 1000)}"
-    writer = None
+    writer = patient = None
     try:
         if scenario in STARTS:
             STARTS[scenario](mgrs, run_id, n)
@@ -82,21 +84,26 @@ def one_run(scenario: str, n: int, work: str, mgrs: Managers) -> dict:
             mgrs.start(run_id)
         mgrs.wait_watching()
         writer = Writer(run_id, os.path.join(work, f"writer-{n}.jsonl"), st)
+        # a second client that keeps its connection and waits for every answer (as sysbench
+        # does): it sees commits a deposed master acknowledges after a freeze or a partition
+        patient = Writer(run_id + "-patient", os.path.join(work, f"patient-{n}.jsonl"), st, patient=True)
         lab.wait_for("the writer's first acknowledged writes", lambda: len(writer.acks()) >= WRITE_WARMUP_ACKS, 15, 0.05)
-        ctx = Context(writer, mgrs, old, n)
+        ctx = Context(writer, mgrs, old, n, patient)
         outcome = SCENARIOS[scenario](ctx)
         writer.stop()
-        analyse(run, ctx, outcome, writer, mgrs, old, st, run_id)
+        patient.stop()
+        analyse(run, ctx, outcome, [writer, patient], mgrs, old, st)
     finally:
-        if writer:
-            writer.stop()
+        for w in (writer, patient):
+            if w:
+                w.stop()
         mgrs.stop()
     return run
 
 
-def analyse(run: dict, ctx: Context, outcome: dict, writer: Writer, mgrs: Managers, old: str, st: dict, run_id: str):
+def analyse(run: dict, ctx: Context, outcome: dict, writers: list[Writer], mgrs: Managers, old: str, st: dict):
     problems = []
-    acks = writer.acks()
+    acks = writers[0].acks()
     first = outcome.get("first_new_ack")
     if first:
         run["failover_ms"] = round((first["t"] - ctx.t_fault) * 1000)
@@ -131,17 +138,23 @@ def analyse(run: dict, ctx: Context, outcome: dict, writer: Writer, mgrs: Manage
             problems.append(f"not replicating from {vip_node}: {stray} ({ {n: topo[n] for n in stray} })")
         if writable and vip_node not in writable:
             problems.append(f"the VIP leads to {vip_node}, not to the writable {writable}")
-    # acknowledged writes that the new master does not have
-    rows = lab.sql(vip_node or old, f"SELECT id FROM app.drill WHERE run = '{run_id}'") if vip_node else None
-    if rows is None:
-        problems.append("cannot read the drill table on the master")
-    else:
+    # acknowledged writes that the new master does not have, of every writer
+    run["lost_acked_writes"] = 0
+    run["acked_writes"] = 0
+    for w in writers:
+        rows = lab.sql(vip_node or old, f"SELECT id FROM app.drill WHERE run = '{w.run_id}'") if vip_node else None
+        if rows is None:
+            problems.append("cannot read the drill table on the master")
+            run["lost_acked_writes"] = None
+            break
         present = {int(r[0]) for r in rows}
-        lost = sorted(a["id"] for a in acks if a["id"] not in present)
-        run["lost_acked_writes"] = len(lost)
+        w_acks = w.acks()
+        lost = sorted(a["id"] for a in w_acks if a["id"] not in present)
+        run["lost_acked_writes"] += len(lost)
+        run["acked_writes"] += len(w_acks)
         if lost:
-            problems.append(f"lost acknowledged writes: {lost[:10]}{'...' if len(lost) > 10 else ''}")
-    run["acked_writes"] = len(acks)
+            problems.append(f"lost acknowledged writes of {w.run_id}: {lost[:10]}{'...' if len(lost) > 10 else ''}"
+                            f" (acknowledged by servers {sorted({a['sid'] for a in w_acks if a['id'] in set(lost)})})")
     # the largest pause between two acknowledged writes after the fault
     times = [a["t"] for a in acks if a["t"] >= ctx.t_fault - 1]
     gaps = [b - a for a, b in zip(times, times[1:])]

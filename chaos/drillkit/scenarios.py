@@ -15,9 +15,10 @@ SETTLE_S = 1.0  # keep writing this long after the new master first acknowledged
 class Context:
     """What a scenario can see and do."""
 
-    def __init__(self, writer, managers, old_master: str, run: int = 1):
+    def __init__(self, writer, managers, old_master: str, run: int = 1, patient=None):
         self.run = run
         self.writer = writer
+        self.patient = patient
         self.managers = managers
         self.old_master = old_master
         self.t_fault = None
@@ -35,11 +36,11 @@ class Context:
             lab.lab(*lab_args)
             self.t_fault = time.time()
 
-    def first_ack_elsewhere(self, after: float, not_sid, timeout: float) -> dict | None:
+    def first_ack_elsewhere(self, after: float, not_sid, timeout: float, writer=None) -> dict | None:
         """The first acknowledged write after `after` by a node whose server_id is not `not_sid`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for a in self.writer.acks():
+            for a in (writer or self.writer).acks():
                 if a["t"] >= after and str(a["sid"]) not in {str(s) for s in not_sid}:
                     return a
             time.sleep(0.05)
@@ -50,12 +51,28 @@ def _server_id(node: str) -> int:
     return next(n["server_id"] for n in lab.status()["nodes"] if n["name"] == node)
 
 
+PATIENT_S = 20.0  # longer than the lab's semi-sync timeout (10 s)
+
+
+def patient_moved_on(ctx: Context, old: str, since: float):
+    """After a heal: wait until the patient writer (connections that wait for every answer)
+    writes on a new master — its commits left waiting on the old one end first, acknowledged
+    or not — so that every acknowledgement a deposed master gives is in the report."""
+    if ctx.patient is None:
+        return
+    if not ctx.first_ack_elsewhere(since, [_server_id(old)], PATIENT_S, writer=ctx.patient):
+        ctx.notes.append(f"the patient writer did not write on a new master within {PATIENT_S:.0f} s of the heal")
+
+
 def _failover(ctx: Context, fault: tuple, heal: tuple, timeout: float = 30) -> dict:
     ctx.fault(*fault)
     first = ctx.first_ack_elsewhere(ctx.t_fault, [_server_id(ctx.old_master)], timeout)
     if first:
         time.sleep(SETTLE_S)
+    t_heal = time.time()
     lab.lab(*heal)
+    if first:
+        patient_moved_on(ctx, ctx.old_master, t_heal)
     return {"expect_failovers": 1, "first_new_ack": first}
 
 
@@ -69,6 +86,38 @@ def freeze_master(ctx: Context) -> dict:
 
 def isolate_master(ctx: Context) -> dict:
     return _failover(ctx, ("isolate", ctx.old_master), ("heal", ctx.old_master))
+
+
+STALE_CUT_S = 3.0  # a dozen probe rounds
+
+
+def stale_master_returns(ctx: Context) -> dict:
+    """The master freezes and is failed over; then every manager is cut off from the new
+    master while the old one thaws — writable, with the writes of before the freeze only. One
+    snapshot then shows one writable node, the stale one: it must be fenced (read-only, or
+    marked for rebuild), never taken for the master, and nothing acknowledged by the new
+    master may be lost."""
+    old = ctx.old_master
+    ctx.fault("freeze", old)
+    first = ctx.first_ack_elsewhere(ctx.t_fault, [_server_id(old)], 30)
+    if not first:
+        lab.lab("thaw", old)
+        return {"expect_failovers": 1, "first_new_ack": None}
+    new = lab.node_by_server_id(lab.status(), first["sid"])
+    time.sleep(SETTLE_S)
+    for m in ctx.managers.hosts:
+        lab.lab("cut", m, new)
+    time.sleep(0.5)  # the managers' probes of the new master fail from now on
+    lab.lab("thaw", old)
+    time.sleep(STALE_CUT_S)
+    for m in ctx.managers.hosts:
+        lab.lab("uncut", m, new)
+    patient_moved_on(ctx, old, ctx.t_fault)
+    time.sleep(SETTLE_S)
+    master = ctx.managers.shared_state().get("master")
+    if master != new:
+        ctx.notes.append(f"the master of record is {master}, not the new master {new}")
+    return {"expect_failovers": 1, "first_new_ack": first, "stale_master": old}
 
 
 CUT_S = 10.0  # well past the replicas' slave_net_timeout (4 s) and the detector's windows
@@ -468,6 +517,7 @@ SCENARIOS = {
     "freeze-master": freeze_master,
     "isolate-master": isolate_master,
     "manager-cut-from-master": manager_cut_from_master,
+    "stale-master-returns": stale_master_returns,
     "flap": flap,
     "kill-leader-manager": kill_leader_manager,
     "isolate-leader-manager": isolate_leader_manager,

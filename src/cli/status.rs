@@ -90,6 +90,17 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
         })
         .collect();
 
+    // the master of record, which the detector judges (when a coordinator can tell it)
+    let store = AnyStore::open(&cfg).await;
+    let mut records: Vec<Option<String>> = Vec::new();
+    for w in &watched {
+        let shared = match &store {
+            Ok(st) => st.load(&w.cluster.name).await.ok().map(|v| v.value),
+            Err(_) => None,
+        };
+        records.push(shared.and_then(|s| s.master));
+    }
+
     let mut tick = tokio::time::interval(timing.probe_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // A one-shot status still takes a few rounds: a dead master needs
@@ -104,7 +115,7 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
         for (i, w) in watched.iter_mut().enumerate() {
             let snap = Arc::new(w.prober.round().await);
             w.history.push(snap.clone());
-            let Some(d) = w.history.diagnose(&timing) else {
+            let Some(d) = w.history.diagnose(&timing, records[i].as_deref()) else {
                 continue;
             };
             if watch {
@@ -139,9 +150,8 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
     }
     let mut healthy = true;
     let mut docs = Vec::new();
-    let store = AnyStore::open(&cfg).await;
-    for w in &watched {
-        let (Some(s), Some(d)) = (w.history.latest(), w.history.diagnose(&timing)) else {
+    for (w, record) in watched.iter().zip(&records) {
+        let (Some(s), Some(d)) = (w.history.latest(), w.history.diagnose(&timing, record.as_deref())) else {
             continue;
         };
         healthy &= matches!(d.state, ClusterState::Healthy { .. }) && d.issues.is_empty();

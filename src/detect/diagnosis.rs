@@ -100,6 +100,21 @@ pub enum ClusterState {
         /// the last known master, if any
         master: Option<String>,
     },
+    /// The master of record answers read-only, and another node — the only writable one — has
+    /// everything it ever wrote, for `rounds` consecutive rounds: the master was moved (by a
+    /// DBA, or by a failover whose last write did not reach the coordinator). Adopted after
+    /// `needed` rounds; a writable node that lacks some of the record's writes is a stale
+    /// master instead ([`NodeIssue::StaleWritable`]).
+    MasterMoved {
+        /// the master of record
+        record: String,
+        /// the writable node
+        to: String,
+        /// consecutive rounds seen so
+        rounds: u32,
+        /// rounds needed to adopt it
+        needed: u32,
+    },
     /// The node replicas follow is reachable but read-only.
     MasterReadOnly {
         /// the master
@@ -132,7 +147,8 @@ impl ClusterState {
             | ClusterState::DeadMaster { master, .. }
             | ClusterState::DeadMasterAndSomeReplicas { master, .. }
             | ClusterState::DeadMasterWithoutReplicas { master, .. }
-            | ClusterState::MasterReadOnly { master } => Some(master),
+            | ClusterState::MasterReadOnly { master }
+            | ClusterState::MasterMoved { record: master, .. } => Some(master),
             ClusterState::AllUnreachable { master } => master.as_deref(),
             ClusterState::SplitBrain { .. } | ClusterState::NoMaster => None,
         }
@@ -149,6 +165,7 @@ impl ClusterState {
             ClusterState::DeadMasterWithoutReplicas { .. } => "dead_master_without_replicas",
             ClusterState::AllUnreachable { .. } => "all_unreachable",
             ClusterState::MasterReadOnly { .. } => "master_read_only",
+            ClusterState::MasterMoved { .. } => "master_moved",
             ClusterState::SplitBrain { .. } => "split_brain",
             ClusterState::NoMaster => "no_master",
         }
@@ -195,6 +212,14 @@ pub enum NodeIssue {
     NotReplicating {
         /// the node
         node: String,
+    },
+    /// A node other than the master (of record) is writable: a returning old master, or one a
+    /// failover could not fence. Whatever it commits is not the cluster's.
+    StaleWritable {
+        /// the node
+        node: String,
+        /// the master
+        master: String,
     },
     /// A replica replicates from something other than the master.
     WrongMaster {
@@ -265,6 +290,10 @@ impl fmt::Display for ClusterState {
                 "no node reachable from this manager{}: a dead cluster and a cut-off manager look the same; not acting",
                 master.as_ref().map(|m| format!(" (last master {m})")).unwrap_or_default()
             ),
+            ClusterState::MasterMoved { record, to, rounds, needed } => write!(
+                f,
+                "master of record {record} is read-only and {to}, the only writable node, has everything {record} wrote ({rounds}/{needed} rounds): the master was moved to {to}"
+            ),
             ClusterState::MasterReadOnly { master } => {
                 write!(f, "master {master} is read-only: replicas follow it but no node takes writes")
             }
@@ -288,6 +317,9 @@ impl fmt::Display for NodeIssue {
             NodeIssue::ErrantTransactions { node, gtids } => write!(f, "{node} has errant transactions {gtids}"),
             NodeIssue::NotReplicating { node } => write!(f, "{node} is read-only but not replicating"),
             NodeIssue::WrongMaster { node, from } => write!(f, "{node} replicates from {from}, not from the master"),
+            NodeIssue::StaleWritable { node, master } => {
+                write!(f, "{node} is writable but {master} is the master: a stale master, its writes are not the cluster's")
+            }
             NodeIssue::SemiSyncInactive { node, clients } => write!(
                 f,
                 "semi-sync inactive on master {node} ({clients} semi-sync replicas): commits are not waiting for a replica"

@@ -53,10 +53,11 @@ impl History {
         self.snapshots.back()
     }
 
-    /// Diagnose the cluster from these snapshots.
-    pub fn diagnose(&self, timing: &Timing) -> Option<Diagnosis> {
+    /// Diagnose the cluster from these snapshots; `record` is the master of record (the
+    /// shared state's), when there is one.
+    pub fn diagnose(&self, timing: &Timing, record: Option<&str>) -> Option<Diagnosis> {
         let v: Vec<&Snapshot> = self.snapshots.iter().map(Arc::as_ref).collect();
-        diagnose(&v, timing)
+        diagnose(&v, timing, record)
     }
 }
 
@@ -93,8 +94,8 @@ fn writable(s: &Snapshot) -> Vec<&NodeObservation> {
         .collect()
 }
 
-/// The master: the one writable node, else the node replicas follow, else the last master
-/// an earlier snapshot saw.
+/// Without a master of record: the one writable node, else the node replicas follow, else the
+/// last master an earlier snapshot saw.
 fn find_master<'a>(history: &[&'a Snapshot]) -> Option<&'a str> {
     for s in history.iter().rev() {
         let w = writable(s);
@@ -137,10 +138,38 @@ fn lost(history: &[&Snapshot], replica: &str, timing: &Timing) -> Option<Lost> {
     (silent >= threshold).then_some(Lost::Silent { for_: silent })
 }
 
+/// Consecutive newest snapshots in which `record` answered read-only while `to` was the only
+/// writable node and had everything `record` ever wrote: the master moved to `to`.
+fn moved_rounds(history: &[&Snapshot], record: &str, to: &str) -> u32 {
+    history
+        .iter()
+        .rev()
+        .take_while(|s| {
+            let (Some(r), Some(t)) = (s.node(record).and_then(|n| n.ok()), s.node(to).and_then(|n| n.ok())) else {
+                return false;
+            };
+            let only_writer = writable(s).iter().map(|n| n.name.as_str()).eq([to]);
+            r.read_only
+                && only_writer
+                && r.binlog_state
+                    .errant_vs(&t.binlog_state)
+                    .is_some_and(|missing| missing.is_empty())
+        })
+        .count() as u32
+}
+
 /// Diagnose a cluster from its recent snapshots (oldest first). `None` without snapshots.
-pub fn diagnose(history: &[&Snapshot], timing: &Timing) -> Option<Diagnosis> {
+///
+/// `record` is the master of record. With one, the master *is* that node: another node seen
+/// writable is never taken for the master on one snapshot's word — every write acknowledged
+/// since the last failover is on the master of record, and a returning old master (thawed,
+/// healed) is writable too. The only way to another master is [`ClusterState::MasterMoved`]:
+/// the master of record answers read-only, round after round, and the one writable node has
+/// everything it wrote.
+pub fn diagnose(history: &[&Snapshot], timing: &Timing, record: Option<&str>) -> Option<Diagnosis> {
     let latest = *history.last()?;
-    let state = cluster_state(history, timing);
+    let record = record.filter(|r| latest.node(r).is_some());
+    let state = cluster_state(history, timing, record);
     let issues = node_issues(history, &state, timing);
     Some(Diagnosis {
         cluster: latest.cluster.clone(),
@@ -149,7 +178,7 @@ pub fn diagnose(history: &[&Snapshot], timing: &Timing) -> Option<Diagnosis> {
     })
 }
 
-fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
+fn cluster_state(history: &[&Snapshot], timing: &Timing, record: Option<&str>) -> ClusterState {
     let Some(latest) = history.last() else {
         return ClusterState::NoMaster;
     };
@@ -160,7 +189,7 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
         };
     }
     let all_unreachable = latest.nodes.iter().all(|n| n.state.is_err());
-    let Some(master) = find_master(history) else {
+    let Some(master) = record.or_else(|| find_master(history)) else {
         return if all_unreachable {
             ClusterState::AllUnreachable { master: None }
         } else {
@@ -182,7 +211,20 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing) -> ClusterState {
         })
         .collect();
     match m.ok() {
-        Some(s) if s.read_only => ClusterState::MasterReadOnly { master },
+        Some(s) if s.read_only => {
+            if let (Some(_), [to]) = (record, w.as_slice()) {
+                let rounds = moved_rounds(history, &master, &to.name);
+                if rounds > 0 {
+                    return ClusterState::MasterMoved {
+                        record: master,
+                        to: to.name.clone(),
+                        rounds,
+                        needed: timing.failures_before_suspect.max(2),
+                    };
+                }
+            }
+            ClusterState::MasterReadOnly { master }
+        }
         Some(_) => {
             let replicating = replicas_of_master
                 .iter()
@@ -286,6 +328,19 @@ fn node_issues(history: &[&Snapshot], state: &ClusterState, timing: &Timing) -> 
             }
             Ok(s) => s,
         };
+        if !s.read_only {
+            // A writable node that is not the master (of record): a returning old master, or
+            // one a failover could not fence. Its writes are not the cluster's. (The node a
+            // master moved to is the state itself, not an issue.)
+            let moved_to = matches!(state, ClusterState::MasterMoved { to, .. } if *to == n.name);
+            if let (Some(m), false) = (master_name, moved_to) {
+                issues.push(NodeIssue::StaleWritable {
+                    node: n.name.clone(),
+                    master: m.to_string(),
+                });
+                continue;
+            }
+        }
         let Some(r) = &s.replica else {
             if s.read_only {
                 issues.push(NodeIssue::NotReplicating { node: n.name.clone() });

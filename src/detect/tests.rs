@@ -7,7 +7,7 @@ use crate::testkit::*;
 fn run(rounds: Vec<Vec<N>>) -> Diagnosis {
     let h = history(rounds);
     let refs: Vec<&Snapshot> = h.iter().collect();
-    diagnose(&refs, &Timing::default()).unwrap()
+    diagnose(&refs, &Timing::default(), None).unwrap()
 }
 
 fn healthy_round(hb: u64) -> Vec<N> {
@@ -270,5 +270,5 @@ fn history_is_bounded() {
     }
     assert!(h.snapshots.len() <= 512);
     assert_eq!(h.latest().unwrap().round, 1000);
-    assert_eq!(h.diagnose(&timing).unwrap().state.kind(), "healthy");
+    assert_eq!(h.diagnose(&timing, None).unwrap().state.kind(), "healthy");
 }

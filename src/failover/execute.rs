@@ -13,7 +13,7 @@
 //! failover *degraded*: recorded, and repaired by the manager's later rounds.
 
 use super::candidate::Candidates;
-use super::record::{RecordSink, Recorder, Status};
+use super::record::{RecordSink, Recorder, Status, StepKind};
 use crate::config::{ClusterConfig, FailoverConfig, NodeConfig};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
@@ -138,13 +138,11 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         cand: &Candidates,
     ) -> Status {
         let (Some(new_name), Some(old)) = (cand.chosen.as_deref(), self.node(&cand.old_master)) else {
-            let s = rec.start("choose candidate").await;
+            let s = rec.start(StepKind::Check, "choose candidate").await;
             rec.audit(s, Status::Failed, cand.to_string()).await;
-            rec.finish(Status::Failed).await;
             return Status::Failed;
         };
         let Some(new) = self.node(new_name) else {
-            rec.finish(Status::Failed).await;
             return Status::Failed;
         };
         let donor = cand.catch_up_from.as_deref().and_then(|d| self.node(d));
@@ -161,11 +159,11 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
 
         // Steps are registered up front so the record shows the whole plan; their ends are
         // measured where they happen and audited after.
-        let fence_step = rec.start(format!("fence {}", old.name)).await;
-        let catch_step = rec.start(format!("catch up {}", new.name)).await;
+        let fence_step = rec.start(StepKind::Fence, format!("fence {}", old.name)).await;
+        let catch_step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
         let mut stop_steps = Vec::new();
         for o in &others {
-            stop_steps.push(rec.start(format!("stop {} receiving from {}", o.name, old.name)).await);
+            stop_steps.push(rec.start(StepKind::StopReceiving, format!("stop {} receiving from {}", o.name, old.name)).await);
         }
 
         // Side sequence, for the other replicas: detach their receivers from the dead master
@@ -231,8 +229,8 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                 return None;
             }
             let _ = promoted_tx.send(());
-            let vip_step = rec.start(format!("move VIP {} to {}", self.vip(), new.name)).await;
-            let detach_step = rec.start(format!("reset replication on {}", new.name)).await;
+            let vip_step = rec.start(StepKind::MoveVip, format!("move VIP {} to {}", self.vip(), new.name)).await;
+            let detach_step = rec.start(StepKind::Reset, format!("reset replication on {}", new.name)).await;
             let vip = async { (self.move_vip_to(new).await, at()) };
             let detach = async { (self.admin.detach(new, self.timeouts.promote_timeout).await, at()) };
             let ((vip_result, vip_end), (detached, detach_end)) = tokio::join!(vip, detach);
@@ -269,7 +267,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         if let Some(repointed) = repointed {
             for (o, (r, began, end)) in others.iter().zip(repointed) {
                 // ran concurrently with the main sequence: recorded now, with its real start
-                let step = rec.start_at(format!("repoint {} to {}", o.name, new.name), began).await;
+                let step = rec.start_at(StepKind::Repoint, format!("repoint {} to {}", o.name, new.name), began).await;
                 match r {
                     Ok(()) => {
                         rec.audit_at(
@@ -292,7 +290,6 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             Some(_) if degraded => Status::Degraded,
             Some(_) => Status::Ok,
         };
-        rec.finish(status).await;
         status
     }
 
@@ -304,7 +301,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         new: &NodeConfig,
         refused_note: &str,
     ) -> Result<(), NotPromoted> {
-        let step = rec.start(format!("promote {}", new.name)).await;
+        let step = rec.start(StepKind::Promote, format!("promote {}", new.name)).await;
         if let Err(why) = self.guard.may_act("promote").await {
             rec.audit(step, Status::Failed, format!("not promoting: {why}{refused_note}"))
                 .await;
@@ -339,7 +336,6 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             .map(|n| (n, StartFrom::ReplicaPosition))
             .collect();
         let (status, _) = self.after_promotion(rec, new, &others).await;
-        rec.finish(status).await;
         status
     }
 
@@ -354,11 +350,11 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
     ) -> (Status, Option<u64>) {
         let clock = rec.clock();
         let at = || clock.elapsed().as_millis() as u64;
-        let vip_step = rec.start(format!("move VIP {} to {}", self.vip(), new.name)).await;
-        let detach_step = rec.start(format!("reset replication on {}", new.name)).await;
+        let vip_step = rec.start(StepKind::MoveVip, format!("move VIP {} to {}", self.vip(), new.name)).await;
+        let detach_step = rec.start(StepKind::Reset, format!("reset replication on {}", new.name)).await;
         let mut repoint_steps = Vec::new();
         for (o, _) in repoint {
-            repoint_steps.push(rec.start(format!("repoint {} to {}", o.name, new.name)).await);
+            repoint_steps.push(rec.start(StepKind::Repoint, format!("repoint {} to {}", o.name, new.name)).await);
         }
         let vip = async { (self.move_vip_to(new).await, at()) };
         let detach = async {

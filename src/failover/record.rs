@@ -39,10 +39,46 @@ pub enum Status {
     Skipped,
 }
 
+/// What a step does, for code (the name is for people): a successor settles a record by the
+/// kinds of its steps, never by their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Check a plan or a request before acting.
+    Check,
+    /// Fence the old master.
+    Fence,
+    /// Let the candidate apply what it (or a donor) received.
+    CatchUp,
+    /// Stop a replica receiving from the old master.
+    StopReceiving,
+    /// Make the candidate writable (the point of no return).
+    Promote,
+    /// Point the VIP at the new master.
+    MoveVip,
+    /// Forget replication on the new master.
+    Reset,
+    /// Point a replica at the new master.
+    Repoint,
+    /// Give a switchover's old master its writes back.
+    RollBack,
+    /// Record the new master in the shared state (compare-and-set on the record's epoch):
+    /// the last step; until it succeeds the record stays running.
+    Commit,
+    /// A new leader took the record over.
+    TakenOver,
+    /// Anything else (records written before steps had kinds).
+    #[serde(other)]
+    Other,
+}
+
 /// One step of the timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
-    /// What the step does (`fence db1`, `promote db2`, …).
+    /// What the step does.
+    #[serde(default = "other_kind")]
+    pub kind: StepKind,
+    /// What the step does, for people (`fence db1`, `promote db2`, …).
     pub name: String,
     /// Milliseconds from the start of the failover.
     pub offset_ms: u64,
@@ -97,6 +133,10 @@ pub struct FailoverRecord {
     pub status: Status,
 }
 
+fn other_kind() -> StepKind {
+    StepKind::Other
+}
+
 /// RFC 3339 with milliseconds.
 pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
@@ -111,6 +151,33 @@ pub fn id_time(t: SystemTime, millis: bool) -> String {
         humantime::format_rfc3339_seconds(t).to_string()
     };
     text.replace([':', '-'], "")
+}
+
+impl FailoverRecord {
+    /// Did a step of `kind` end ok?
+    pub fn step_ok(&self, kind: StepKind) -> bool {
+        self.steps.iter().any(|s| s.kind == kind && s.status == Status::Ok)
+    }
+
+    /// How its steps went, as the record's status: degraded if one was.
+    pub fn outcome(&self) -> Status {
+        let degraded = self
+            .steps
+            .iter()
+            .any(|s| s.status == Status::Degraded && s.kind != StepKind::Commit);
+        if degraded {
+            Status::Degraded
+        } else {
+            Status::Ok
+        }
+    }
+
+    /// The node this record made writable, if it got that far (its own promotion, or a
+    /// predecessor's that a take-over found done).
+    pub fn promoted(&self) -> Option<&str> {
+        let done = self.step_ok(StepKind::Promote) || self.step_ok(StepKind::TakenOver) && self.status != Status::Failed;
+        self.new_master.as_deref().filter(|_| done)
+    }
 }
 
 impl fmt::Display for FailoverRecord {
@@ -164,16 +231,17 @@ impl<'s, S: RecordSink> Recorder<'s, S> {
     }
 
     /// Log and persist that a step starts; returns its index.
-    pub async fn start(&mut self, name: impl Into<String>) -> usize {
+    pub async fn start(&mut self, kind: StepKind, name: impl Into<String>) -> usize {
         let now = self.elapsed_ms();
-        self.start_at(name, now).await
+        self.start_at(kind, name, now).await
     }
 
     /// Record a step that started at `offset_ms` (measured by a concurrent task).
-    pub async fn start_at(&mut self, name: impl Into<String>, offset_ms: u64) -> usize {
+    pub async fn start_at(&mut self, kind: StepKind, name: impl Into<String>, offset_ms: u64) -> usize {
         let name = name.into();
         tracing::info!(failover = %self.rec.id, step = %name, "step started");
         self.rec.steps.push(Step {
+            kind,
             name,
             offset_ms,
             duration_ms: None,

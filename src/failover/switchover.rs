@@ -18,7 +18,7 @@
 
 use super::admit::SwitchoverPlan;
 use super::execute::{Edges, Guard, NotPromoted};
-use super::record::{RecordSink, Recorder, Status};
+use super::record::{RecordSink, Recorder, Status, StepKind};
 use crate::config::NodeConfig;
 use crate::flavor::StartFrom;
 use crate::mysql::MysqlAdmin;
@@ -34,16 +34,15 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         plan: &SwitchoverPlan,
     ) -> Status {
         let (Some(old), Some(new)) = (self.node(&plan.old_master), self.node(&plan.new_master)) else {
-            let s = rec.start("check the plan").await;
+            let s = rec.start(StepKind::Check, "check the plan").await;
             rec.audit(s, Status::Failed, format!("{plan}: a node is not configured"))
                 .await;
-            rec.finish(Status::Failed).await;
             return Status::Failed;
         };
         let limit = self.timeouts.switchover_timeout;
         let clock = rec.clock();
 
-        let step = rec.start(format!("fence {}", old.name)).await;
+        let step = rec.start(StepKind::Fence, format!("fence {}", old.name)).await;
         let paused_at = rec.elapsed_ms();
         let written = match self.admin.fence(old, limit).await {
             Ok(f) => match f.written {
@@ -68,7 +67,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             }
         };
 
-        let step = rec.start(format!("catch up {}", new.name)).await;
+        let step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
         let left = limit.saturating_sub(clock.elapsed());
         match self.admin.wait_applied(new, &written, left).await {
             Ok(true) => {
@@ -92,7 +91,6 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         match self.promote(rec, new, &note).await {
             Ok(()) => {}
             Err(NotPromoted::Refused) => {
-                rec.finish(Status::Failed).await;
                 return Status::Failed;
             }
             Err(NotPromoted::Failed) => return self.roll_back(rec, old, Some(new)).await,
@@ -112,7 +110,6 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         );
         let (status, vip_at) = self.after_promotion(rec, new, &repoint).await;
         rec.rec.write_pause_ms = vip_at.map(|t| t.saturating_sub(paused_at));
-        rec.finish(status).await;
         status
     }
 
@@ -124,7 +121,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         old: &NodeConfig,
         half_promoted: Option<&NodeConfig>,
     ) -> Status {
-        let step = rec.start(format!("roll back: {} writable again", old.name)).await;
+        let step = rec.start(StepKind::RollBack, format!("roll back: {} writable again", old.name)).await;
         let limit = self.timeouts.promote_timeout;
         let mut problems = Vec::new();
         if let Some(n) = half_promoted {
@@ -160,7 +157,6 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                 rec.audit(step, Status::Failed, detail).await
             }
         }
-        rec.finish(Status::Failed).await;
         Status::Failed
     }
 }

@@ -213,8 +213,27 @@ pub fn decide(s: &Situation) -> Decision {
             },
         },
         ClusterState::Healthy { master, .. } => healthy(s, master, why),
-        _ => Decision::Nothing { why },
+        ClusterState::MasterMoved { to, rounds, needed, record } if rounds >= needed => Decision::Adopt {
+            master: to.clone(),
+            previous: Some(record.clone()),
+        },
+        _ => match stale_writable(s.diagnosis) {
+            // A stale master is fenced whatever else is wrong: every write it takes now is lost.
+            Some((node, master)) => Decision::Fence {
+                node: node.to_string(),
+                master: master.to_string(),
+            },
+            None => Decision::Nothing { why },
+        },
     }
+}
+
+/// A writable node that is not the master of record, and the master.
+fn stale_writable(d: &Diagnosis) -> Option<(&str, &str)> {
+    d.issues.iter().find_map(|i| match i {
+        NodeIssue::StaleWritable { node, master } => Some((node.as_str(), master.as_str())),
+        _ => None,
+    })
 }
 
 fn healthy(s: &Situation, master: &str, why: String) -> Decision {

@@ -3,6 +3,7 @@
 //! failure — the live topology, not the record, says whether the promotion happened,
 //! because the record's last write may have been lost with its manager.
 
+use crate::failover::record::StepKind;
 use crate::failover::{FailoverRecord, Kind};
 use crate::topology::Snapshot;
 
@@ -12,6 +13,12 @@ pub enum Recovery {
     /// The planned node is writable: the promotion happened. Finish the steps after it
     /// (route move, repointing) and record the new master.
     Complete {
+        /// the promoted node
+        new_master: String,
+    },
+    /// The planned node is writable and every step after its promotion ran, but the new
+    /// master was not recorded (the coordinator could not be written): record it.
+    Commit {
         /// the promoted node
         new_master: String,
     },
@@ -45,6 +52,9 @@ pub fn recover(rec: &FailoverRecord, snapshot: &Snapshot) -> Recovery {
         };
     };
     match snapshot.node(planned).map(|n| n.state.as_ref()) {
+        Some(Ok(st)) if !st.read_only && rec.steps.iter().any(|s| s.kind == StepKind::Commit) => Recovery::Commit {
+            new_master: planned.to_string(),
+        },
         Some(Ok(st)) if !st.read_only => Recovery::Complete {
             new_master: planned.to_string(),
         },

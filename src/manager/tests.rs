@@ -34,7 +34,7 @@ impl World {
 
     fn decide(&self) -> Decision {
         let refs: Vec<&Snapshot> = self.history.iter().collect();
-        let d = diagnose(&refs, &Timing::default()).unwrap();
+        let d = diagnose(&refs, &Timing::default(), self.shared.master.as_deref()).unwrap();
         decide(&Situation {
             cluster: &self.cluster,
             snapshot: self.history.last().unwrap(),
@@ -270,6 +270,120 @@ fn a_cut_off_manager_does_nothing() {
         !d.acts()
             && d.to_string()
                 .starts_with("nothing to do: master db1 unreachable from this manager"),
+        "{d}"
+    );
+}
+
+/// Defect 1 (simulation issue): after a failover db1 → db2, db1 comes back writable (thawed,
+/// healed) in a round where db2's probe fails once. One snapshot shows one writable node —
+/// db1 — but db2 is the master of record and every write acknowledged since the failover is
+/// on it: db1 must be fenced, never adopted.
+#[test]
+fn a_stale_writable_old_master_is_never_adopted_on_one_snapshot() {
+    let after_failover = |db1: N, db2: N| {
+        vec![
+            db1,
+            db2,
+            replica("db3", replica_of("db2")).with(|s| s.executed = gtids("0-1-100,0-2-150")),
+        ]
+    };
+    let new_master = || master("db2").with(|s| s.executed = gtids("0-1-100,0-2-150"));
+    let thawed = || master("db1").with(|s| s.binlog_state = gtids("0-1-101"));
+    let mut w = World::new(vec![
+        after_failover(hung("db1"), new_master()),
+        after_failover(hung("db1"), new_master()),
+        after_failover(thawed(), hung("db2")),
+    ]);
+    w.shared.master = Some("db2".into());
+    w.shared.epoch = 2;
+    let d = w.decide();
+    assert_eq!(
+        d,
+        Decision::Fence {
+            node: "db1".into(),
+            master: "db2".into()
+        },
+        "{d}"
+    );
+}
+
+/// The master of record db1 answers read-only while db2 — the only writable node — has
+/// everything db1 wrote (a DBA moved the master): adopted, but only after several rounds.
+#[test]
+fn a_moved_master_is_adopted_only_after_several_rounds() {
+    let moved = || {
+        vec![
+            master("db1").with(|s| s.read_only = true),
+            master("db2").with(|s| s.binlog_state = gtids("0-1-100,0-2-5")),
+            replica("db3", replica_of("db2")),
+        ]
+    };
+    let before = vec![
+        master("db1"),
+        replica("db2", replica_of("db1")),
+        replica("db3", replica_of("db1")),
+    ];
+    let w = World::new(vec![before.clone(), moved()]);
+    let d = w.decide();
+    assert!(matches!(d, Decision::Nothing { .. }), "{d}");
+    assert!(d.to_string().contains("(1/2 rounds): the master was moved to db2"), "{d}");
+    let w = World::new(vec![before, moved(), moved()]);
+    assert_eq!(
+        w.decide(),
+        Decision::Adopt {
+            master: "db2".into(),
+            previous: Some("db1".into())
+        }
+    );
+}
+
+/// A writable node that lacks writes of the (read-only) master of record is a stale master,
+/// never the new one: it is fenced, however long it stays so.
+#[test]
+fn a_writable_node_missing_the_records_writes_is_fenced_not_adopted() {
+    let round = || {
+        vec![
+            master("db1").with(|s| {
+                s.read_only = true;
+                s.binlog_state = gtids("0-1-120");
+            }),
+            master("db2").with(|s| s.binlog_state = gtids("0-1-100,0-2-5")),
+            replica("db3", replica_of("db1")),
+        ]
+    };
+    let w = World::new(vec![round(), round(), round(), round()]);
+    assert_eq!(
+        w.decide(),
+        Decision::Fence {
+            node: "db2".into(),
+            master: "db1".into()
+        }
+    );
+}
+
+/// Only the leader's view of the master of record is cut off (it is unreachable from this
+/// manager, db3 still replicates from it) while the old master returns writable: fence the
+/// old master; do not fail over, do not adopt.
+#[test]
+fn a_returning_old_master_is_fenced_while_the_record_is_only_unreachable() {
+    let rounds = (0..12)
+        .map(|i| {
+            vec![
+                master("db1").with(|s| s.binlog_state = gtids("0-1-101")),
+                hung("db2"),
+                replica("db3", replica_of("db2")).heartbeats(10 + i / 4),
+            ]
+        })
+        .collect();
+    let mut w = World::new(rounds);
+    w.shared.master = Some("db2".into());
+    let d = w.decide();
+    assert_eq!(
+        d,
+        Decision::Fence {
+            node: "db1".into(),
+            master: "db2".into()
+        },
         "{d}"
     );
 }

@@ -55,7 +55,7 @@ impl Case {
 
     fn with(&self, f: impl FnOnce(&Admission) -> Result<String, Refusal>) -> Result<String, Refusal> {
         let refs: Vec<&Snapshot> = self.rounds.iter().collect();
-        let d: Diagnosis = diagnose(&refs, &Timing::default()).unwrap();
+        let d: Diagnosis = diagnose(&refs, &Timing::default(), self.shared.master.as_deref()).unwrap();
         f(&Admission {
             cluster: &self.cluster,
             snapshot: self.rounds.last().unwrap(),

@@ -272,7 +272,8 @@ async fn run<G: Guard>(
     let cand = choose(snap, c, "db1", &BTreeMap::new());
     let sink = Sink::default();
     let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
-    edges.failover(&mut rec, snap, &cand).await;
+    // the executor returns the status; closing the record is the caller's (after the commit)
+    rec.rec.status = edges.failover(&mut rec, snap, &cand).await;
     // every save was of the same record, the last one final
     assert!(sink.0.lock().unwrap().len() > rec.rec.steps.len());
     rec.rec
@@ -335,7 +336,7 @@ async fn complete<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> Failo
     let sink = Sink::default();
     let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
     let new = c.node("db2").unwrap().clone();
-    edges.complete(&mut rec, &snap, &new).await;
+    rec.rec.status = edges.complete(&mut rec, &snap, &new).await;
     rec.rec
 }
 

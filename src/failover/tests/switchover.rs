@@ -23,7 +23,7 @@ async fn run<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> FailoverRe
     };
     let sink = Sink::default();
     let mut rec = Recorder::new(failover_record(Some("db2")), Instant::now(), &sink);
-    edges.switchover(&mut rec, &healthy(), &plan).await;
+    rec.rec.status = edges.switchover(&mut rec, &healthy(), &plan).await;
     rec.rec
 }
 

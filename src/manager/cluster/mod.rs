@@ -6,6 +6,9 @@
 //! leader first settles any failover its predecessor left unfinished ([`recover`]).
 
 mod backup;
+mod commit;
+
+use commit::Concluded;
 mod request;
 
 use super::chaos::{self, Pausing};
@@ -16,9 +19,9 @@ use crate::config::{ClusterConfig, FailoverConfig, Timing};
 use crate::coord::elector::Leadership;
 use crate::coord::guard::TermGuard;
 use crate::coord::lead::Standing;
-use crate::coord::{self, unix_ms, Block, SharedState, Store};
+use crate::coord::{self, unix_ms, SharedState, Store};
 use crate::detect::{ClusterState, History, NodeIssue};
-use crate::failover::record::{id_time, timestamp};
+use crate::failover::record::{id_time, timestamp, StepKind};
 use crate::failover::{Edges, FailoverRecord, Guard, Kind, Recorder, Status};
 use crate::metrics::Metrics;
 use crate::mysql::MysqlAdmin;
@@ -39,6 +42,14 @@ const VIP_REFRESH_STANDBY: Duration = Duration::from_secs(30);
 const MEMBERS_REFRESH: Duration = Duration::from_secs(5);
 /// How long a failed action is not repeated.
 const ACTION_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What settling unfinished records did.
+struct TakeOver {
+    /// Every running record was settled (or none was left).
+    settled: bool,
+    /// Something was changed or recorded: this round's decision is stale.
+    acted: bool,
+}
 
 /// The loop's state for one cluster.
 pub struct ClusterLoop<A, R, S, L> {
@@ -252,7 +263,24 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             m.observe_round(&snap);
         }
         self.history.push(snap.clone());
-        let Some(diag) = self.history.diagnose(&self.timing) else {
+        let standing = self.lead.standing(self.name());
+        let leader_term = match &standing {
+            Standing::Leader { term } => Some(*term),
+            _ => None,
+        };
+        // Degraded: the coordinator cannot be read; decide (for the log) on the last state seen.
+        if !matches!(standing, Standing::Degraded { .. }) {
+            match self.store.load(self.name()).await {
+                Ok(s) => self.shared = s.value,
+                Err(e) if leader_term.is_some() => {
+                    warn!(cluster = %self.name(), error = %e, "cannot read the cluster state: not acting this round");
+                    return false;
+                }
+                Err(_) => {}
+            }
+        }
+        // the detector judges the master of record, never a node one snapshot shows writable
+        let Some(diag) = self.history.diagnose(&self.timing, self.shared.master.as_deref()) else {
             return false;
         };
         if diag.state.is_actionable() {
@@ -271,22 +299,6 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 .collect();
         }
         self.refresh_vip(false).await;
-        let standing = self.lead.standing(self.name());
-        let leader_term = match &standing {
-            Standing::Leader { term } => Some(*term),
-            _ => None,
-        };
-        // Degraded: the coordinator cannot be read; decide (for the log) on the last state seen.
-        if !matches!(standing, Standing::Degraded { .. }) {
-            match self.store.load(self.name()).await {
-                Ok(s) => self.shared = s.value,
-                Err(e) if leader_term.is_some() => {
-                    warn!(cluster = %self.name(), error = %e, "cannot read the cluster state: not acting this round");
-                    return false;
-                }
-                Err(_) => {}
-            }
-        }
         let shared = self.shared.clone();
         let decision = decide(&Situation {
             cluster: &self.cluster,
@@ -343,10 +355,14 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             return false;
         };
         if self.settled_term != Some(term) {
-            if !self.take_over(&snap, term).await {
-                return false;
+            let t = self.take_over(&snap, term).await;
+            if t.settled {
+                self.settled_term = Some(term);
             }
-            self.settled_term = Some(term);
+            // this round's decision was made before the take-over changed things
+            if t.acted || !t.settled {
+                return t.acted;
+            }
         }
         if let Some(req) = shared.request.clone() {
             if self.serve(req, &snap, &diag, term).await {
@@ -412,52 +428,6 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         }
     }
 
-    /// Record `new_master` as the master after failover `rec` (started at `started`): new
-    /// epoch, the VIP target if the route move was verified, and — after an automatic
-    /// failover — the anti-flap block.
-    async fn record_master(&self, rec: &FailoverRecord, new_master: &str, started: SystemTime) {
-        let (id, vip_moved, block) = (rec.id.as_str(), vip_step_ok(rec), rec.kind == Kind::Automatic);
-        let block_until = started + self.failover.block_period;
-        let r = coord::update(self.store.as_ref(), self.name(), |st: &mut SharedState| {
-            if st.master.as_deref() != Some(new_master) {
-                st.master = Some(new_master.to_string());
-                st.epoch += 1;
-            }
-            if vip_moved {
-                st.vip = Some(new_master.to_string());
-            }
-            st.last_failover = Some(id.to_string());
-            if block {
-                st.block = Some(Block {
-                    until_ms: unix_ms(block_until),
-                    until: timestamp(block_until),
-                    failover: id.to_string(),
-                });
-            }
-        })
-        .await;
-        if let Err(e) = r {
-            error!(cluster = %self.name(), error = %e, "failover done but the cluster state could not be saved");
-        }
-    }
-
-    /// After a failover or switchover ran (started at `started`): count it, and record its
-    /// new master if it promoted one. `true` if it did.
-    async fn concluded(&self, rec: &FailoverRecord, started: SystemTime) -> bool {
-        if let Some(m) = &self.metrics {
-            let kind = format!("{:?}", rec.kind).to_lowercase();
-            let status = format!("{:?}", rec.status).to_lowercase();
-            m.observe_failover(self.name(), &kind, &status, rec.total_ms.unwrap_or_default());
-        }
-        match rec.new_master.as_deref().filter(|_| rec.status != Status::Failed) {
-            Some(new_master) => {
-                self.record_master(rec, new_master, started).await;
-                true
-            }
-            None => false,
-        }
-    }
-
     /// The edges a failover acts on, checked by `guard`.
     fn edges<'a, G: Guard>(&'a self, guard: &'a G) -> Edges<'a, A, R, G> {
         Edges {
@@ -495,17 +465,17 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         }
     }
 
-    /// Settle the failovers a previous leader left running. `false`: not settled yet (do
-    /// not act this round).
-    async fn take_over(&mut self, snap: &crate::topology::Snapshot, term: i64) -> bool {
+    /// Settle the failovers a previous leader (or this one, whose commit failed) left
+    /// running.
+    async fn take_over(&mut self, snap: &crate::topology::Snapshot, term: i64) -> TakeOver {
         let records = match self.store.records(self.name(), 20).await {
             Ok(r) => r,
             Err(e) => {
                 warn!(cluster = %self.name(), error = %e, "new leader cannot read the failover records yet: not acting");
-                return false;
+                return TakeOver { settled: false, acted: false };
             }
         };
-        let mut settled = true;
+        let mut out = TakeOver { settled: true, acted: false };
         for rec in records.into_iter().filter(|r| r.status == Status::Running) {
             let plan = recover(&rec, snap);
             let now = SystemTime::now();
@@ -522,28 +492,27 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 s.status = Status::Skipped;
                 s.detail = format!("interrupted: {previous} stopped during this step");
             }
+            let taken_over = format!("taken over by {}", self.manager_id);
+            if !matches!(plan, Recovery::Wait { .. }) {
+                out.acted = true;
+            }
             match plan {
                 Recovery::Wait { why } => {
                     warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished failover by {previous}: {why}");
-                    settled = false;
+                    out.settled = false;
                 }
                 Recovery::Abandon { why } => {
                     warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished failover by {previous} abandoned: {why}");
-                    let step = recorder.start(format!("taken over by {}", self.manager_id)).await;
-                    recorder
-                        .audit(
-                            step,
-                            Status::Failed,
-                            format!("{previous} stopped before promoting: {why}"),
-                        )
-                        .await;
+                    let step = recorder.start(StepKind::TakenOver, taken_over).await;
+                    let detail = format!("{previous} stopped before promoting: {why}");
+                    recorder.audit(step, Status::Failed, detail).await;
                     recorder.finish(Status::Failed).await;
                 }
                 Recovery::Undo { old_master, why } => {
                     warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished switchover by {previous}: {why}; making {old_master} writable again");
                     let cluster = self.cluster.clone();
                     let Some(old) = cluster.node(&old_master) else { continue };
-                    let step = recorder.start(format!("taken over by {}", self.manager_id)).await;
+                    let step = recorder.start(StepKind::TakenOver, taken_over).await;
                     let r = self
                         .prober
                         .admin()
@@ -561,7 +530,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                             recorder
                                 .audit(step, Status::Failed, format!("cannot make {old_master} writable: {e}"))
                                 .await;
-                            settled = false;
+                            out.settled = false;
                         }
                     }
                 }
@@ -570,27 +539,42 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                     let Some(new) = cluster.node(&new_master) else { continue };
                     warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished failover by {previous}: {new_master} was promoted; finishing it");
                     self.refresh_vip(true).await;
-                    let step = recorder.start(format!("taken over by {}", self.manager_id)).await;
-                    recorder
-                        .audit(
-                            step,
-                            Status::Ok,
-                            format!("{new_master} is writable: {previous} promoted it; finishing the failover"),
-                        )
-                        .await;
+                    let step = recorder.start(StepKind::TakenOver, taken_over).await;
+                    let detail = format!("{new_master} is writable: {previous} promoted it; finishing the failover");
+                    recorder.audit(step, Status::Ok, detail).await;
                     let guard = self.guard(term);
-                    self.edges(&guard).complete(&mut recorder, snap, new).await;
-                    self.record_master(&recorder.rec, &new_master, started_wall).await;
+                    let status = self.edges(&guard).complete(&mut recorder, snap, new).await;
+                    if self.conclude(&mut recorder, status, started_wall).await == Concluded::CommitPending {
+                        out.settled = false;
+                    }
                     self.vip_view = None;
+                }
+                Recovery::Commit { new_master } => {
+                    warn!(cluster = %self.name(), failover = %recorder.rec.id, "unfinished failover by {previous}: {new_master} was promoted and set up, but not recorded; recording it");
+                    let step = recorder.start(StepKind::TakenOver, taken_over).await;
+                    let detail = format!("{new_master} is writable and every step but the commit is done");
+                    recorder.audit(step, Status::Ok, detail).await;
+                    let status = recorder.rec.outcome();
+                    if self.conclude(&mut recorder, status, started_wall).await == Concluded::CommitPending {
+                        out.settled = false;
+                    }
                 }
             }
         }
-        settled
+        out
     }
 
     async fn act(&mut self, decision: Decision, snap: &crate::topology::Snapshot, why: &str, term: i64) -> bool {
         if matches!(decision, Decision::Failover { .. }) {
             self.refresh_vip(true).await;
+        }
+        // Every action is guarded like a failover's steps: this manager still leads in this
+        // term, and the master of record is still the one the decision was made on.
+        if !matches!(decision, Decision::Failover { .. }) {
+            if let Err(why) = self.guard(term).may_act(&decision.to_string()).await {
+                warn!(cluster = %self.name(), "not acting: {why}");
+                return false;
+            }
         }
         let admin = self.prober.admin();
         let limit = self.failover.repoint_timeout;
@@ -616,7 +600,8 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 rec.candidates = Some(candidates.clone());
                 rec.epoch = shared.value.epoch;
                 rec.detected_at = timestamp(self.actionable_since.unwrap_or(now));
-                let mut recorder = Recorder::new(rec, started, self.store.as_ref());
+                let store = self.store.clone();
+                let mut recorder = Recorder::new(rec, started, store.as_ref());
                 // intent before action: the record exists before the first step
                 recorder.persist().await;
                 let guard = TermGuard {
@@ -627,8 +612,14 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                     inner: &guard,
                     step: self.chaos_pause.as_deref(),
                 };
-                self.edges(&pausing).failover(&mut recorder, snap, &candidates).await;
-                self.concluded(&recorder.rec, now).await
+                let status = self.edges(&pausing).failover(&mut recorder, snap, &candidates).await;
+                let concluded = self.conclude(&mut recorder, status, now).await;
+                drop(recorder);
+                if concluded == Concluded::CommitPending {
+                    // the next round settles it like a predecessor's
+                    self.settled_term = None;
+                }
+                concluded == Concluded::Committed
             }
             Decision::Fence { node, .. } => match self.cluster.node(&node) {
                 Some(n) => match admin
@@ -681,10 +672,6 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             .await
             .is_ok(),
             Decision::MoveVip { eni, master, .. } => {
-                if let Err(why) = self.guard(term).may_act("move VIP").await {
-                    warn!(cluster = %self.name(), "not moving the VIP: {why}");
-                    return false;
-                }
                 let r = move_vip(
                     &self.routes,
                     &self.tables,
@@ -702,25 +689,36 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 }
                 r.verified
             }
-            Decision::Adopt { master, .. } => coord::update(self.store.as_ref(), self.name(), |st| {
-                if st.master.as_deref() != Some(master.as_str()) {
+            Decision::Adopt { master, previous } => {
+                // compare-and-set on the master of record the decision saw
+                let seen = self.shared.epoch;
+                let r = coord::try_update(self.store.as_ref(), self.name(), |st| {
+                    if st.epoch != seen || st.master != previous {
+                        return Err(coord::StoreError::Io(format!(
+                            "the master of record changed meanwhile (epoch {} → {}): not adopting {master}",
+                            seen, st.epoch
+                        )));
+                    }
                     st.master = Some(master.clone());
                     st.epoch += 1;
+                    Ok(())
+                })
+                .await;
+                match r {
+                    Ok(v) => {
+                        info!(cluster = %self.name(), "{master} is the master of record now (epoch {})", v.value.epoch);
+                        true
+                    }
+                    Err(e) => {
+                        warn!(cluster = %self.name(), error = %e, "cannot adopt {master}");
+                        false
+                    }
                 }
-            })
-            .await
-            .is_ok(),
+            }
             Decision::Nothing { .. }
             | Decision::Blocked { .. }
             | Decision::Paused { .. }
             | Decision::NoCandidate { .. } => true,
         }
     }
-}
-
-/// Did the failover's route move succeed (verified in every table)?
-fn vip_step_ok(rec: &FailoverRecord) -> bool {
-    rec.steps
-        .iter()
-        .any(|s| s.name.starts_with("move VIP") && s.status == Status::Ok)
 }

@@ -2,6 +2,7 @@
 //! again on this round's topology, run it as a recorded failover, and clear it. The API
 //! waits for the record, whose id is the request's.
 
+use super::commit::Concluded;
 use super::ClusterLoop;
 use crate::coord::elector::Leadership;
 use crate::coord::request::{Action, Request};
@@ -9,6 +10,7 @@ use crate::coord::{self, unix_ms, Store, StoreError};
 use crate::detect::Diagnosis;
 use crate::failover::admit::{self, Admission, SwitchoverPlan};
 use crate::failover::Candidates;
+use crate::failover::record::StepKind;
 use crate::failover::{Kind, Recorder, Status};
 use crate::manager::chaos::Pausing;
 use crate::mysql::MysqlAdmin;
@@ -107,7 +109,8 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         let mut recorder = Recorder::new(rec, started, store.as_ref());
         // intent before action: the record exists before the first step
         recorder.persist().await;
-        let step = recorder.start("check the request").await;
+        let step = recorder.start(StepKind::Check, "check the request").await;
+        let mut pending = false;
         match plan {
             Err(refusal) => {
                 recorder.audit(step, Status::Failed, refusal.to_string()).await;
@@ -115,14 +118,20 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             }
             Ok(Plan::Switchover(p)) => {
                 recorder.audit(step, Status::Ok, p.to_string()).await;
-                self.edges(&pausing).switchover(&mut recorder, snap, &p).await;
+                let status = self.edges(&pausing).switchover(&mut recorder, snap, &p).await;
+                pending = self.conclude(&mut recorder, status, now).await == Concluded::CommitPending;
             }
             Ok(Plan::Failover(c)) => {
                 recorder.audit(step, Status::Ok, c.to_string()).await;
-                self.edges(&pausing).failover(&mut recorder, snap, &c).await;
+                let status = self.edges(&pausing).failover(&mut recorder, snap, &c).await;
+                pending = self.conclude(&mut recorder, status, now).await == Concluded::CommitPending;
             }
         }
-        self.concluded(&recorder.rec, now).await;
+        drop(recorder);
+        if pending {
+            // the next round settles it like a predecessor's
+            self.settled_term = None;
+        }
         self.clear_request(&req.id).await;
         true
     }
