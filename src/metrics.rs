@@ -55,6 +55,7 @@ pub struct Metrics {
     failovers: Family<FailoverLabels, Counter>,
     failover_duration: Family<ClusterLabels, Histogram, fn() -> Histogram>,
     leader: Family<ClusterLabels, Gauge>,
+    refused: Family<ClusterLabels, Gauge>,
     session: Family<SessionLabels, Gauge>,
 }
 
@@ -75,6 +76,7 @@ impl Metrics {
         let failover_duration =
             Family::<ClusterLabels, Histogram, fn() -> Histogram>::new_with_constructor(failover_buckets);
         let leader = Family::<ClusterLabels, Gauge>::default();
+        let refused = Family::<ClusterLabels, Gauge>::default();
         let session = Family::<SessionLabels, Gauge>::default();
         registry.register(
             "myha_probe_latency_seconds",
@@ -107,6 +109,11 @@ impl Metrics {
             leader.clone(),
         );
         registry.register(
+            "myha_failover_refused",
+            "1 while the master is dead and the failover is refused because it would lose acknowledged transactions (lossless policy): the cluster takes no writes until a node that has them returns or a DBA forces the failover",
+            refused.clone(),
+        );
+        registry.register(
             "myha_coordinator_session",
             "1 for the coordinator (ZooKeeper) session's current state, 0 for the others",
             session.clone(),
@@ -119,6 +126,7 @@ impl Metrics {
             failovers,
             failover_duration,
             leader,
+            refused,
             session,
         }
     }
@@ -139,6 +147,16 @@ impl Metrics {
             cluster: cluster.into(),
         });
         self.set_leader(cluster, false);
+        self.set_refused(cluster, false);
+    }
+
+    /// Whether `cluster`'s failover is refused by the lossless policy right now.
+    pub fn set_refused(&self, cluster: &str, refused: bool) {
+        self.refused
+            .get_or_create(&ClusterLabels {
+                cluster: cluster.into(),
+            })
+            .set(i64::from(refused));
     }
 
     /// Record one probe round.

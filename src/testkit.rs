@@ -57,6 +57,9 @@ pub fn master(name: &str) -> N {
                 master_enabled: true,
                 master_active: true,
                 master_clients: 2,
+                master_timeout_ms: Some(3_600_000),
+                master_wait_point: Some("AFTER_SYNC".into()),
+                master_wait_no_replica: Some(true),
                 ..SemiSync::default()
             },
         }),

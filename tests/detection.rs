@@ -44,7 +44,7 @@ impl Watch {
             let round_start = Instant::now();
             let snap = self.prober.round().await;
             longest_round = longest_round.max(snap.duration);
-            self.history.push(Arc::new(snap));
+            self.history.push(Arc::new(snap), None);
             let d = self.history.diagnose(&self.timing, None).expect("a snapshot");
             if seen.last().map(String::as_str) != Some(d.state.kind()) {
                 seen.push(d.state.kind().to_string());

@@ -141,6 +141,10 @@ def analyse(run: dict, ctx: Context, outcome: dict, writers: list[Writer], mgrs:
     # acknowledged writes that the new master does not have, of every writer
     run["lost_acked_writes"] = 0
     run["acked_writes"] = 0
+    # writes a DBA accepted to lose (a forced failover): acknowledged by this server from then on
+    accepted_sid, accepted_from = outcome.get("accepted_loss", (None, float("inf")))
+    if "accepted_loss" in outcome:
+        run["accepted_loss"] = 0
     for w in writers:
         rows = lab.sql(vip_node or old, f"SELECT id FROM app.drill WHERE run = '{w.run_id}'") if vip_node else None
         if rows is None:
@@ -150,6 +154,11 @@ def analyse(run: dict, ctx: Context, outcome: dict, writers: list[Writer], mgrs:
         present = {int(r[0]) for r in rows}
         w_acks = w.acks()
         lost = sorted(a["id"] for a in w_acks if a["id"] not in present)
+        accepted = {a["id"] for a in w_acks if a["id"] not in present
+                    and str(a["sid"]) == str(accepted_sid) and a["t"] >= accepted_from}
+        if accepted:
+            run["accepted_loss"] += len(accepted)
+            lost = [i for i in lost if i not in accepted]
         run["lost_acked_writes"] += len(lost)
         run["acked_writes"] += len(w_acks)
         if lost:
@@ -188,7 +197,8 @@ def analyse(run: dict, ctx: Context, outcome: dict, writers: list[Writer], mgrs:
         problems.append("the second failure was not blocked")
     problems.extend(ctx.notes)
     for k in ("takeover_ms", "pause_before", "gtid_servers", "degraded_status", "writable_samples",
-              "write_pause_ms", "record_write_pause_ms", "asked", "backup_ms", "bootstrap_ms", "rebuilt"):
+              "write_pause_ms", "record_write_pause_ms", "asked", "backup_ms", "bootstrap_ms", "rebuilt",
+              "forced_record", "forced_failover_ms", "unforced_exit", "stale_master"):
         if k in outcome:
             run[k] = outcome[k]
     if "check" in outcome:

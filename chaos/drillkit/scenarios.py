@@ -120,6 +120,97 @@ def stale_master_returns(ctx: Context) -> dict:
     return {"expect_failovers": 1, "first_new_ack": first, "stale_master": old}
 
 
+LOSSLESS_WAIT_S = 10.0  # [failover] lossless_wait (default)
+
+
+def _root_sql(node: str, sql: str):
+    """SQL as root over the node's unix socket: the lab's own control path, not cut by partitions."""
+    p = subprocess.run(["mariadb", "--no-defaults", f"--socket={lab.status()['state_dir']}/{node}/mysqld.sock", "-uroot",
+                        "-e", sql], capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise lab.DrillError(f"{sql!r} on {node} failed: {p.stderr.strip()}")
+
+
+def master_cut_from_replicas(ctx: Context) -> dict:
+    """The master is cut off from both replicas (the managers still reach it), then killed.
+
+    Odd runs — the lossless semi-sync the managers keep on the master: its commits wait for a
+    replica and are never acknowledged alone, so the failover after the kill loses nothing
+    and runs at once.
+
+    Even runs — a DBA switches semi-sync off on the cut-off master to get writes going: it
+    acknowledges them alone, and the managers see it. After the kill, promoting a replica
+    would lose them: the failover is refused and the refusal recorded (after
+    `lossless_wait`), nothing is promoted; asked without force, a manual failover is refused
+    with the loss named; with `--force` it runs. The writes acknowledged after semi-sync was
+    switched off are the loss the DBA accepted (reported apart); nothing else may be lost."""
+    old = ctx.old_master
+    old_sid = _server_id(old)
+    replicas = [n["name"] for n in lab.status()["nodes"] if n["name"] != old]
+    for r in replicas:
+        lab.lab("cut", old, r)
+    out = {"expect_failovers": 1}
+    lossy = ctx.run % 2 == 0
+    time.sleep(2.0)  # commits stall: no replica can acknowledge them
+    if lossy:
+        t_off = time.time()
+        _root_sql(old, "SET GLOBAL rpl_semi_sync_master_enabled=OFF")
+        out["accepted_loss"] = (old_sid, t_off)
+        time.sleep(2.0)  # acknowledged by the master alone
+        if not [a for a in ctx.writer.acks() if a["t"] >= t_off and str(a["sid"]) == str(old_sid)]:
+            ctx.notes.append("the master acknowledged nothing with semi-sync off")
+    ctx.fault("kill", old)
+    if not lossy:
+        first = ctx.first_ack_elsewhere(ctx.t_fault, [old_sid], 30)
+        out["first_new_ack"] = first
+        if first:
+            time.sleep(SETTLE_S)
+    else:
+        early = ctx.first_ack_elsewhere(ctx.t_fault, [old_sid], LOSSLESS_WAIT_S + 4)
+        if early:
+            ctx.notes.append(f"a failover that loses acknowledged writes ran: server {early['sid']} acknowledged")
+        st = lab.status()
+        via = ctx.managers.standby()
+        p = ctx.managers.api(via, "failover", "--cluster", "lab", "--wait", "0", st=st)
+        out["unforced_exit"] = p.returncode
+        if p.returncode != 75 or "would lose" not in p.stderr:
+            ctx.notes.append(f"a manual failover without force was not refused with the loss named: "
+                             f"exit {p.returncode}: {p.stderr.strip()[:300]}")
+        t_forced = time.time()
+        answer = ctx.managers.request("failover", via, "--force", st=st)
+        rec = answer.get("record") or {}
+        out["forced_record"] = {"status": rec.get("status"), "new_master": rec.get("new_master")}
+        if rec.get("kind") != "manual" or rec.get("status") not in ("ok", "degraded"):
+            ctx.notes.append(f"the forced failover's record says {rec.get('kind')} {rec.get('status')}: {rec.get('errors')}")
+        first = ctx.first_ack_elsewhere(t_forced, [old_sid], 15)
+        out["first_new_ack"] = first
+        out["expect_failovers"] = 2  # the recorded refusal, then the forced failover
+        if first:
+            out["forced_failover_ms"] = round((first["t"] - t_forced) * 1000)
+            time.sleep(SETTLE_S)
+
+        def check(records: list[dict], vip_node: str) -> list[str]:
+            problems = []
+            refusals = [r for r in records if r["kind"] == "automatic" and r["status"] == "failed"
+                        and any(s["name"] == "lossless check" and "would lose" in s["detail"] for s in r["steps"])]
+            if len(refusals) != 1:
+                problems.append(f"{len(refusals)} recorded refusals (expected 1)")
+            forced = [r for r in records if r["kind"] == "manual"
+                      and any("FORCED" in s["detail"] for s in r["steps"])]
+            if len(forced) != 1:
+                problems.append(f"{len(forced)} forced manual failovers recorded (expected 1)")
+            return problems
+
+        out["check"] = check
+    t_heal = time.time()
+    for r in replicas:
+        lab.lab("uncut", old, r)
+    lab.lab("start", old)
+    if out.get("first_new_ack"):
+        patient_moved_on(ctx, old, t_heal - 30)
+    return out
+
+
 CUT_S = 10.0  # well past the replicas' slave_net_timeout (4 s) and the detector's windows
 
 
@@ -518,6 +609,7 @@ SCENARIOS = {
     "isolate-master": isolate_master,
     "manager-cut-from-master": manager_cut_from_master,
     "stale-master-returns": stale_master_returns,
+    "master-cut-from-replicas": master_cut_from_replicas,
     "flap": flap,
     "kill-leader-manager": kill_leader_manager,
     "isolate-leader-manager": isolate_leader_manager,

@@ -11,10 +11,11 @@ import subprocess
 from . import state, topology as t
 from .shell import LabError, in_ns, run, spawn, wait_for, log
 
-# Semi-sync timeout on the master. A long timeout is what makes semi-sync lossless (a master
-# that cannot get an ack does not fall back to async and acknowledge a write no replica has);
-# 10 s keeps a lab whose replicas were all killed usable. See README "Lab".
-SEMI_SYNC_TIMEOUT_MS = 10000
+# Semi-sync timeout on the master: the production setting, the one the managers' lossless
+# policy keeps on every master ([failover] semi_sync_timeout, 1 h). A master that cannot get
+# an acknowledgement stalls instead of acknowledging writes no replica has — with every
+# replica of the lab killed, writes on the master wait until one is back.
+SEMI_SYNC_TIMEOUT_MS = 3600000
 
 
 def node_dir(h: t.Host) -> str:
@@ -61,6 +62,7 @@ slave_net_timeout=4
 rpl_semi_sync_slave_enabled=ON
 rpl_semi_sync_master_enabled=OFF
 rpl_semi_sync_master_wait_point=AFTER_SYNC
+rpl_semi_sync_master_wait_no_slave=ON
 rpl_semi_sync_master_timeout={SEMI_SYNC_TIMEOUT_MS}
 # When a semi-sync replica stops its IO thread it first connects to the master to kill its
 # dump thread; with a frozen or cut-off master STOP SLAVE then hangs ~2 s (measured). 1 s

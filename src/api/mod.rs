@@ -57,6 +57,8 @@ pub struct ApiState<S> {
     pub max_replica_lag: std::time::Duration,
     /// How far behind a switchover's target may be.
     pub max_switchover_lag: std::time::Duration,
+    /// Is the lossless policy on (`[failover] lossless`)?
+    pub lossless: bool,
 }
 
 impl<S> Clone for ApiState<S> {
@@ -70,6 +72,7 @@ impl<S> Clone for ApiState<S> {
             session: self.session.clone(),
             max_replica_lag: self.max_replica_lag,
             max_switchover_lag: self.max_switchover_lag,
+            lossless: self.lossless,
         }
     }
 }

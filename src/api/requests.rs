@@ -39,9 +39,12 @@ struct Body {
     to: Option<String>,
     /// Seconds to wait for the record (0: answer at once with 202).
     wait: Option<f64>,
+    /// A failover: accept losing transactions that may have been acknowledged.
+    #[serde(default)]
+    force: bool,
 }
 
-fn body(bytes: &Bytes) -> Result<(Option<String>, Duration), ApiError> {
+fn body(bytes: &Bytes) -> Result<(Option<String>, Duration, bool), ApiError> {
     let b: Body = if bytes.iter().all(u8::is_ascii_whitespace) {
         Body::default()
     } else {
@@ -57,7 +60,7 @@ fn body(bytes: &Bytes) -> Result<(Option<String>, Duration), ApiError> {
             )))
         }
     };
-    Ok((b.to, wait))
+    Ok((b.to, wait, b.force))
 }
 
 impl From<Refusal> for ApiError {
@@ -99,7 +102,12 @@ async fn submit<S: Store>(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     auth::check(st.token.as_ref(), headers)?;
     st.cluster(cluster)?;
-    let (to, wait) = body(bytes)?;
+    let (to, wait, force) = body(bytes)?;
+    if force && action == Action::Switchover {
+        return Err(ApiError::BadRequest(
+            "force: a switchover loses nothing and takes no force".into(),
+        ));
+    }
     let view = latest(st, cluster)?;
     match &view.standing {
         Standing::Degraded { why } => {
@@ -133,10 +141,12 @@ async fn submit<S: Store>(
         errant: &view.errant,
         now_ms,
         max_lag: st.max_switchover_lag,
+        acked: view.acked.as_ref(),
+        lossless: st.lossless,
     };
     match action {
         Action::Switchover => admit::switchover(&a, to.as_deref()).map(|_| ())?,
-        Action::Failover => admit::failover(&a, to.as_deref()).map(|_| ())?,
+        Action::Failover => admit::failover(&a, to.as_deref(), force).map(|_| ())?,
     }
     let stamp = id_time(now, true);
     let req = Request {
@@ -147,6 +157,7 @@ async fn submit<S: Store>(
         requested_at: timestamp(now),
         expires_ms: now_ms + EXPIRES_AFTER.as_millis() as u64,
         started: false,
+        force,
     };
     coord::try_update(st.store.as_ref(), cluster, |s| {
         busy(s.request.as_ref(), now_ms)?;

@@ -4,7 +4,7 @@
 use crate::config::ClusterConfig;
 use crate::coord::lead::Standing;
 use crate::coord::SharedState;
-use crate::detect::Diagnosis;
+use crate::detect::{Acknowledged, Diagnosis};
 use crate::manager::decide::VipView;
 use crate::topology::Snapshot;
 use std::collections::BTreeSet;
@@ -30,6 +30,8 @@ pub struct ClusterView {
     pub vip: Option<VipView>,
     /// Nodes seen with errant transactions while the master was up.
     pub errant: BTreeSet<String>,
+    /// What the master may have acknowledged, as this manager saw it.
+    pub acked: Option<Acknowledged>,
 }
 
 /// The loop's end.

@@ -206,6 +206,10 @@ pub struct ActionArgs {
     /// The answer as JSON.
     #[arg(long)]
     pub json: bool,
+    /// `failover` only: fail over even though it loses transactions that may have been
+    /// acknowledged (the refusal names them); the record says it was forced.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Run the parsed command.

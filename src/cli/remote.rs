@@ -171,6 +171,9 @@ pub async fn request(a: super::ActionArgs, action: &str) -> ExitCode {
     if let Some(to) = &a.to {
         body["to"] = json!(to);
     }
+    if a.force {
+        body["force"] = json!(true);
+    }
     let path = format!("/api/v1/clusters/{cluster}/{action}");
     let doc = match api
         .post_waiting(&path, &body, std::time::Duration::from_secs(a.wait))

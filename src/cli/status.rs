@@ -114,7 +114,7 @@ pub async fn run(config: &Path, only: Option<&str>, json: bool, watch: bool) -> 
         round += 1;
         for (i, w) in watched.iter_mut().enumerate() {
             let snap = Arc::new(w.prober.round().await);
-            w.history.push(snap.clone());
+            w.history.push(snap.clone(), records[i].as_deref());
             let Some(d) = w.history.diagnose(&timing, records[i].as_deref()) else {
                 continue;
             };

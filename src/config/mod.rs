@@ -343,6 +343,32 @@ pub struct FailoverConfig {
     /// apply everything: beyond it, the old master is made writable again and nothing moves.
     #[serde(default = "d_switchover_timeout", with = "humantime_serde")]
     pub switchover_timeout: Duration,
+    /// The lossless policy: every master myha runs or promotes waits for a semi-sync replica
+    /// before it acknowledges a commit (`semi_sync_timeout`, `AFTER_SYNC`, waiting even with no
+    /// replica connected), and an automatic failover that would lose transactions the manager
+    /// knows may have been acknowledged does not happen (a DBA can force it).
+    #[serde(default = "d_lossless")]
+    pub lossless: bool,
+    /// The master's `rpl_semi_sync_master_timeout` under the lossless policy: how long a
+    /// commit waits for a replica before the master gives up and acknowledges it alone. Set
+    /// on every promotion and kept on the master; long, so a master cut off from its replicas
+    /// stalls instead of acknowledging writes that a failover would lose.
+    #[serde(default = "d_semi_sync_timeout", with = "humantime_serde")]
+    pub semi_sync_timeout: Duration,
+    /// How long an automatic failover that would lose acknowledged transactions waits for a
+    /// node that has them (an unreachable replica coming back) before the refusal is
+    /// recorded; it keeps waiting afterwards, and fails over as soon as it can without loss.
+    #[serde(default = "d_lossless_wait", with = "humantime_serde")]
+    pub lossless_wait: Duration,
+}
+
+impl FailoverConfig {
+    /// The semi-sync settings every master must have, under the lossless policy.
+    pub fn semi_sync_policy(&self) -> Option<crate::mysql::SemiSyncPolicy> {
+        self.lossless.then_some(crate::mysql::SemiSyncPolicy {
+            timeout: self.semi_sync_timeout,
+        })
+    }
 }
 
 fn d_block() -> Duration {
@@ -372,6 +398,15 @@ fn d_switchover_lag() -> Duration {
 fn d_switchover_timeout() -> Duration {
     Duration::from_secs(5)
 }
+fn d_lossless() -> bool {
+    true
+}
+fn d_semi_sync_timeout() -> Duration {
+    Duration::from_secs(3600)
+}
+fn d_lossless_wait() -> Duration {
+    Duration::from_secs(10)
+}
 
 impl Default for FailoverConfig {
     fn default() -> Self {
@@ -385,6 +420,9 @@ impl Default for FailoverConfig {
             vip_retry_pause: d_vip_pause(),
             switchover_max_lag: d_switchover_lag(),
             switchover_timeout: d_switchover_timeout(),
+            lossless: d_lossless(),
+            semi_sync_timeout: d_semi_sync_timeout(),
+            lossless_wait: d_lossless_wait(),
         }
     }
 }

@@ -208,6 +208,19 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
             Duration::ZERO,
             Duration::from_secs(7 * 24 * 3600),
         ),
+        // MySQL's rpl_semi_sync_source_timeout is at most 2^32 - 1 ms
+        (
+            "failover.semi_sync_timeout",
+            f.semi_sync_timeout,
+            Duration::from_secs(1),
+            Duration::from_millis(u64::from(u32::MAX)),
+        ),
+        (
+            "failover.lossless_wait",
+            f.lossless_wait,
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        ),
     ] {
         if d < lo || d > hi {
             problems.push(format!(

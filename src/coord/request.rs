@@ -45,6 +45,10 @@ pub struct Request {
     /// The leader began it.
     #[serde(default)]
     pub started: bool,
+    /// A manual failover that would lose acknowledged transactions runs anyway: the DBA
+    /// accepted the loss.
+    #[serde(default)]
+    pub force: bool,
 }
 
 impl Request {

@@ -8,10 +8,12 @@
 //! cannot reach while some replica still hears from it is only *unreachable*: the manager is
 //! the one cut off, and failing over would split the brain.
 
+mod acked;
 mod diagnosis;
 #[cfg(test)]
 mod tests;
 
+pub use acked::{Acknowledged, Unprotected};
 pub use diagnosis::{ClusterState, Diagnosis, Lost, NodeIssue};
 
 use crate::config::Timing;
@@ -20,11 +22,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The recent snapshots of one cluster, oldest first, bounded.
+/// The recent snapshots of one cluster, oldest first, bounded — and what the detector keeps
+/// for longer than that window: what the master may have acknowledged.
 #[derive(Debug, Clone)]
 pub struct History {
     snapshots: VecDeque<Arc<Snapshot>>,
     capacity: usize,
+    acked: Option<Acknowledged>,
 }
 
 impl History {
@@ -37,15 +41,33 @@ impl History {
         History {
             snapshots: VecDeque::with_capacity(capacity),
             capacity,
+            acked: None,
         }
     }
 
-    /// Add the newest snapshot, dropping the oldest beyond capacity.
-    pub fn push(&mut self, s: Arc<Snapshot>) {
+    /// Add the newest snapshot, dropping the oldest beyond capacity; `record` is the master
+    /// of record. What the master may have acknowledged is kept per master: a new master
+    /// starts afresh (it was promoted holding everything of the old one that counted).
+    pub fn push(&mut self, s: Arc<Snapshot>, record: Option<&str>) {
         if self.snapshots.len() == self.capacity {
             self.snapshots.pop_front();
         }
-        self.snapshots.push_back(s);
+        self.snapshots.push_back(s.clone());
+        let v: Vec<&Snapshot> = self.snapshots.iter().map(Arc::as_ref).collect();
+        let master = record.filter(|r| s.node(r).is_some()).or_else(|| find_master(&v));
+        if let Some(m) = master {
+            if self.acked.as_ref().is_none_or(|a| a.master != m) {
+                self.acked = Some(Acknowledged::new(m));
+            }
+        }
+        if let Some(a) = &mut self.acked {
+            a.observe(&s);
+        }
+    }
+
+    /// What the master (of record) may have acknowledged, as far as this manager saw.
+    pub fn acknowledged(&self) -> Option<&Acknowledged> {
+        self.acked.as_ref()
     }
 
     /// The newest snapshot.

@@ -266,7 +266,7 @@ fn history_is_bounded() {
     let timing = Timing::default();
     let mut h = History::new(&timing);
     for s in history((0..1000).map(healthy_round).collect()) {
-        h.push(Arc::new(s));
+        h.push(Arc::new(s), None);
     }
     assert!(h.snapshots.len() <= 512);
     assert_eq!(h.latest().unwrap().round, 1000);

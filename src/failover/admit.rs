@@ -3,8 +3,10 @@
 //! own latest probe round before the first step.
 
 use super::candidate::{choose, excluded, Candidates};
+use super::lossless::{self, Loss};
 use crate::config::{ClusterConfig, NodeConfig};
 use crate::coord::SharedState;
+use crate::detect::Acknowledged;
 use crate::detect::{ClusterState, Diagnosis};
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;
@@ -41,6 +43,19 @@ pub struct Admission<'a> {
     pub now_ms: u64,
     /// How far behind a switchover's target may be (`[failover] switchover_max_lag`).
     pub max_lag: Duration,
+    /// What the master may have acknowledged, as the judging manager saw it.
+    pub acked: Option<&'a Acknowledged>,
+    /// Is the lossless policy on?
+    pub lossless: bool,
+}
+
+/// A manual failover that may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverPlan {
+    /// Who is promoted, and who not.
+    pub candidates: Candidates,
+    /// What it loses, accepted by the DBA (`force`).
+    pub accepted_loss: Option<Loss>,
 }
 
 /// A switchover that may run.
@@ -195,9 +210,11 @@ pub fn switchover(a: &Admission, to: Option<&str>) -> Result<SwitchoverPlan, Ref
     )))
 }
 
-/// A manual failover of the dead master to `to` (or to the best candidate): only while
-/// automation is paused or blocked — otherwise the leader does it by itself.
-pub fn failover(a: &Admission, to: Option<&str>) -> Result<Candidates, Refusal> {
+/// A manual failover of the dead master to `to` (or to the best candidate): while automation
+/// is paused or blocked — otherwise the leader does it by itself — or while the automatic
+/// failover is refused because it would lose acknowledged transactions. A failover that would
+/// lose them runs only with `force`, and the loss is named in its record.
+pub fn failover(a: &Admission, to: Option<&str>, force: bool) -> Result<FailoverPlan, Refusal> {
     if let Some(t) = to {
         known(a.cluster, t)?;
     }
@@ -211,17 +228,18 @@ pub fn failover(a: &Admission, to: Option<&str>) -> Result<Candidates, Refusal> 
             )))
         }
     };
-    if !a.shared.paused && a.shared.active_block(a.now_ms).is_none() {
-        return Err(Refusal::Conflict(format!(
-            "automation is armed: the leader fails {dead} over by itself (pause the cluster first to choose the node)"
-        )));
-    }
     let c = choose(
         a.snapshot,
         a.cluster,
         dead,
         &excluded(a.errant, &a.shared.needs_rebuild),
     );
+    let best_loses = lossy(a, &c);
+    if !a.shared.paused && a.shared.active_block(a.now_ms).is_none() && best_loses.is_none() {
+        return Err(Refusal::Conflict(format!(
+            "automation is armed: the leader fails {dead} over by itself (pause the cluster first to choose the node)"
+        )));
+    }
     let c = match to {
         Some(t) if t == dead => return Err(Refusal::NotEligible(format!("{t} is the dead master"))),
         Some(t) => c.prefer(t, a.snapshot).map_err(Refusal::NotEligible)?,
@@ -230,5 +248,19 @@ pub fn failover(a: &Admission, to: Option<&str>) -> Result<Candidates, Refusal> 
     if c.chosen.is_none() {
         return Err(Refusal::NotEligible(format!("cannot fail {dead} over: {c}")));
     }
-    Ok(c)
+    let loss = lossy(a, &c);
+    if let (Some(l), false) = (&loss, force) {
+        return Err(Refusal::Conflict(format!(
+            "{l}: nothing changed; to fail over anyway and accept that loss, ask again with force"
+        )));
+    }
+    Ok(FailoverPlan {
+        candidates: c,
+        accepted_loss: loss,
+    })
+}
+
+fn lossy(a: &Admission, c: &Candidates) -> Option<Loss> {
+    let acked = a.acked.filter(|_| a.lossless)?;
+    lossless::check(acked, a.snapshot, c).err()
 }

@@ -130,7 +130,8 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         }
     }
 
-    /// Run the failover of `cand.old_master` to `cand.chosen`. Returns the final status.
+    /// Run the failover of `cand.old_master` to `cand.chosen`. Returns how it went; the caller
+    /// commits the new master and closes the record.
     pub async fn failover<S: RecordSink>(
         &self,
         rec: &mut Recorder<'_, S>,
@@ -163,7 +164,13 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         let catch_step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
         let mut stop_steps = Vec::new();
         for o in &others {
-            stop_steps.push(rec.start(StepKind::StopReceiving, format!("stop {} receiving from {}", o.name, old.name)).await);
+            stop_steps.push(
+                rec.start(
+                    StepKind::StopReceiving,
+                    format!("stop {} receiving from {}", o.name, old.name),
+                )
+                .await,
+            );
         }
 
         // Side sequence, for the other replicas: detach their receivers from the dead master
@@ -229,8 +236,12 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                 return None;
             }
             let _ = promoted_tx.send(());
-            let vip_step = rec.start(StepKind::MoveVip, format!("move VIP {} to {}", self.vip(), new.name)).await;
-            let detach_step = rec.start(StepKind::Reset, format!("reset replication on {}", new.name)).await;
+            let vip_step = rec
+                .start(StepKind::MoveVip, format!("move VIP {} to {}", self.vip(), new.name))
+                .await;
+            let detach_step = rec
+                .start(StepKind::Reset, format!("reset replication on {}", new.name))
+                .await;
             let vip = async { (self.move_vip_to(new).await, at()) };
             let detach = async { (self.admin.detach(new, self.timeouts.promote_timeout).await, at()) };
             let ((vip_result, vip_end), (detached, detach_end)) = tokio::join!(vip, detach);
@@ -267,7 +278,9 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         if let Some(repointed) = repointed {
             for (o, (r, began, end)) in others.iter().zip(repointed) {
                 // ran concurrently with the main sequence: recorded now, with its real start
-                let step = rec.start_at(StepKind::Repoint, format!("repoint {} to {}", o.name, new.name), began).await;
+                let step = rec
+                    .start_at(StepKind::Repoint, format!("repoint {} to {}", o.name, new.name), began)
+                    .await;
                 match r {
                     Ok(()) => {
                         rec.audit_at(
@@ -285,12 +298,11 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                 }
             }
         }
-        let status = match outcome {
+        match outcome {
             None => Status::Failed,
             Some(_) if degraded => Status::Degraded,
             Some(_) => Status::Ok,
-        };
-        status
+        }
     }
 
     /// The promotion step: the guard, then `new` writable. On success the record names the
@@ -307,11 +319,19 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                 .await;
             return Err(NotPromoted::Refused);
         }
-        if let Err(e) = self.admin.promote(new, self.timeouts.promote_timeout).await {
+        let policy = self.timeouts.semi_sync_policy();
+        if let Err(e) = self.admin.promote(new, policy, self.timeouts.promote_timeout).await {
             rec.audit(step, Status::Failed, e.to_string()).await;
             return Err(NotPromoted::Failed);
         }
-        let detail = format!("{} is writable, semi-sync master on", new.name);
+        let detail = match policy {
+            Some(p) => format!(
+                "{} is writable, semi-sync master on (AFTER_SYNC, timeout {} ms)",
+                new.name,
+                p.timeout.as_millis()
+            ),
+            None => format!("{} is writable, semi-sync master on", new.name),
+        };
         rec.audit(step, Status::Ok, detail).await;
         rec.rec.new_master = Some(new.name.clone());
         Ok(())
@@ -335,8 +355,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             .filter_map(|n| self.node(&n.name))
             .map(|n| (n, StartFrom::ReplicaPosition))
             .collect();
-        let (status, _) = self.after_promotion(rec, new, &others).await;
-        status
+        self.after_promotion(rec, new, &others).await.0
     }
 
     /// Everything after a promotion, at once: the VIP to `new`, `new`'s replication reset,
@@ -350,11 +369,18 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
     ) -> (Status, Option<u64>) {
         let clock = rec.clock();
         let at = || clock.elapsed().as_millis() as u64;
-        let vip_step = rec.start(StepKind::MoveVip, format!("move VIP {} to {}", self.vip(), new.name)).await;
-        let detach_step = rec.start(StepKind::Reset, format!("reset replication on {}", new.name)).await;
+        let vip_step = rec
+            .start(StepKind::MoveVip, format!("move VIP {} to {}", self.vip(), new.name))
+            .await;
+        let detach_step = rec
+            .start(StepKind::Reset, format!("reset replication on {}", new.name))
+            .await;
         let mut repoint_steps = Vec::new();
         for (o, _) in repoint {
-            repoint_steps.push(rec.start(StepKind::Repoint, format!("repoint {} to {}", o.name, new.name)).await);
+            repoint_steps.push(
+                rec.start(StepKind::Repoint, format!("repoint {} to {}", o.name, new.name))
+                    .await,
+            );
         }
         let vip = async { (self.move_vip_to(new).await, at()) };
         let detach = async {

@@ -4,6 +4,7 @@
 pub mod admit;
 pub mod candidate;
 pub mod execute;
+pub mod lossless;
 pub mod record;
 pub mod switchover;
 #[cfg(test)]

@@ -175,7 +175,8 @@ impl FailoverRecord {
     /// The node this record made writable, if it got that far (its own promotion, or a
     /// predecessor's that a take-over found done).
     pub fn promoted(&self) -> Option<&str> {
-        let done = self.step_ok(StepKind::Promote) || self.step_ok(StepKind::TakenOver) && self.status != Status::Failed;
+        let done =
+            self.step_ok(StepKind::Promote) || self.step_ok(StepKind::TakenOver) && self.status != Status::Failed;
         self.new_master.as_deref().filter(|_| done)
     }
 }

@@ -26,7 +26,8 @@ use crate::topology::Snapshot;
 use crate::vip::RouteTables;
 
 impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
-    /// Run `plan`. Returns the final status; the record carries the write pause.
+    /// Run `plan`. Returns how it went (the caller commits the new master and closes the
+    /// record); the record carries the write pause.
     pub async fn switchover<S: RecordSink>(
         &self,
         rec: &mut Recorder<'_, S>,
@@ -121,7 +122,9 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         old: &NodeConfig,
         half_promoted: Option<&NodeConfig>,
     ) -> Status {
-        let step = rec.start(StepKind::RollBack, format!("roll back: {} writable again", old.name)).await;
+        let step = rec
+            .start(StepKind::RollBack, format!("roll back: {} writable again", old.name))
+            .await;
         let limit = self.timeouts.promote_timeout;
         let mut problems = Vec::new();
         if let Some(n) = half_promoted {

@@ -221,5 +221,20 @@ pub(crate) fn semi_sync(rows: &ProbeRows) -> SemiSync {
             s,
             &["rpl_semi_sync_slave_status", "rpl_semi_sync_replica_status"],
         )),
+        master_timeout_ms: lookup(v, &["rpl_semi_sync_master_timeout", "rpl_semi_sync_source_timeout"])
+            .and_then(|t| t.trim().parse().ok()),
+        master_wait_point: lookup(
+            v,
+            &["rpl_semi_sync_master_wait_point", "rpl_semi_sync_source_wait_point"],
+        )
+        .map(|w| w.trim().to_ascii_uppercase()),
+        master_wait_no_replica: lookup(
+            v,
+            &[
+                "rpl_semi_sync_master_wait_no_slave",
+                "rpl_semi_sync_source_wait_no_replica",
+            ],
+        )
+        .map(|w| on(Some(w))),
     }
 }

@@ -137,18 +137,35 @@ impl Flavor {
     /// enable the semi-sync master side, make it writable. The receiver may still be stuck on
     /// the dead master; with the applier stopped nothing it receives is applied, and
     /// [`Flavor::detach`] removes it and its relay log right after.
-    pub fn promote(self) -> Vec<String> {
-        let mut v: Vec<String> = match self {
-            Flavor::MariaDb => vec![
-                "STOP SLAVE SQL_THREAD".into(),
-                "SET GLOBAL rpl_semi_sync_master_enabled=ON".into(),
-            ],
-            Flavor::MySql => vec![
-                "STOP REPLICA SQL_THREAD".into(),
-                "SET GLOBAL rpl_semi_sync_source_enabled=ON".into(),
-            ],
-        };
+    /// With a `timeout` (the lossless policy) the semi-sync master side is set to it first:
+    /// `AFTER_SYNC`, waiting even without a connected replica.
+    pub fn promote(self, timeout: Option<Duration>) -> Vec<String> {
+        let mut v: Vec<String> = vec![match self {
+            Flavor::MariaDb => "STOP SLAVE SQL_THREAD".into(),
+            Flavor::MySql => "STOP REPLICA SQL_THREAD".into(),
+        }];
+        v.extend(self.semi_sync_master(timeout.unwrap_or(Duration::ZERO)));
         v.extend(self.set_read_only(false));
+        v
+    }
+
+    /// Semi-sync on a master, lossless: wait `timeout` for a replica's acknowledgement, after
+    /// the binlog is synced (a crash then loses nothing acknowledged), also while no replica
+    /// is connected; then the master side on (last: it must not start with the old settings).
+    /// A zero `timeout` leaves the server's settings and only turns the master side on.
+    pub fn semi_sync_master(self, timeout: Duration) -> Vec<String> {
+        let ms = timeout.as_millis();
+        let p = match self {
+            Flavor::MariaDb => ("master", "wait_no_slave"),
+            Flavor::MySql => ("source", "wait_no_replica"),
+        };
+        let mut v = Vec::new();
+        if ms > 0 {
+            v.push(format!("SET GLOBAL rpl_semi_sync_{}_timeout={ms}", p.0));
+            v.push(format!("SET GLOBAL rpl_semi_sync_{}_wait_point=AFTER_SYNC", p.0));
+            v.push(format!("SET GLOBAL rpl_semi_sync_{}_{}=ON", p.0, p.1));
+        }
+        v.push(format!("SET GLOBAL rpl_semi_sync_{}_enabled=ON", p.0));
         v
     }
 
@@ -249,9 +266,20 @@ mod tests {
         assert!(v[3].contains("MASTER_USE_GTID=current_pos") && v[3].contains("MASTER_HOST='10.0.0.2'"));
         assert_eq!(v[1], "SET GLOBAL rpl_semi_sync_master_enabled=OFF");
         assert_eq!(
-            Flavor::MariaDb.promote(),
+            Flavor::MariaDb.promote(None),
             [
                 "STOP SLAVE SQL_THREAD",
+                "SET GLOBAL rpl_semi_sync_master_enabled=ON",
+                "SET GLOBAL read_only=OFF"
+            ]
+        );
+        assert_eq!(
+            Flavor::MariaDb.promote(Some(Duration::from_secs(3600))),
+            [
+                "STOP SLAVE SQL_THREAD",
+                "SET GLOBAL rpl_semi_sync_master_timeout=3600000",
+                "SET GLOBAL rpl_semi_sync_master_wait_point=AFTER_SYNC",
+                "SET GLOBAL rpl_semi_sync_master_wait_no_slave=ON",
                 "SET GLOBAL rpl_semi_sync_master_enabled=ON",
                 "SET GLOBAL read_only=OFF"
             ]
@@ -268,5 +296,14 @@ mod tests {
         let v = Flavor::MySql.replicate_from("db2", 3307, "repl", "pw", StartFrom::ReplicaPosition);
         assert!(v[3].starts_with("CHANGE REPLICATION SOURCE TO SOURCE_HOST='db2', SOURCE_PORT=3307"));
         assert!(v[3].contains("SOURCE_AUTO_POSITION=1"));
+        assert_eq!(
+            Flavor::MySql.semi_sync_master(Duration::from_secs(60)),
+            [
+                "SET GLOBAL rpl_semi_sync_source_timeout=60000",
+                "SET GLOBAL rpl_semi_sync_source_wait_point=AFTER_SYNC",
+                "SET GLOBAL rpl_semi_sync_source_wait_no_replica=ON",
+                "SET GLOBAL rpl_semi_sync_source_enabled=ON"
+            ]
+        );
     }
 }

@@ -91,6 +91,19 @@ impl MariaDbGtids {
         out
     }
 
+    /// Entries whose sequence number lies beyond `other`'s position in their domain: what a
+    /// node at `other` has not reached yet.
+    pub fn beyond(&self, other: &Self) -> Self {
+        let theirs = other.domain_positions();
+        let mut out = Self::default();
+        for (&(d, s), &q) in &self.entries {
+            if theirs.get(&d).is_none_or(|&t| t < q) {
+                out.insert(d, s, q);
+            }
+        }
+        out
+    }
+
     /// Sum of per-domain sequence numbers: a total order that agrees with `contains` for
     /// comparable lists; used only to rank lists that are not comparable.
     pub fn weight(&self) -> u128 {

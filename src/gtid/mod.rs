@@ -97,6 +97,18 @@ impl Gtids {
         }
     }
 
+    /// What self reaches that `have` does not: the transactions a node with `have` would
+    /// miss. MariaDB: the entries beyond `have`'s position in their domain (each names the
+    /// last missing transaction of its server there); MySQL: the set difference. `None`
+    /// across flavors.
+    pub fn missing_from(&self, have: &Gtids) -> Option<Gtids> {
+        match (self, have) {
+            (Gtids::MariaDb(a), Gtids::MariaDb(b)) => Some(Gtids::MariaDb(a.beyond(b))),
+            (Gtids::MySql(a), Gtids::MySql(b)) => Some(Gtids::MySql(a.subtract(b))),
+            _ => None,
+        }
+    }
+
     /// A number that grows with the amount of history: ranks lists that `compare` cannot.
     pub fn weight(&self) -> u128 {
         match self {

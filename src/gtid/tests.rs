@@ -115,6 +115,20 @@ proptest! {
     }
 
     #[test]
+    fn mariadb_beyond_is_what_a_node_at_the_other_position_lacks(a in mariadb(), b in mariadb()) {
+        let missing = a.beyond(&b);
+        // empty exactly when b reaches everything a does
+        prop_assert_eq!(missing.is_empty(), b.contains(&a));
+        // b plus what it lacks reaches a
+        prop_assert!(b.union(&missing).contains(&a));
+        // every entry named is one b has not reached in its domain
+        let rb = reach(&b);
+        for (d, _, q) in missing.iter() {
+            prop_assert!(rb.get(&d).is_none_or(|&x| x < q));
+        }
+    }
+
+    #[test]
     fn mysql_ops_match_model(a in mysql(), b in mysql()) {
         let (ma, mb) = (model(&a), model(&b));
         prop_assert_eq!(model(&a.union(&b)), ma.union(&mb).cloned().collect::<BTreeSet<_>>());

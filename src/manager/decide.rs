@@ -4,10 +4,12 @@
 
 use crate::config::ClusterConfig;
 use crate::coord::SharedState;
-use crate::detect::{ClusterState, Diagnosis, NodeIssue};
+use crate::detect::{Acknowledged, ClusterState, Diagnosis, NodeIssue};
+use crate::failover::lossless::{self, Loss};
 use crate::failover::{choose, excluded, Candidates};
 use crate::flavor::StartFrom;
-use crate::topology::Snapshot;
+use crate::mysql::SemiSyncPolicy;
+use crate::topology::{IoThread, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -36,6 +38,10 @@ pub struct Situation<'a> {
     pub vip: Option<&'a VipView>,
     /// Nodes seen with errant transactions while the master was up.
     pub errant: &'a BTreeSet<String>,
+    /// What the master may have acknowledged, as this manager saw it.
+    pub acked: Option<&'a Acknowledged>,
+    /// The lossless policy's semi-sync settings (`None`: the policy is off).
+    pub policy: Option<SemiSyncPolicy>,
 }
 
 /// One action (or none), and why.
@@ -66,6 +72,16 @@ pub enum Decision {
     Paused {
         /// the diagnosis sentence
         why: String,
+    },
+    /// The master is dead, but promoting the best candidate would lose transactions that
+    /// may have been acknowledged (lossless policy): wait for a node that has them.
+    WouldLose {
+        /// the diagnosis sentence
+        why: String,
+        /// who would be promoted
+        candidates: Candidates,
+        /// what would be lost, and where it was seen
+        loss: Loss,
     },
     /// The master is dead and no node can be promoted.
     NoCandidate {
@@ -111,6 +127,15 @@ pub enum Decision {
         /// tables pointing elsewhere
         tables: Vec<String>,
     },
+    /// Set the master's semi-sync to the lossless policy.
+    SemiSync {
+        /// the master
+        master: String,
+        /// what falls short
+        shortfalls: Vec<String>,
+        /// the settings it gets
+        policy: SemiSyncPolicy,
+    },
     /// Record the observed writable master as the master of record.
     Adopt {
         /// the master
@@ -129,6 +154,7 @@ impl Decision {
                 | Decision::Blocked { .. }
                 | Decision::Paused { .. }
                 | Decision::NoCandidate { .. }
+                | Decision::WouldLose { .. }
         )
     }
 }
@@ -144,6 +170,16 @@ impl fmt::Display for Decision {
             ),
             Decision::Paused { why } => write!(f, "{why}; automation is paused: not acting (`myha resume` to resume)"),
             Decision::NoCandidate { why, candidates } => write!(f, "{why}; cannot fail over: {candidates}"),
+            Decision::WouldLose { why, loss, .. } => write!(
+                f,
+                "{why}; not failing over (lossless policy): {loss}; waiting for a node that has them (`myha failover --force` accepts the loss)"
+            ),
+            Decision::SemiSync { master, shortfalls, policy } => write!(
+                f,
+                "master {master}'s semi-sync could acknowledge a commit no replica has ({}): setting AFTER_SYNC, timeout {} ms, waiting without replicas",
+                shortfalls.join(", "),
+                policy.timeout.as_millis()
+            ),
             Decision::Fence { node, master } => {
                 write!(f, "fencing {node}: it is writable but {master} is the master (read_only=ON, sessions ended)")
             }
@@ -198,6 +234,11 @@ pub fn decide(s: &Situation) -> Decision {
             if candidates.chosen.is_none() {
                 return Decision::NoCandidate { why, candidates };
             }
+            if let (Some(_), Some(acked)) = (s.policy, s.acked) {
+                if let Err(loss) = lossless::check(acked, s.snapshot, &candidates) {
+                    return Decision::WouldLose { why, candidates, loss };
+                }
+            }
             Decision::Failover { why, candidates }
         }
         ClusterState::SplitBrain { writable } => match &s.shared.master {
@@ -213,7 +254,12 @@ pub fn decide(s: &Situation) -> Decision {
             },
         },
         ClusterState::Healthy { master, .. } => healthy(s, master, why),
-        ClusterState::MasterMoved { to, rounds, needed, record } if rounds >= needed => Decision::Adopt {
+        ClusterState::MasterMoved {
+            to,
+            rounds,
+            needed,
+            record,
+        } if rounds >= needed => Decision::Adopt {
             master: to.clone(),
             previous: Some(record.clone()),
         },
@@ -226,6 +272,30 @@ pub fn decide(s: &Situation) -> Decision {
             None => Decision::Nothing { why },
         },
     }
+}
+
+/// The master's semi-sync set to the policy, where it falls short — unless turning it on
+/// would stall every commit (no semi-sync replica is connected to acknowledge them).
+fn semi_sync(s: &Situation, master: &str, m: &crate::topology::NodeState) -> Option<Decision> {
+    let policy = s.policy?;
+    let shortfalls = policy.shortfalls(&m.semi_sync);
+    if shortfalls.is_empty() {
+        return None;
+    }
+    let master_cfg = s.cluster.node(master)?;
+    let acking_replica = s.snapshot.nodes.iter().any(|n| {
+        n.ok().is_some_and(|st| {
+            st.semi_sync.replica_enabled
+                && st.replica.as_ref().is_some_and(|r| {
+                    r.master_host == master_cfg.address && r.master_port == master_cfg.port && r.io == IoThread::Yes
+                })
+        })
+    });
+    (m.semi_sync.master_enabled || acking_replica).then(|| Decision::SemiSync {
+        master: master.to_string(),
+        shortfalls,
+        policy,
+    })
 }
 
 /// A writable node that is not the master of record, and the master.
@@ -246,6 +316,9 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
     let Some(m) = s.snapshot.node(master).and_then(|n| n.ok()) else {
         return Decision::Nothing { why };
     };
+    if let Some(d) = semi_sync(s, master, m) {
+        return d;
+    }
     for issue in &s.diagnosis.issues {
         let node = match issue {
             NodeIssue::NotReplicating { node } | NodeIssue::WrongMaster { node, .. } => node,
@@ -287,7 +360,7 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
             .node(node)
             .and_then(|n| n.ok())
             .and_then(|st| st.replica.as_ref())
-            .is_some_and(|r| r.io == crate::topology::IoThread::Yes && r.sql_running);
+            .is_some_and(|r| r.io == IoThread::Yes && r.sql_running);
         let has_issue = s.diagnosis.issues.iter().any(|i| match i {
             NodeIssue::WrongMaster { node: n, .. }
             | NodeIssue::NotReplicating { node: n }

@@ -94,6 +94,7 @@ async fn loops<S: Store + 'static, L: Leadership + Clone + 'static>(
         session,
         max_replica_lag: cfg.timing.max_replica_lag,
         max_switchover_lag: cfg.failover.switchover_max_lag,
+        lossless: cfg.failover.lossless,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = crate::api::bind(cfg.manager.http_listen, crate::api::router(api), async {

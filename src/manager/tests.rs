@@ -3,11 +3,14 @@
 use super::decide::*;
 use crate::config::{ClusterConfig, Timing};
 use crate::coord::{Block, SharedState};
-use crate::detect::diagnose;
+use crate::detect::History;
 use crate::flavor::StartFrom;
+use crate::mysql::SemiSyncPolicy;
 use crate::testkit::*;
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 struct World {
     cluster: ClusterConfig,
@@ -15,6 +18,7 @@ struct World {
     shared: SharedState,
     vip: Option<VipView>,
     now_ms: u64,
+    policy: Option<SemiSyncPolicy>,
 }
 
 impl World {
@@ -29,12 +33,20 @@ impl World {
             },
             vip: None,
             now_ms: 1_000_000,
+            policy: Some(SemiSyncPolicy {
+                timeout: Duration::from_secs(3600),
+            }),
         }
     }
 
     fn decide(&self) -> Decision {
-        let refs: Vec<&Snapshot> = self.history.iter().collect();
-        let d = diagnose(&refs, &Timing::default(), self.shared.master.as_deref()).unwrap();
+        let timing = Timing::default();
+        let record = self.shared.master.as_deref();
+        let mut h = History::new(&timing);
+        for s in &self.history {
+            h.push(Arc::new(s.clone()), record);
+        }
+        let d = h.diagnose(&timing, record).unwrap();
         decide(&Situation {
             cluster: &self.cluster,
             snapshot: self.history.last().unwrap(),
@@ -43,6 +55,8 @@ impl World {
             now_ms: self.now_ms,
             vip: self.vip.as_ref(),
             errant: &BTreeSet::new(),
+            acked: h.acknowledged(),
+            policy: self.policy,
         })
     }
 }
@@ -326,7 +340,10 @@ fn a_moved_master_is_adopted_only_after_several_rounds() {
     let w = World::new(vec![before.clone(), moved()]);
     let d = w.decide();
     assert!(matches!(d, Decision::Nothing { .. }), "{d}");
-    assert!(d.to_string().contains("(1/2 rounds): the master was moved to db2"), "{d}");
+    assert!(
+        d.to_string().contains("(1/2 rounds): the master was moved to db2"),
+        "{d}"
+    );
     let w = World::new(vec![before, moved(), moved()]);
     assert_eq!(
         w.decide(),
@@ -386,4 +403,93 @@ fn a_returning_old_master_is_fenced_while_the_record_is_only_unreachable() {
         },
         "{d}"
     );
+}
+
+/// Defect 3 (simulation issue): the master is cut off from both replicas while the managers
+/// still reach it; once its semi-sync gives up it acknowledges writes alone — the managers
+/// see it executing far beyond what any replica received, with semi-sync off. Then it dies.
+/// Promoting a replica now would lose every write it acknowledged alone: refused, with the
+/// missing transactions named, instead of failed over at once.
+#[test]
+fn a_failover_that_loses_acknowledged_writes_is_refused() {
+    let lost = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
+    let alone = |seq: u64| {
+        master("db1").with(move |s| {
+            s.executed = gtids(&format!("0-1-{seq}"));
+            s.semi_sync.master_active = false;
+            s.semi_sync.master_clients = 0;
+        })
+    };
+    let w = World::new(vec![
+        vec![
+            master("db1"),
+            replica("db2", replica_of("db1")),
+            replica("db3", replica_of("db1")),
+        ],
+        vec![alone(4000), lost("db2"), lost("db3")],
+        vec![alone(12758), lost("db2"), lost("db3")],
+        vec![down("db1"), lost("db2"), lost("db3")],
+        vec![down("db1"), lost("db2"), lost("db3")],
+    ]);
+    let d = w.decide();
+    assert!(!matches!(d, Decision::Failover { .. }), "{d}");
+    assert!(matches!(d, Decision::WouldLose { .. }) && !d.acts(), "{d}");
+    assert!(
+        d.to_string().contains("would lose 0-1-12758")
+            && d.to_string().contains("db1 acknowledged 0-1-12758 without a replica"),
+        "{d}"
+    );
+    // with the policy off it fails over as before
+    let mut w = w;
+    w.policy = None;
+    assert!(matches!(w.decide(), Decision::Failover { .. }));
+}
+
+/// What a replica received may have been acknowledged (semi-sync acknowledges once one
+/// replica has it): with that replica unreachable when the master dies, promoting the other
+/// loses it — unless it can catch up from a donor that has it.
+#[test]
+fn a_failover_waits_for_an_unreachable_replica_that_received_more() {
+    let lost = |n: &str, g: &str| replica(n, replica_of("db1")).io(IoThread::Connecting).received(g);
+    let w = World::new(vec![
+        vec![
+            master("db1"),
+            replica("db2", replica_of("db1")).received("0-1-100"),
+            replica("db3", replica_of("db1")).received("0-1-120"),
+        ],
+        vec![down("db1"), lost("db2", "0-1-100"), hung("db3")],
+        vec![down("db1"), lost("db2", "0-1-100"), hung("db3")],
+    ]);
+    let d = w.decide();
+    assert!(
+        matches!(&d, Decision::WouldLose { loss, .. } if loss.missing == "0-1-120" && loss.sources == ["db3 received 0-1-120"]),
+        "{d}"
+    );
+}
+
+/// Under the lossless policy a master whose semi-sync could acknowledge alone is set right —
+/// but semi-sync is never switched on where no replica could acknowledge (every commit would
+/// stall).
+#[test]
+fn a_masters_semi_sync_is_set_to_the_policy() {
+    let short = |s: &mut crate::topology::NodeState| s.semi_sync.master_timeout_ms = Some(10_000);
+    let round = vec![
+        master("db1").with(short),
+        replica("db2", replica_of("db1")),
+        replica("db3", replica_of("db1")),
+    ];
+    let mut w = World::new(vec![round.clone(), round]);
+    let d = w.decide();
+    assert!(
+        matches!(&d, Decision::SemiSync { master, shortfalls, .. } if master == "db1" && shortfalls == &["timeout 10000 ms (policy 3600000 ms)"]),
+        "{d}"
+    );
+    // semi-sync off and no replica to acknowledge: left alone
+    let off = |s: &mut crate::topology::NodeState| {
+        s.semi_sync.master_enabled = false;
+        s.semi_sync.master_active = false;
+    };
+    let lost = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
+    w.history = history(vec![vec![master("db1").with(off), lost("db2"), lost("db3")]; 2]);
+    assert!(matches!(w.decide(), Decision::Nothing { .. }));
 }

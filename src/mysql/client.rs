@@ -4,7 +4,7 @@
 //! wrapped in `tokio::time::timeout`. After a timeout the connection is dropped: a held `Conn`
 //! whose query future was cancelled returns the *previous* statement's rows to the next one.
 
-use super::{Fenced, MysqlAdmin, OpError};
+use super::{Fenced, MysqlAdmin, OpError, SemiSyncPolicy};
 use crate::config::{ClusterConfig, NodeConfig, Secret};
 use crate::flavor::{is_unknown_variable, Flavor, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
 use crate::gtid::Gtids;
@@ -386,15 +386,23 @@ impl MysqlAdmin for MysqlClient {
         Ok(())
     }
 
-    async fn promote(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
+    async fn promote(&self, node: &NodeConfig, policy: Option<SemiSyncPolicy>, limit: Duration) -> Result<(), OpError> {
         let mut c = self.op_conn(node, "promote", limit).await?;
-        for sql in self.flavor.promote() {
+        for sql in self.flavor.promote(policy.map(|p| p.timeout)) {
             match c.exec(&sql, limit).await {
                 Err(OpError::Server { code, .. }) if is_unknown_variable(code) => {
                     tracing::warn!(node = %node.name, "semi-sync is not available on this server; promoting without it");
                 }
                 r => r?,
             }
+        }
+        Ok(())
+    }
+
+    async fn set_semi_sync(&self, node: &NodeConfig, policy: SemiSyncPolicy, limit: Duration) -> Result<(), OpError> {
+        let mut c = self.op_conn(node, "set semi-sync", limit).await?;
+        for sql in self.flavor.semi_sync_master(policy.timeout) {
+            c.exec(&sql, limit).await?;
         }
         Ok(())
     }

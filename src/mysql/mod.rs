@@ -64,6 +64,41 @@ pub struct Fenced {
     pub written: Option<Gtids>,
 }
 
+/// How a master's semi-sync must be set so that it never acknowledges a commit no replica
+/// has (the lossless policy): `AFTER_SYNC`, waiting even with no replica connected, and a
+/// long timeout before it gives up and acknowledges alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SemiSyncPolicy {
+    /// `rpl_semi_sync_master_timeout`.
+    pub timeout: Duration,
+}
+
+impl SemiSyncPolicy {
+    /// What in `s` (a master's semi-sync state) falls short of the policy, one phrase each.
+    pub fn shortfalls(&self, s: &crate::topology::SemiSync) -> Vec<String> {
+        let mut out = Vec::new();
+        let want = self.timeout.as_millis() as u64;
+        match s.master_timeout_ms {
+            Some(t) if t >= want => {}
+            Some(t) => out.push(format!("timeout {t} ms (policy {want} ms)")),
+            None => out.push("timeout unknown".into()),
+        }
+        if s.master_wait_point.as_deref() != Some("AFTER_SYNC") {
+            out.push(format!(
+                "wait point {} (policy AFTER_SYNC)",
+                s.master_wait_point.as_deref().unwrap_or("unknown")
+            ));
+        }
+        if s.master_wait_no_replica != Some(true) {
+            out.push("does not wait without a connected replica".into());
+        }
+        if !s.master_enabled {
+            out.push("master side disabled".into());
+        }
+        out
+    }
+}
+
 /// Administrative access to the nodes of one cluster.
 pub trait MysqlAdmin: Send + Sync {
     /// Read a node's state (identity, read-only, GTIDs, replication, semi-sync). Reuses a
@@ -93,8 +128,24 @@ pub trait MysqlAdmin: Send + Sync {
     /// Forget replication on a promoted node (stop whatever still runs, reset).
     fn detach(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<(), OpError>> + Send;
 
-    /// Stop the applier, enable the semi-sync master side, make writable.
-    fn promote(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<(), OpError>> + Send;
+    /// Stop the applier, enable the semi-sync master side (set to `policy` first, when given),
+    /// make writable.
+    fn promote(
+        &self,
+        node: &NodeConfig,
+        policy: Option<SemiSyncPolicy>,
+        limit: Duration,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Set a master's semi-sync to `policy` (timeout, wait point, waiting without replicas,
+    /// master side on). Never turns semi-sync off: that would release waiting commits as
+    /// acknowledged.
+    fn set_semi_sync(
+        &self,
+        node: &NodeConfig,
+        policy: SemiSyncPolicy,
+        limit: Duration,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
 
     /// Replicate from `master` with GTID auto-positioning, starting at `from`.
     fn replicate_from(

@@ -117,4 +117,12 @@ pub struct SemiSync {
     pub replica_enabled: bool,
     /// `Rpl_semi_sync_slave_status`.
     pub replica_active: bool,
+    /// `rpl_semi_sync_master_timeout` (`…_source_timeout`), milliseconds: how long a commit
+    /// waits for a replica's acknowledgement before the master acknowledges it alone.
+    pub master_timeout_ms: Option<u64>,
+    /// `rpl_semi_sync_master_wait_point`: `AFTER_SYNC` for lossless semi-sync.
+    pub master_wait_point: Option<String>,
+    /// `rpl_semi_sync_master_wait_no_slave` (`…_source_wait_no_replica`): keep waiting when no
+    /// semi-sync replica is connected (off: fall back to async at once).
+    pub master_wait_no_replica: Option<bool>,
 }

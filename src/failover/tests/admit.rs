@@ -3,11 +3,12 @@
 
 use crate::config::{ClusterConfig, Timing};
 use crate::coord::{Block, SharedState};
-use crate::detect::{diagnose, Diagnosis};
+use crate::detect::{Diagnosis, History};
 use crate::failover::admit::{self, Admission, Refusal};
 use crate::testkit::*;
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 struct Case {
@@ -54,8 +55,13 @@ impl Case {
     }
 
     fn with(&self, f: impl FnOnce(&Admission) -> Result<String, Refusal>) -> Result<String, Refusal> {
-        let refs: Vec<&Snapshot> = self.rounds.iter().collect();
-        let d: Diagnosis = diagnose(&refs, &Timing::default(), self.shared.master.as_deref()).unwrap();
+        let timing = Timing::default();
+        let record = self.shared.master.as_deref();
+        let mut h = History::new(&timing);
+        for s in &self.rounds {
+            h.push(Arc::new(s.clone()), record);
+        }
+        let d: Diagnosis = h.diagnose(&timing, record).unwrap();
         f(&Admission {
             cluster: &self.cluster,
             snapshot: self.rounds.last().unwrap(),
@@ -64,6 +70,8 @@ impl Case {
             errant: &BTreeSet::new(),
             now_ms: 1_000_000,
             max_lag: Duration::from_secs(2),
+            acked: h.acknowledged(),
+            lossless: true,
         })
     }
 
@@ -72,7 +80,11 @@ impl Case {
     }
 
     fn failover(&self, to: Option<&str>) -> Result<String, Refusal> {
-        self.with(|a| admit::failover(a, to).map(|c| c.chosen.unwrap_or_default()))
+        self.forced(to, false)
+    }
+
+    fn forced(&self, to: Option<&str>, force: bool) -> Result<String, Refusal> {
+        self.with(|a| admit::failover(a, to, force).map(|p| p.candidates.chosen.unwrap_or_default()))
     }
 }
 
@@ -143,4 +155,30 @@ fn a_manual_failover_needs_a_dead_master_and_automation_paused_or_blocked() {
         failover: "f1".into(),
     });
     assert_eq!(c.failover(None), Ok("db2".into()));
+}
+
+/// A master that acknowledged writes alone, then died: the automatic failover is refused
+/// (lossless policy), so a DBA may fail over by hand while automation is armed — but only by
+/// accepting the loss, which the plan names.
+#[test]
+fn a_lossy_failover_needs_force_and_names_the_loss() {
+    let lost = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
+    let alone = master("db1").with(|s| {
+        s.executed = gtids("0-1-900");
+        s.semi_sync.master_active = false;
+    });
+    let c = Case::new(vec![
+        vec![alone, lost("db2"), lost("db3")],
+        vec![down("db1"), lost("db2"), lost("db3")],
+        vec![down("db1"), lost("db2"), lost("db3")],
+    ]);
+    let refused = c.failover(Some("db3"));
+    assert!(
+        matches!(&refused, Err(Refusal::Conflict(m)) if m.contains("would lose 0-1-900") && m.contains("with force")),
+        "{refused:?}"
+    );
+    assert_eq!(c.forced(Some("db3"), true), Ok("db3".into()));
+    let plan =
+        c.with(|a| admit::failover(a, None, true).map(|p| p.accepted_loss.map(|l| l.missing).unwrap_or_default()));
+    assert_eq!(plan, Ok("0-1-900".into()));
 }

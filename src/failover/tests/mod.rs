@@ -4,7 +4,7 @@ use super::*;
 use crate::config::{FailoverConfig, NodeConfig};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
-use crate::mysql::{Fenced, MysqlAdmin, OpError};
+use crate::mysql::{Fenced, MysqlAdmin, OpError, SemiSyncPolicy};
 use crate::testkit::*;
 use crate::topology::{NodeState, ProbeFailure, Snapshot};
 use crate::vip::{NodeInterface, Pointed, RouteTables, VipError};
@@ -180,8 +180,12 @@ impl MysqlAdmin for Script {
     async fn detach(&self, node: &NodeConfig, _: Duration) -> Result<(), OpError> {
         self.answer(format!("detach {}", node.name)).map(|_| ())
     }
-    async fn promote(&self, node: &NodeConfig, _: Duration) -> Result<(), OpError> {
+    async fn promote(&self, node: &NodeConfig, _: Option<SemiSyncPolicy>, _: Duration) -> Result<(), OpError> {
         self.answer(format!("promote {}", node.name)).map(|_| ())
+    }
+    async fn set_semi_sync(&self, node: &NodeConfig, p: SemiSyncPolicy, _: Duration) -> Result<(), OpError> {
+        self.answer(format!("semi-sync {} {:?}", node.name, p.timeout))
+            .map(|_| ())
     }
     async fn replicate_from(
         &self,

@@ -7,6 +7,7 @@
 
 mod backup;
 mod commit;
+mod refusal;
 
 use commit::Concluded;
 mod request;
@@ -83,6 +84,8 @@ pub struct ClusterLoop<A, R, S, L> {
     vip_resolved: bool,
     errant: BTreeSet<String>,
     actionable_since: Option<SystemTime>,
+    /// A failover the lossless policy refuses, since when.
+    refusing: Option<refusal::Refusing>,
     /// The diagnosis text, decision kind and standing last logged.
     last_logged: Option<(
         String,
@@ -130,6 +133,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             vip_resolved: false,
             errant: BTreeSet::new(),
             actionable_since: None,
+            refusing: None,
             last_logged: None,
             last_failed: None,
             backup_every: None,
@@ -262,7 +266,6 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         if let Some(m) = &self.metrics {
             m.observe_round(&snap);
         }
-        self.history.push(snap.clone());
         let standing = self.lead.standing(self.name());
         let leader_term = match &standing {
             Standing::Leader { term } => Some(*term),
@@ -279,6 +282,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 Err(_) => {}
             }
         }
+        self.history.push(snap.clone(), self.shared.master.as_deref());
         // the detector judges the master of record, never a node one snapshot shows writable
         let Some(diag) = self.history.diagnose(&self.timing, self.shared.master.as_deref()) else {
             return false;
@@ -308,6 +312,8 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             now_ms: unix_ms(SystemTime::now()),
             vip: self.vip_view.as_ref().map(|(_, v)| v),
             errant: &self.errant,
+            acked: self.history.acknowledged(),
+            policy: self.failover.semi_sync_policy(),
         });
         let sentence = decision.to_string();
         if let Some(m) = &self.metrics {
@@ -323,6 +329,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 standing: standing.clone(),
                 vip: self.vip_view.as_ref().map(|(_, v)| v.clone()),
                 errant: self.errant.clone(),
+                acked: self.history.acknowledged().cloned(),
             })));
         }
         let signature = format!("{} {:?}", diag.state.kind(), diag.state.master());
@@ -351,6 +358,11 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             }
             self.last_logged = logged;
         }
+        let refusal = match &decision {
+            Decision::WouldLose { why, candidates, loss } => Some((why.as_str(), candidates, loss)),
+            _ => None,
+        };
+        self.refused(refusal, leader_term.is_some()).await;
         let Some(term) = leader_term else {
             return false;
         };
@@ -472,10 +484,16 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             Ok(r) => r,
             Err(e) => {
                 warn!(cluster = %self.name(), error = %e, "new leader cannot read the failover records yet: not acting");
-                return TakeOver { settled: false, acted: false };
+                return TakeOver {
+                    settled: false,
+                    acted: false,
+                };
             }
         };
-        let mut out = TakeOver { settled: true, acted: false };
+        let mut out = TakeOver {
+            settled: true,
+            acted: false,
+        };
         for rec in records.into_iter().filter(|r| r.status == Status::Running) {
             let plan = recover(&rec, snap);
             let now = SystemTime::now();
@@ -715,10 +733,26 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                     }
                 }
             }
+            Decision::SemiSync { master, policy, .. } => {
+                let Some(n) = self.cluster.node(&master) else {
+                    return false;
+                };
+                match admin.set_semi_sync(n, policy, limit).await {
+                    Ok(()) => {
+                        info!(cluster = %self.name(), "master {master}: semi-sync AFTER_SYNC, timeout {} ms, waits without replicas", policy.timeout.as_millis());
+                        true
+                    }
+                    Err(e) => {
+                        warn!(cluster = %self.name(), error = %e, "cannot set semi-sync on {master}");
+                        false
+                    }
+                }
+            }
             Decision::Nothing { .. }
             | Decision::Blocked { .. }
             | Decision::Paused { .. }
-            | Decision::NoCandidate { .. } => true,
+            | Decision::NoCandidate { .. }
+            | Decision::WouldLose { .. } => true,
         }
     }
 }

@@ -8,8 +8,7 @@ use crate::coord::elector::Leadership;
 use crate::coord::request::{Action, Request};
 use crate::coord::{self, unix_ms, Store, StoreError};
 use crate::detect::Diagnosis;
-use crate::failover::admit::{self, Admission, SwitchoverPlan};
-use crate::failover::Candidates;
+use crate::failover::admit::{self, Admission, FailoverPlan, SwitchoverPlan};
 use crate::failover::record::StepKind;
 use crate::failover::{Kind, Recorder, Status};
 use crate::manager::chaos::Pausing;
@@ -23,7 +22,7 @@ use tracing::{info, warn};
 /// What a request turned into, once judged.
 enum Plan {
     Switchover(SwitchoverPlan),
-    Failover(Candidates),
+    Failover(FailoverPlan),
 }
 
 impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
@@ -70,6 +69,8 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             errant: &self.errant,
             now_ms: unix_ms(now),
             max_lag: self.failover.switchover_max_lag,
+            acked: self.history.acknowledged(),
+            lossless: self.failover.lossless,
         };
         let trigger = format!("{req}");
         let old_master = diag.state.master().unwrap_or("?").to_string();
@@ -91,14 +92,15 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             .collect();
         let plan = match req.action {
             Action::Switchover => admit::switchover(&admission, req.to.as_deref()).map(Plan::Switchover),
-            Action::Failover => admit::failover(&admission, req.to.as_deref()).map(Plan::Failover),
+            Action::Failover => admit::failover(&admission, req.to.as_deref(), req.force).map(Plan::Failover),
         };
         match &plan {
             Ok(Plan::Switchover(p)) => {
                 rec.old_master = p.old_master.clone();
                 rec.new_master = Some(p.new_master.clone());
             }
-            Ok(Plan::Failover(c)) => {
+            Ok(Plan::Failover(p)) => {
+                let c = &p.candidates;
                 rec.old_master = c.old_master.clone();
                 rec.new_master = c.chosen.clone();
                 rec.candidates = Some(c.clone());
@@ -121,9 +123,13 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 let status = self.edges(&pausing).switchover(&mut recorder, snap, &p).await;
                 pending = self.conclude(&mut recorder, status, now).await == Concluded::CommitPending;
             }
-            Ok(Plan::Failover(c)) => {
-                recorder.audit(step, Status::Ok, c.to_string()).await;
-                let status = self.edges(&pausing).failover(&mut recorder, snap, &c).await;
+            Ok(Plan::Failover(p)) => {
+                let detail = match &p.accepted_loss {
+                    Some(loss) => format!("{}; FORCED by the DBA: {loss}", p.candidates),
+                    None => p.candidates.to_string(),
+                };
+                recorder.audit(step, Status::Ok, detail).await;
+                let status = self.edges(&pausing).failover(&mut recorder, snap, &p.candidates).await;
                 pending = self.conclude(&mut recorder, status, now).await == Concluded::CommitPending;
             }
         }

@@ -1,0 +1,62 @@
+//! A failover the lossless policy refuses: the leader waits for a node that has what would be
+//! lost, and once `[failover] lossless_wait` has passed records the refusal — a failed record
+//! naming the missing transactions — so the outage has a reason in the history, and raises
+//! `myha_failover_refused`. It keeps deciding every round: as soon as a failover loses
+//! nothing (a replica that has them returns), it runs.
+
+use super::ClusterLoop;
+use crate::coord::elector::Leadership;
+use crate::coord::Store;
+use crate::failover::lossless::Loss;
+use crate::failover::record::{id_time, timestamp, StepKind};
+use crate::failover::{Candidates, Kind, Recorder, Status};
+use crate::mysql::MysqlAdmin;
+use crate::vip::RouteTables;
+use std::time::SystemTime;
+use tokio::time::Instant;
+use tracing::error;
+
+/// A refusal in progress.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Refusing {
+    /// When the failover was first refused.
+    since: Instant,
+    /// The refusal's record is written.
+    recorded: bool,
+}
+
+impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
+    /// This round's failover is refused (`Some`) or not: keep count, and record it once.
+    pub(super) async fn refused(&mut self, refusal: Option<(&str, &Candidates, &Loss)>, leads: bool) {
+        if let Some(m) = &self.metrics {
+            m.set_refused(self.name(), refusal.is_some());
+        }
+        let Some((why, candidates, loss)) = refusal else {
+            self.refusing = None;
+            return;
+        };
+        let r = *self.refusing.get_or_insert(Refusing {
+            since: Instant::now(),
+            recorded: false,
+        });
+        if r.recorded || !leads || r.since.elapsed() < self.failover.lossless_wait {
+            return;
+        }
+        let now = SystemTime::now();
+        let id = format!("{}-{}-{}", self.name(), id_time(now, false), candidates.old_master);
+        let mut rec = self.new_record(id, Kind::Automatic, why, &candidates.old_master, now);
+        rec.candidates = Some(candidates.clone());
+        rec.detected_at = timestamp(self.actionable_since.unwrap_or(now));
+        let store = self.store.clone();
+        let mut recorder = Recorder::new(rec, r.since, store.as_ref());
+        let step = recorder.start(StepKind::Check, "lossless check").await;
+        let detail = format!(
+            "{loss}; waited {} s for a node that has them: not failing over (it runs as soon as it loses nothing; `myha failover --force` accepts the loss)",
+            r.since.elapsed().as_secs()
+        );
+        error!(cluster = %self.name(), "failover refused: {detail}");
+        recorder.audit(step, Status::Failed, detail).await;
+        recorder.finish(Status::Failed).await;
+        self.refusing = Some(Refusing { recorded: true, ..r });
+    }
+}
