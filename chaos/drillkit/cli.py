@@ -20,7 +20,7 @@ from datetime import datetime
 from . import lab
 from .lab import DrillError
 from .managers import Managers
-from .scenarios import SCENARIOS, STARTS, Context
+from .scenarios import PATIENT, SCENARIOS, STARTS, Context
 
 WRITE_WARMUP_ACKS = 30
 
@@ -86,13 +86,15 @@ def one_run(scenario: str, n: int, work: str, mgrs: Managers) -> dict:
         writer = Writer(run_id, os.path.join(work, f"writer-{n}.jsonl"), st)
         # a second client that keeps its connection and waits for every answer (as sysbench
         # does): it sees commits a deposed master acknowledges after a freeze or a partition
-        patient = Writer(run_id + "-patient", os.path.join(work, f"patient-{n}.jsonl"), st, patient=True)
+        if scenario in PATIENT:
+            patient = Writer(run_id + "-patient", os.path.join(work, f"patient-{n}.jsonl"), st, patient=True)
         lab.wait_for("the writer's first acknowledged writes", lambda: len(writer.acks()) >= WRITE_WARMUP_ACKS, 15, 0.05)
         ctx = Context(writer, mgrs, old, n, patient)
         outcome = SCENARIOS[scenario](ctx)
-        writer.stop()
-        patient.stop()
-        analyse(run, ctx, outcome, [writer, patient], mgrs, old, st)
+        writers = [w for w in (writer, patient) if w]
+        for w in writers:
+            w.stop()
+        analyse(run, ctx, outcome, writers, mgrs, old, st)
     finally:
         for w in (writer, patient):
             if w:

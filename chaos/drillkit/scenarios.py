@@ -600,6 +600,12 @@ def rebuild_old_master(ctx: Context) -> dict:
     return out
 
 
+# Scenarios that also run the patient writer (4 connections that wait for every answer, back
+# to back): where a frozen or cut-off master holds commits waiting for an acknowledgement. Its
+# load (~1000 commits/s) keeps the replicas seconds behind, which would dominate the timing of
+# the others (a killed master's candidate must first apply its relay log).
+PATIENT = {"freeze-master", "isolate-master", "stale-master-returns", "master-cut-from-replicas"}
+
 STARTS = {"kill-leader-mid-failover": start_with_paused_leader, "add-replica": with_spare,
           "kill-master-after-bootstrap": with_spare}
 

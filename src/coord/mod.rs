@@ -82,6 +82,24 @@ pub struct SharedState {
     /// backup takes long and must not hold up a switchover).
     #[serde(default)]
     pub backup: Option<request::BackupRequest>,
+    /// The leader refuses the automatic failover of a dead master because it would lose
+    /// transactions that may have been acknowledged (lossless policy): any manager's API then
+    /// accepts a manual failover with force, whatever that manager saw itself.
+    #[serde(default)]
+    pub refused: Option<Refused>,
+}
+
+/// An automatic failover the leader refuses (lossless policy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The dead master.
+    pub master: String,
+    /// The transactions a failover would lose.
+    pub missing: String,
+    /// The leader's sentence: what would be lost, and where it was seen.
+    pub detail: String,
+    /// Since when (RFC 3339).
+    pub since: String,
 }
 
 impl SharedState {

@@ -55,7 +55,7 @@ pub struct FailoverPlan {
     /// Who is promoted, and who not.
     pub candidates: Candidates,
     /// What it loses, accepted by the DBA (`force`).
-    pub accepted_loss: Option<Loss>,
+    pub accepted_loss: Option<String>,
 }
 
 /// A switchover that may run.
@@ -234,8 +234,10 @@ pub fn failover(a: &Admission, to: Option<&str>, force: bool) -> Result<Failover
         dead,
         &excluded(a.errant, &a.shared.needs_rebuild),
     );
+    // the leader's refusal counts even where this manager saw nothing to lose itself
+    let refused = a.shared.refused.as_ref().filter(|r| r.master == dead);
     let best_loses = lossy(a, &c);
-    if !a.shared.paused && a.shared.active_block(a.now_ms).is_none() && best_loses.is_none() {
+    if !a.shared.paused && a.shared.active_block(a.now_ms).is_none() && best_loses.is_none() && refused.is_none() {
         return Err(Refusal::Conflict(format!(
             "automation is armed: the leader fails {dead} over by itself (pause the cluster first to choose the node)"
         )));
@@ -248,7 +250,9 @@ pub fn failover(a: &Admission, to: Option<&str>, force: bool) -> Result<Failover
     if c.chosen.is_none() {
         return Err(Refusal::NotEligible(format!("cannot fail {dead} over: {c}")));
     }
-    let loss = lossy(a, &c);
+    let loss = lossy(a, &c)
+        .map(|l| l.to_string())
+        .or_else(|| refused.map(|r| format!("the leader refuses the automatic failover: {}", r.detail)));
     if let (Some(l), false) = (&loss, force) {
         return Err(Refusal::Conflict(format!(
             "{l}: nothing changed; to fail over anyway and accept that loss, ask again with force"

@@ -178,7 +178,26 @@ fn a_lossy_failover_needs_force_and_names_the_loss() {
         "{refused:?}"
     );
     assert_eq!(c.forced(Some("db3"), true), Ok("db3".into()));
-    let plan =
-        c.with(|a| admit::failover(a, None, true).map(|p| p.accepted_loss.map(|l| l.missing).unwrap_or_default()));
-    assert_eq!(plan, Ok("0-1-900".into()));
+    let plan = c.with(|a| admit::failover(a, None, true).map(|p| p.accepted_loss.unwrap_or_default()));
+    assert!(matches!(&plan, Ok(l) if l.contains("would lose 0-1-900")), "{plan:?}");
+}
+
+/// A standby may have seen nothing acknowledged alone (it did not probe in that moment); the
+/// leader's refusal, in the shared state, is what counts: a forced manual failover is
+/// accepted, an unforced one is refused with the leader's reason.
+#[test]
+fn the_leaders_refusal_admits_a_forced_failover_on_any_manager() {
+    let mut c = Case::dead();
+    c.shared.refused = Some(crate::coord::Refused {
+        master: "db1".into(),
+        missing: "0-1-900".into(),
+        detail: "promoting db2 would lose 0-1-900".into(),
+        since: "now".into(),
+    });
+    let r = c.failover(None);
+    assert!(
+        matches!(&r, Err(Refusal::Conflict(m)) if m.contains("the leader refuses the automatic failover: promoting db2 would lose 0-1-900")),
+        "{r:?}"
+    );
+    assert_eq!(c.forced(None, true), Ok("db2".into()));
 }

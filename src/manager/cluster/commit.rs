@@ -131,6 +131,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 st.vip = Some(new_master.to_string());
             }
             st.last_failover = Some(rec.id.clone());
+            st.refused = None;
             if rec.kind == Kind::Automatic {
                 st.block = Some(Block {
                     until_ms: unix_ms(block_until),

@@ -362,7 +362,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             Decision::WouldLose { why, candidates, loss } => Some((why.as_str(), candidates, loss)),
             _ => None,
         };
-        self.refused(refusal, leader_term.is_some()).await;
+        self.refused(refusal, leader_term).await;
         let Some(term) = leader_term else {
             return false;
         };

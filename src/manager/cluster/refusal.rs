@@ -6,15 +6,16 @@
 
 use super::ClusterLoop;
 use crate::coord::elector::Leadership;
-use crate::coord::Store;
+use crate::coord::{self, Refused, Store};
 use crate::failover::lossless::Loss;
 use crate::failover::record::{id_time, timestamp, StepKind};
+use crate::failover::Guard;
 use crate::failover::{Candidates, Kind, Recorder, Status};
 use crate::mysql::MysqlAdmin;
 use crate::vip::RouteTables;
 use std::time::SystemTime;
 use tokio::time::Instant;
-use tracing::error;
+use tracing::{error, warn};
 
 /// A refusal in progress.
 #[derive(Debug, Clone, Copy)]
@@ -26,10 +27,16 @@ pub(super) struct Refusing {
 }
 
 impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
-    /// This round's failover is refused (`Some`) or not: keep count, and record it once.
-    pub(super) async fn refused(&mut self, refusal: Option<(&str, &Candidates, &Loss)>, leads: bool) {
+    /// This round's failover is refused (`Some`) or not: keep count, say so in the shared
+    /// state (the leader, for every manager's API), and record it once.
+    pub(super) async fn refused(&mut self, refusal: Option<(&str, &Candidates, &Loss)>, term: Option<i64>) {
         if let Some(m) = &self.metrics {
             m.set_refused(self.name(), refusal.is_some());
+        }
+        let leads = term.is_some();
+        if let Some(term) = term {
+            self.mark_refused(refusal.map(|(_, c, l)| (c.old_master.as_str(), l)), term)
+                .await;
         }
         let Some((why, candidates, loss)) = refusal else {
             self.refusing = None;
@@ -58,5 +65,31 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         recorder.audit(step, Status::Failed, detail).await;
         recorder.finish(Status::Failed).await;
         self.refusing = Some(Refusing { recorded: true, ..r });
+    }
+
+    /// Set (or clear) the refusal in the shared state when it differs from what is there.
+    async fn mark_refused(&mut self, refusal: Option<(&str, &Loss)>, term: i64) {
+        let want = refusal.map(|(master, loss)| Refused {
+            master: master.to_string(),
+            missing: loss.missing.clone(),
+            detail: loss.to_string(),
+            since: timestamp(SystemTime::now()),
+        });
+        let same = match (&self.shared.refused, &want) {
+            (Some(a), Some(b)) => a.master == b.master && a.missing == b.missing,
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        if let Err(why) = self.guard(term).may_act("record the refusal").await {
+            warn!(cluster = %self.name(), "not recording the refusal in the shared state: {why}");
+            return;
+        }
+        match coord::update(self.store.as_ref(), self.name(), |st| st.refused = want.clone()).await {
+            Ok(v) => self.shared = v.value,
+            Err(e) => warn!(cluster = %self.name(), error = %e, "cannot record the refusal in the shared state"),
+        }
     }
 }
