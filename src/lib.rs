@@ -1,6 +1,7 @@
 //! myha — a MySQL / MariaDB high-availability failover controller.
 //!
 //! # Layout
+//! - [`model`]: the shared data (state, records, candidates, leadership, backups) — no I/O.
 //! - [`config`]: the TOML configuration, validated as a whole before anything connects.
 //! - [`gtid`]: the GTID algebra of MariaDB (`domain-server-seq`) and MySQL (`uuid:intervals`).
 //! - [`flavor`]: MariaDB and MySQL behind one abstraction: statements and row parsing.
@@ -26,6 +27,7 @@ pub mod flavor;
 pub mod gtid;
 pub mod manager;
 pub mod metrics;
+pub mod model;
 pub mod mysql;
 pub mod probe;
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Prometheus metrics of a manager, served at `/metrics` (OpenMetrics text). Cluster loops
 //! and the elector update them; nothing here does I/O.
 
-use crate::coord::lead::SessionState;
+use crate::model::SessionState;
 use crate::topology::Snapshot;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

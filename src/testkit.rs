@@ -2,8 +2,8 @@
 //! Nodes are addressed by their name (address "db1", port 3306), as replicas name masters.
 
 use crate::config::{ClusterConfig, Credentials, NodeConfig, Secret, VipConfig};
-use crate::flavor::Flavor;
 use crate::gtid::{Gtids, MariaDbGtids};
+use crate::model::Flavor;
 use crate::topology::{IoThread, NodeObservation, NodeState, ProbeFailure, ReplicaStatus, SemiSync, Snapshot};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -176,11 +176,11 @@ impl N {
 }
 
 /// A running automatic failover record of cluster "c1" away from db1, `planned` the candidate.
-pub fn failover_record(planned: Option<&str>) -> crate::failover::FailoverRecord {
-    crate::failover::FailoverRecord {
+pub fn failover_record(planned: Option<&str>) -> crate::model::FailoverRecord {
+    crate::model::FailoverRecord {
         id: "c1-test".into(),
         cluster: "c1".into(),
-        kind: crate::failover::Kind::Automatic,
+        kind: crate::model::Kind::Automatic,
         trigger: "test".into(),
         manager: "m1".into(),
         old_master: "db1".into(),
@@ -195,6 +195,6 @@ pub fn failover_record(planned: Option<&str>) -> crate::failover::FailoverRecord
         write_pause_ms: None,
         steps: Vec::new(),
         errors: Vec::new(),
-        status: crate::failover::Status::Running,
+        status: crate::model::Status::Running,
     }
 }

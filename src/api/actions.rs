@@ -5,7 +5,8 @@
 use super::auth;
 use super::error::ApiError;
 use super::ApiState;
-use crate::coord::{self, unix_ms, SharedState, Store};
+use crate::coord::{self, Store};
+use crate::model::{unix_ms, SharedState};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;

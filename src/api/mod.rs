@@ -24,9 +24,9 @@ pub mod requests;
 pub mod view;
 
 use crate::config::Secret;
-use crate::coord::lead::SessionState;
 use crate::coord::Store;
 use crate::metrics::Metrics;
+use crate::model::SessionState;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use error::ApiError;

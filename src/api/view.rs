@@ -2,10 +2,8 @@
 //! the snapshot, the diagnosis, the decision, the shared state and this manager's standing.
 
 use crate::config::ClusterConfig;
-use crate::coord::lead::Standing;
-use crate::coord::SharedState;
 use crate::detect::{Acknowledged, Diagnosis};
-use crate::manager::decide::VipView;
+use crate::model::{SharedState, Standing, VipView};
 use crate::topology::Snapshot;
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -14,10 +14,10 @@
 
 use super::store::BackupStore;
 use super::tool::{Tool, ToolError};
-use super::BackupMeta;
 use crate::config::{BackupConfig, ClusterConfig, NodeConfig};
 use crate::coord::{self, Store};
 use crate::flavor::StartFrom;
+use crate::model::BackupMeta;
 use crate::mysql::MysqlAdmin;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

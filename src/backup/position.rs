@@ -3,8 +3,8 @@
 //! replica starts replicating from its GTID field — never from the `mysql.gtid_slave_pos`
 //! table inside the backup, which is stale in a backup of a master (LAB.md).
 
-use crate::flavor::Flavor;
 use crate::gtid::Gtids;
+use crate::model::Flavor;
 
 /// The file does not say what a backup position needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

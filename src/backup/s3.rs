@@ -5,6 +5,7 @@
 //! for incomplete uploads cleans up after a crash).
 
 use super::store::{pack, safe, unpack, BackupStore, StoreError};
+use crate::config::s3_url;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -35,32 +36,10 @@ pub struct S3Store {
     work_dir: PathBuf,
 }
 
-/// `s3://bucket/prefix` → (bucket, prefix ending in `/` unless empty).
-pub fn parse_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("s3://")?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let ok = !bucket.is_empty()
-        && bucket
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    if !ok {
-        return None;
-    }
-    let prefix = prefix.trim_matches('/');
-    Some((
-        bucket.to_string(),
-        if prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{prefix}/")
-        },
-    ))
-}
-
 impl S3Store {
     /// A client for `t`.
     pub async fn new(t: &S3Target<'_>) -> Result<Self, StoreError> {
-        let (bucket, prefix) = parse_url(t.url).ok_or_else(|| StoreError::Io {
+        let (bucket, prefix) = s3_url(t.url).ok_or_else(|| StoreError::Io {
             store: t.url.to_string(),
             what: "parse".into(),
             why: "expected s3://bucket/prefix".into(),
@@ -263,10 +242,10 @@ mod tests {
 
     #[test]
     fn store_urls() {
-        assert_eq!(parse_url("s3://b/p/q/"), Some(("b".into(), "p/q/".into())));
-        assert_eq!(parse_url("s3://my-bucket"), Some(("my-bucket".into(), String::new())));
+        assert_eq!(s3_url("s3://b/p/q/"), Some(("b".into(), "p/q/".into())));
+        assert_eq!(s3_url("s3://my-bucket"), Some(("my-bucket".into(), String::new())));
         for bad in ["s3://", "s3:///x", "s3://Upper/x", "/var/backups", "s3://a_b/x"] {
-            assert_eq!(parse_url(bad), None, "{bad}");
+            assert_eq!(s3_url(bad), None, "{bad}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! output whether they worked. Credentials never go on a command line (`ps` shows it to every
 //! user): they are written to a 0600 defaults file the tool reads first.
 
-use crate::flavor::Flavor;
+use crate::model::Flavor;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;

@@ -7,7 +7,8 @@ use crate::backup::store::AnyBackupStore;
 use crate::backup::{BackupError, Job};
 use crate::config::{BackupConfig, ClusterConfig, Config, NodeConfig};
 use crate::coord::any::AnyStore;
-use crate::coord::{self, unix_ms, Store};
+use crate::coord::{self, Store};
+use crate::model::unix_ms;
 use crate::mysql::client::MysqlClient;
 use crate::probe::Prober;
 use std::net::IpAddr;
@@ -258,7 +259,7 @@ async fn take(
     c: &ClusterConfig,
     n: &NodeConfig,
     bcfg: &BackupConfig,
-) -> Result<crate::backup::BackupMeta, (u8, String)> {
+) -> Result<crate::model::BackupMeta, (u8, String)> {
     let mut prober = Prober::new(
         Arc::new(c.clone()),
         MysqlClient::new(c, cfg.timing.probe_timeout),

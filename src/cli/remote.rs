@@ -3,7 +3,7 @@
 use super::client::{ApiClient, ClientError};
 use super::render::{nodes_table, s, status_end};
 use super::state::{print_records, Change};
-use crate::failover::FailoverRecord;
+use crate::model::FailoverRecord;
 use serde_json::{json, Value};
 use std::process::ExitCode;
 
@@ -194,12 +194,12 @@ pub async fn request(a: super::ActionArgs, action: &str) -> ExitCode {
     };
     let id = s(&doc["request"]["id"]);
     match record {
-        Some(r) if r.status != crate::failover::Status::Running => {
+        Some(r) if r.status != crate::model::Status::Running => {
             if !a.json {
                 print_records(std::slice::from_ref(&r), false);
             }
             match r.status {
-                crate::failover::Status::Failed => ExitCode::from(super::EXIT_UNHEALTHY),
+                crate::model::Status::Failed => ExitCode::from(super::EXIT_UNHEALTHY),
                 _ => ExitCode::SUCCESS,
             }
         }

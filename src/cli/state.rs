@@ -53,7 +53,7 @@ pub async fn history(config: &Path, only: Option<&str>, limit: usize, json: bool
 }
 
 /// Print failover records: JSON, or one block per record with its step table.
-pub fn print_records(all: &[crate::failover::FailoverRecord], json: bool) {
+pub fn print_records(all: &[crate::model::FailoverRecord], json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
         return;

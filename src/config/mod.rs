@@ -5,13 +5,35 @@
 //! The reference for each key is `config/example-aws.toml`.
 
 mod secret;
+/// `s3://bucket/prefix` → (bucket, prefix ending in `/` unless empty).
+pub fn s3_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let ok = !bucket.is_empty()
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !ok {
+        return None;
+    }
+    let prefix = prefix.trim_matches('/');
+    Some((
+        bucket.to_string(),
+        if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests;
 mod validate;
 
 pub use secret::{Secret, SecretRef};
 
-use crate::flavor::Flavor;
+use crate::model::Flavor;
 use serde::Deserialize;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -364,8 +386,8 @@ pub struct FailoverConfig {
 
 impl FailoverConfig {
     /// The semi-sync settings every master must have, under the lossless policy.
-    pub fn semi_sync_policy(&self) -> Option<crate::mysql::SemiSyncPolicy> {
-        self.lossless.then_some(crate::mysql::SemiSyncPolicy {
+    pub fn semi_sync_policy(&self) -> Option<crate::model::SemiSyncPolicy> {
+        self.lossless.then_some(crate::model::SemiSyncPolicy {
             timeout: self.semi_sync_timeout,
         })
     }

@@ -322,7 +322,7 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
 
 fn check_backup(b: &super::BackupConfig, problems: &mut Vec<String>) {
     if b.store.starts_with("s3://") {
-        if crate::backup::s3::parse_url(&b.store).is_none() {
+        if super::s3_url(&b.store).is_none() {
             problems.push(format!(
                 "backup.store: {:?} is not s3://bucket/prefix (bucket: lowercase letters, digits, '-', '.')",
                 b.store

@@ -2,12 +2,12 @@
 //! manager's local state directory otherwise.
 
 use super::file::FileStore;
-use super::lead::{Coordinator, ManagerInfo};
+use super::lead::Coordinator;
 use super::zk::ZkStore;
-use super::{SharedState, Store, StoreError, Versioned};
-use crate::backup::BackupMeta;
+use super::RecordSink;
+use super::{Store, StoreError};
 use crate::config::{Config, NodeConfig};
-use crate::failover::{FailoverRecord, RecordSink};
+use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SharedState, Versioned};
 use serde::Serialize;
 
 /// One of the stores.

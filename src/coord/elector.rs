@@ -7,8 +7,9 @@
 //! [`Standing::Degraded`] — a disconnected leader cannot know whether its node still
 //! exists. After expiry a new session is made and everything is read afresh.
 
-use super::lead::{claim_delay, standing_of, Coordinator, ManagerInfo, SessionState, Standing, Watch};
+use super::lead::{claim_delay, standing_of, Coordinator, Watch};
 use crate::config::ZookeeperConfig;
+use crate::model::{ManagerInfo, SessionState, Standing};
 use futures_util::future::select_all;
 use std::collections::BTreeMap;
 use std::future::Future;

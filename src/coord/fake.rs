@@ -2,11 +2,12 @@
 //! [`FakeCoord`] per manager session, with the faults the elector must survive (a session
 //! that disconnects, expires, or an ensemble that cannot be reached).
 
-use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
-use super::{SharedState, Store, StoreError, Versioned};
-use crate::backup::BackupMeta;
+use super::elector::{Elected, Elector, ElectorTiming};
+use super::lead::{Coordinator, Lease, Watch};
+use super::RecordSink;
+use super::{Store, StoreError};
 use crate::config::NodeConfig;
-use crate::failover::{FailoverRecord, RecordSink};
+use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -299,4 +300,44 @@ impl Coordinator for FakeCoord {
             }
         })
     }
+}
+
+// ---- helpers for tests that drive electors on this coordinator ----------------------------
+
+/// The claim grace of [`elector`]'s timing.
+pub const GRACE: Duration = Duration::from_secs(1);
+
+/// Elector timing for tests: 1 s ticks, [`GRACE`].
+pub fn timing() -> ElectorTiming {
+    ElectorTiming {
+        tick: Duration::from_secs(1),
+        grace: GRACE,
+        reconnect_pause: Duration::from_millis(500),
+    }
+}
+
+/// A manager's registration.
+pub fn info(id: &str) -> ManagerInfo {
+    ManagerInfo {
+        id: id.into(),
+        address: format!("{id}:8080"),
+        since: String::new(),
+    }
+}
+
+/// An elector for manager `id` on `clusters`, with its handle and its coordinator session.
+pub fn elector(world: &World, id: &str, clusters: &[&str]) -> (Elector<FakeCoord>, Elected<FakeCoord>, Arc<FakeCoord>) {
+    let coord = Arc::new(world.client());
+    let (e, h) = Elector::new(
+        coord.clone(),
+        info(id),
+        clusters.iter().map(|c| c.to_string()).collect(),
+        timing(),
+    );
+    (e, h, coord)
+}
+
+/// One elector pass; what it would wait on next is dropped (the tests drive the passes).
+pub async fn step(e: &mut Elector<FakeCoord>) {
+    drop(e.step().await);
 }

@@ -8,10 +8,10 @@
 //! Writes go to a temporary file renamed into place; compare-and-set holds an exclusive
 //! `flock` on `<cluster>/.lock`, so `myha ack` and the manager never interleave.
 
-use super::{SharedState, Store, StoreError, Versioned};
-use crate::backup::BackupMeta;
+use super::RecordSink;
+use super::{Store, StoreError};
 use crate::config::NodeConfig;
-use crate::failover::{FailoverRecord, RecordSink};
+use crate::model::{BackupMeta, FailoverRecord, SharedState, Versioned};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

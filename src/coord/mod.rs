@@ -13,20 +13,14 @@ pub mod elector;
 #[cfg(test)]
 pub mod fake;
 pub mod file;
-pub mod guard;
 pub mod lead;
-pub mod request;
 #[cfg(test)]
 mod tests;
 pub mod zk;
 
-use crate::backup::BackupMeta;
 use crate::config::NodeConfig;
-use crate::failover::{FailoverRecord, RecordSink};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use crate::model::{BackupMeta, FailoverRecord, SharedState, Versioned};
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,81 +40,10 @@ pub enum StoreError {
     Io(String),
 }
 
-/// An automatic failover of the cluster is blocked until `until_ms` (anti-flapping).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Block {
-    /// Unix milliseconds.
-    pub until_ms: u64,
-    /// RFC 3339, for people.
-    pub until: String,
-    /// The failover that set the block.
-    pub failover: String,
-}
-
-/// What every manager of a cluster agrees on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SharedState {
-    /// The current master, as last set by a failover or observed.
-    pub master: Option<String>,
-    /// Grows with every change of master.
-    pub epoch: u64,
-    /// The node the VIP's routes were last pointed at (verified in every route table).
-    #[serde(default)]
-    pub vip: Option<String>,
-    /// Anti-flapping block after an automatic failover.
-    pub block: Option<Block>,
-    /// Automation paused by a DBA: detection goes on, nothing is acted on.
-    pub paused: bool,
-    /// Nodes that must be rebuilt before they can replicate again, with why.
-    pub needs_rebuild: BTreeMap<String, String>,
-    /// Id of the last failover.
-    pub last_failover: Option<String>,
-    /// A DBA's switchover or failover for the leader to run.
-    #[serde(default)]
-    pub request: Option<request::Request>,
-    /// A scheduled backup the leader asked a replica's backup agent for (its own slot: a
-    /// backup takes long and must not hold up a switchover).
-    #[serde(default)]
-    pub backup: Option<request::BackupRequest>,
-    /// The leader refuses the automatic failover of a dead master because it would lose
-    /// transactions that may have been acknowledged (lossless policy): any manager's API then
-    /// accepts a manual failover with force, whatever that manager saw itself.
-    #[serde(default)]
-    pub refused: Option<Refused>,
-}
-
-/// An automatic failover the leader refuses (lossless policy).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refused {
-    /// The dead master.
-    pub master: String,
-    /// The transactions a failover would lose.
-    pub missing: String,
-    /// The leader's sentence: what would be lost, and where it was seen.
-    pub detail: String,
-    /// Since when (RFC 3339).
-    pub since: String,
-}
-
-impl SharedState {
-    /// The block, if it is still in force at `now_ms`.
-    pub fn active_block(&self, now_ms: u64) -> Option<&Block> {
-        self.block.as_ref().filter(|b| now_ms < b.until_ms)
-    }
-}
-
-/// Unix milliseconds of a wall-clock time.
-pub fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64
-}
-
-/// State plus the version it was read at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Versioned<T> {
-    /// The value.
-    pub value: T,
-    /// Pass back to `save`.
-    pub version: u64,
+/// Where records go (the coordinator's store).
+pub trait RecordSink: Send + Sync {
+    /// Persist the record as it is now (create or overwrite).
+    fn save_record(&self, rec: &FailoverRecord) -> impl std::future::Future<Output = Result<(), String>> + Send;
 }
 
 /// The coordinator's storage.

@@ -2,48 +2,12 @@
 //! in-memory coordinator (the same logic runs against the lab's ZooKeeper in
 //! tests/zookeeper.rs).
 
-use super::elector::{Elected, Elector, ElectorTiming, Leadership};
-use super::fake::{FakeCoord, World};
-use super::guard::TermGuard;
-use super::lead::{claim_delay, preference, Coordinator, ManagerInfo, SessionState, Standing};
-use super::{update, SharedState, Store, StoreError};
-use crate::failover::Guard;
-use std::sync::Arc;
+use super::elector::Leadership;
+use super::fake::{elector as manager, info, step, World, GRACE};
+use super::lead::{claim_delay, preference, Coordinator};
+use super::{update, Store, StoreError};
+use crate::model::{SessionState, SharedState, Standing};
 use std::time::Duration;
-
-const GRACE: Duration = Duration::from_secs(1);
-
-fn timing() -> ElectorTiming {
-    ElectorTiming {
-        tick: Duration::from_secs(1),
-        grace: GRACE,
-        reconnect_pause: Duration::from_millis(500),
-    }
-}
-
-fn info(id: &str) -> ManagerInfo {
-    ManagerInfo {
-        id: id.into(),
-        address: format!("{id}:8080"),
-        since: String::new(),
-    }
-}
-
-fn manager(world: &World, id: &str, clusters: &[&str]) -> (Elector<FakeCoord>, Elected<FakeCoord>, Arc<FakeCoord>) {
-    let coord = Arc::new(world.client());
-    let (e, h) = Elector::new(
-        coord.clone(),
-        info(id),
-        clusters.iter().map(|c| c.to_string()).collect(),
-        timing(),
-    );
-    (e, h, coord)
-}
-
-/// One elector pass; what it would wait on next is dropped (the tests drive the passes).
-async fn step(e: &mut Elector<FakeCoord>) {
-    drop(e.step().await);
-}
 
 fn leader_of(s: &Standing) -> Option<String> {
     match s {
@@ -215,39 +179,6 @@ async fn the_running_elector_reacts_to_a_lost_leader_through_its_watch() {
     );
     ta.abort();
     tb.abort();
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_guard_refuses_a_lost_term_and_a_changed_epoch() {
-    let world = World::default();
-    let (mut a, ha, ca) = manager(&world, "mgr1", &["c1"]);
-    step(&mut a).await;
-    step(&mut a).await;
-    let Standing::Leader { term } = ha.standing("c1") else {
-        panic!("a leads")
-    };
-    update(ca.as_ref(), "c1", |s| s.epoch = 3).await.expect("save");
-    let guard = TermGuard {
-        lead: &ha,
-        store: ca.as_ref(),
-        cluster: "c1",
-        term,
-        epoch: 3,
-    };
-    assert_eq!(guard.may_act("promote").await, Ok(()));
-
-    // another manager recorded a new master meanwhile
-    let other = world.client();
-    other.connect().await.expect("connect");
-    update(&other, "c1", |s| s.epoch = 4).await.expect("save");
-    let e = guard.may_act("promote").await.unwrap_err();
-    assert!(e.contains("epoch is 4") && e.contains("started at 3"), "{e}");
-
-    // the lead is lost: refused whatever the epoch
-    let guard = TermGuard { epoch: 4, ..guard };
-    world.expire(ca.session().0);
-    let e = guard.may_act("move VIP").await.unwrap_err();
-    assert!(e.contains("leadership lost before move VIP"), "{e}");
 }
 
 #[tokio::test]

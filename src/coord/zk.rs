@@ -15,11 +15,11 @@
 //! The session is replaceable: after it expires the elector makes a new one
 //! ([`Coordinator::connect`]) and every clone of the store uses it from then on.
 
-use super::lead::{Coordinator, Lease, ManagerInfo, SessionState, Watch};
-use super::{SharedState, Store, StoreError, Versioned};
-use crate::backup::BackupMeta;
+use super::lead::{Coordinator, Lease, Watch};
+use super::RecordSink;
+use super::{Store, StoreError};
 use crate::config::{NodeConfig, ZookeeperConfig};
-use crate::failover::{FailoverRecord, RecordSink};
+use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -298,7 +298,7 @@ impl Coordinator for ZkStore {
     async fn claim(&self, cluster: &str, me: &ManagerInfo) -> Result<Option<Lease>, StoreError> {
         self.ensure(&self.cluster_path(cluster)).await?;
         let mut info = me.clone();
-        info.since = crate::failover::record::timestamp(std::time::SystemTime::now());
+        info.since = crate::model::timestamp(std::time::SystemTime::now());
         let data = serde_json::to_vec(&info).map_err(|e| StoreError::Io(e.to_string()))?;
         let c = self.connected()?;
         Ok(self

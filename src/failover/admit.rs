@@ -2,12 +2,12 @@
 //! the API refuses with the reasons the leader would give; the leader checks again on its
 //! own latest probe round before the first step.
 
-use super::candidate::{choose, excluded, Candidates};
+use super::candidate::{choose, excluded};
 use super::lossless::{self, Loss};
 use crate::config::{ClusterConfig, NodeConfig};
-use crate::coord::SharedState;
 use crate::detect::Acknowledged;
 use crate::detect::{ClusterState, Diagnosis};
+use crate::model::{Candidates, SharedState};
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;
 use std::fmt;

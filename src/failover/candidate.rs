@@ -9,77 +9,9 @@
 
 use crate::config::ClusterConfig;
 use crate::gtid::Gtids;
+use crate::model::{Candidates, Ranked, Rejected};
 use crate::topology::Snapshot;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-
-/// One replica in the ranking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ranked {
-    /// Node name.
-    pub node: String,
-    /// What it received, as GTID text.
-    pub received: String,
-    /// Its configured priority.
-    pub priority: i32,
-}
-
-/// A node that cannot be promoted, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rejected {
-    /// Node name.
-    pub node: String,
-    /// Why not.
-    pub reason: String,
-}
-
-/// The outcome of candidate selection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Candidates {
-    /// The master being replaced.
-    pub old_master: String,
-    /// Replicas of the old master, most advanced first.
-    pub ranking: Vec<Ranked>,
-    /// The node to promote, if any can be.
-    pub chosen: Option<String>,
-    /// The replica that received the most (may be the chosen one).
-    pub most_advanced: Option<String>,
-    /// When the chosen node is behind: the replica to catch up from before promotion.
-    pub catch_up_from: Option<String>,
-    /// Nodes that cannot be promoted.
-    pub rejected: Vec<Rejected>,
-}
-
-impl fmt::Display for Candidates {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.chosen {
-            Some(c) => {
-                let r = self.ranking.iter().find(|r| &r.node == c);
-                write!(f, "promoting {c}")?;
-                if let Some(r) = r {
-                    write!(f, " (received {}, priority {})", r.received, r.priority)?;
-                }
-                if let Some(d) = &self.catch_up_from {
-                    write!(f, " after catching up from {d}, which received more")?;
-                }
-            }
-            None => write!(f, "no node can be promoted")?,
-        }
-        if !self.rejected.is_empty() {
-            write!(
-                f,
-                "; not eligible: {}",
-                self.rejected
-                    .iter()
-                    .map(|r| format!("{} ({})", r.node, r.reason))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )?;
-        }
-        Ok(())
-    }
-}
 
 /// Nodes that may not be promoted whatever they received, and why: those the detector saw
 /// with errant transactions while the master was up, and those marked for rebuild (diverged,

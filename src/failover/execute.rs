@@ -12,11 +12,12 @@
 //! a route table that would not move or a replica that could not be repointed make the
 //! failover *degraded*: recorded, and repaired by the manager's later rounds.
 
-use super::candidate::Candidates;
-use super::record::{RecordSink, Recorder, Status, StepKind};
+use super::record::Recorder;
 use crate::config::{ClusterConfig, FailoverConfig, NodeConfig};
+use crate::coord::RecordSink;
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
+use crate::model::{Candidates, Status, StepKind};
 use crate::mysql::MysqlAdmin;
 use crate::topology::Snapshot;
 use crate::vip::{move_vip, RouteTables};

@@ -7,8 +7,8 @@
 //! accepting the loss by name.
 
 use crate::detect::Acknowledged;
-use crate::failover::Candidates;
 use crate::gtid::Gtids;
+use crate::model::Candidates;
 use crate::topology::Snapshot;
 use serde::Serialize;
 use std::fmt;

@@ -10,8 +10,8 @@ pub mod switchover;
 #[cfg(test)]
 mod tests;
 
-pub use candidate::{choose, excluded, Candidates};
+pub use candidate::{choose, excluded};
 #[cfg(test)]
 pub use execute::Alone;
 pub use execute::{Edges, Guard};
-pub use record::{FailoverRecord, Kind, RecordSink, Recorder, Status};
+pub use record::Recorder;

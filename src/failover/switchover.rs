@@ -18,9 +18,11 @@
 
 use super::admit::SwitchoverPlan;
 use super::execute::{Edges, Guard, NotPromoted};
-use super::record::{RecordSink, Recorder, Status, StepKind};
+use super::record::Recorder;
 use crate::config::NodeConfig;
+use crate::coord::RecordSink;
 use crate::flavor::StartFrom;
+use crate::model::{Status, StepKind};
 use crate::mysql::MysqlAdmin;
 use crate::topology::Snapshot;
 use crate::vip::RouteTables;

@@ -10,8 +10,8 @@ mod tests;
 
 pub use statements::{is_unknown_variable, quote, StartFrom};
 
+use crate::model::Flavor;
 use crate::topology::{NodeState, SemiSync};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One result row: column name → value as text (`None` = SQL NULL). Column names are
@@ -58,25 +58,6 @@ impl FlavorError {
             value: value.to_string(),
             reason: reason.to_string(),
         }
-    }
-}
-
-/// The server family of a cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Flavor {
-    /// MariaDB 10.6+: `domain-server-seq` GTIDs, `SHOW ALL SLAVES STATUS`.
-    MariaDb,
-    /// MySQL 8.0 / 8.4: `uuid:interval` GTID sets, `SHOW REPLICA STATUS`.
-    MySql,
-}
-
-impl std::fmt::Display for Flavor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Flavor::MariaDb => "mariadb",
-            Flavor::MySql => "mysql",
-        })
     }
 }
 

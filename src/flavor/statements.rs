@@ -1,8 +1,8 @@
 //! The administrative statements of a failover, per flavor. Statements that carry a password
 //! are built here and never logged: callers log the step, not the SQL.
 
-use super::Flavor;
 use crate::gtid::Gtids;
+use crate::model::Flavor;
 use std::time::Duration;
 
 /// Where a node starts replicating from when pointed at a new master.

@@ -3,24 +3,14 @@
 //! branch returns a sentence; logs and tests read the same text.
 
 use crate::config::ClusterConfig;
-use crate::coord::SharedState;
 use crate::detect::{Acknowledged, ClusterState, Diagnosis, NodeIssue};
 use crate::failover::lossless::{self, Loss};
-use crate::failover::{choose, excluded, Candidates};
+use crate::failover::{choose, excluded};
 use crate::flavor::StartFrom;
-use crate::mysql::SemiSyncPolicy;
+use crate::model::{Candidates, SemiSyncPolicy, SharedState, VipView};
 use crate::topology::{IoThread, Snapshot};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
-
-/// The VIP as the EC2 API shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VipView {
-    /// Route table → ENI the VIP route points at (`None`: no route).
-    pub targets: BTreeMap<String, Option<String>>,
-    /// Node → its ENI.
-    pub enis: BTreeMap<String, String>,
-}
 
 /// Everything one decision is made from.
 pub struct Situation<'a> {

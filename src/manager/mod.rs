@@ -5,6 +5,7 @@
 pub mod chaos;
 pub mod cluster;
 pub mod decide;
+pub mod guard;
 pub mod recover;
 #[cfg(test)]
 mod tests;
@@ -13,11 +14,10 @@ use crate::api::{ApiState, ServeError, SessionProbe};
 use crate::config::Config;
 use crate::coord::elector::{Elector, ElectorTiming, Leadership, Solo};
 use crate::coord::file::FileStore;
-use crate::coord::lead::ManagerInfo;
 use crate::coord::zk::ZkStore;
 use crate::coord::Store;
-use crate::failover::record::timestamp;
 use crate::metrics::Metrics;
+use crate::model::{timestamp, ManagerInfo};
 use crate::mysql::client::MysqlClient;
 use crate::probe::Prober;
 use crate::vip::ec2::Ec2RouteTables;

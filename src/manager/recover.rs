@@ -3,8 +3,7 @@
 //! failure — the live topology, not the record, says whether the promotion happened,
 //! because the record's last write may have been lost with its manager.
 
-use crate::failover::record::StepKind;
-use crate::failover::{FailoverRecord, Kind};
+use crate::model::{FailoverRecord, Kind, StepKind};
 use crate::topology::Snapshot;
 
 /// What to do with an unfinished failover record.

@@ -2,10 +2,9 @@
 
 use super::decide::*;
 use crate::config::{ClusterConfig, Timing};
-use crate::coord::{Block, SharedState};
 use crate::detect::History;
 use crate::flavor::StartFrom;
-use crate::mysql::SemiSyncPolicy;
+use crate::model::{Block, SemiSyncPolicy, SharedState, VipView};
 use crate::testkit::*;
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;

@@ -4,10 +4,11 @@
 //! wrapped in `tokio::time::timeout`. After a timeout the connection is dropped: a held `Conn`
 //! whose query future was cancelled returns the *previous* statement's rows to the next one.
 
-use super::{Fenced, MysqlAdmin, OpError, SemiSyncPolicy};
+use super::{Fenced, MysqlAdmin, OpError};
 use crate::config::{ClusterConfig, NodeConfig, Secret};
-use crate::flavor::{is_unknown_variable, Flavor, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
+use crate::flavor::{is_unknown_variable, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
 use crate::gtid::Gtids;
+use crate::model::{Flavor, SemiSyncPolicy};
 use crate::topology::{NodeState, ProbeFailure};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};

@@ -2,9 +2,9 @@
 //! target when none is named.
 
 use crate::config::{ClusterConfig, Timing};
-use crate::coord::{Block, SharedState};
 use crate::detect::{Diagnosis, History};
 use crate::failover::admit::{self, Admission, Refusal};
+use crate::model::{Block, SharedState};
 use crate::testkit::*;
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;
@@ -188,7 +188,7 @@ fn a_lossy_failover_needs_force_and_names_the_loss() {
 #[test]
 fn the_leaders_refusal_admits_a_forced_failover_on_any_manager() {
     let mut c = Case::dead();
-    c.shared.refused = Some(crate::coord::Refused {
+    c.shared.refused = Some(crate::model::Refused {
         master: "db1".into(),
         missing: "0-1-900".into(),
         detail: "promoting db2 would lose 0-1-900".into(),

@@ -2,9 +2,11 @@
 
 use super::*;
 use crate::config::{FailoverConfig, NodeConfig};
+use crate::coord::RecordSink;
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
-use crate::mysql::{Fenced, MysqlAdmin, OpError, SemiSyncPolicy};
+use crate::model::{FailoverRecord, SemiSyncPolicy, Status, Step};
+use crate::mysql::{Fenced, MysqlAdmin, OpError};
 use crate::testkit::*;
 use crate::topology::{NodeState, ProbeFailure, Snapshot};
 use crate::vip::{NodeInterface, Pointed, RouteTables, VipError};
@@ -372,7 +374,7 @@ async fn completing_without_the_lead_leaves_the_routes_alone() {
     assert!(routes.targets.lock().unwrap().is_empty());
 }
 
-fn step<'a>(r: &'a FailoverRecord, name: &str) -> &'a record::Step {
+fn step<'a>(r: &'a FailoverRecord, name: &str) -> &'a Step {
     r.steps
         .iter()
         .find(|s| s.name == name)

@@ -7,9 +7,8 @@
 use super::ClusterLoop;
 use crate::backup::source;
 use crate::coord::elector::Leadership;
-use crate::coord::request::BackupRequest;
-use crate::coord::{self, unix_ms, Store};
-use crate::failover::record::{id_time, timestamp};
+use crate::coord::{self, Store};
+use crate::model::{id_time, timestamp, unix_ms, BackupRequest};
 use crate::mysql::MysqlAdmin;
 use crate::topology::Snapshot;
 use crate::vip::RouteTables;

@@ -6,9 +6,9 @@
 
 use super::ClusterLoop;
 use crate::coord::elector::Leadership;
-use crate::coord::{self, unix_ms, Block, SharedState, Store, StoreError};
-use crate::failover::record::{timestamp, StepKind};
-use crate::failover::{Kind, Recorder, Status};
+use crate::coord::{self, Store, StoreError};
+use crate::failover::Recorder;
+use crate::model::{timestamp, unix_ms, Block, Kind, SharedState, Status, StepKind};
 use crate::mysql::MysqlAdmin;
 use crate::vip::RouteTables;
 use std::time::SystemTime;
@@ -108,7 +108,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
     /// verified, and — after an automatic failover — the anti-flap block.
     async fn commit(
         &self,
-        rec: &crate::failover::FailoverRecord,
+        rec: &crate::model::FailoverRecord,
         new_master: &str,
         started: SystemTime,
     ) -> Result<(), CommitError> {

@@ -13,18 +13,19 @@ use commit::Concluded;
 mod request;
 
 use super::chaos::{self, Pausing};
-use super::decide::{decide, Decision, Situation, VipView};
+use super::decide::{decide, Decision, Situation};
 use super::recover::{recover, Recovery};
 use crate::api::view::{ClusterView, ViewTx};
 use crate::config::{ClusterConfig, FailoverConfig, Timing};
 use crate::coord::elector::Leadership;
-use crate::coord::guard::TermGuard;
-use crate::coord::lead::Standing;
-use crate::coord::{self, unix_ms, SharedState, Store};
+use crate::coord::{self, Store};
 use crate::detect::{ClusterState, History, NodeIssue};
-use crate::failover::record::{id_time, timestamp, StepKind};
-use crate::failover::{Edges, FailoverRecord, Guard, Kind, Recorder, Status};
+use crate::failover::{Edges, Guard, Recorder};
+use crate::manager::guard::TermGuard;
 use crate::metrics::Metrics;
+use crate::model::{
+    id_time, timestamp, unix_ms, FailoverRecord, Kind, SharedState, Standing, Status, StepKind, VipView,
+};
 use crate::mysql::MysqlAdmin;
 use crate::probe::Prober;
 use crate::vip::{self, move_vip, RouteTables};

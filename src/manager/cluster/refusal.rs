@@ -6,11 +6,11 @@
 
 use super::ClusterLoop;
 use crate::coord::elector::Leadership;
-use crate::coord::{self, Refused, Store};
+use crate::coord::{self, Store};
 use crate::failover::lossless::Loss;
-use crate::failover::record::{id_time, timestamp, StepKind};
 use crate::failover::Guard;
-use crate::failover::{Candidates, Kind, Recorder, Status};
+use crate::failover::Recorder;
+use crate::model::{id_time, timestamp, Candidates, Kind, Refused, Status, StepKind};
 use crate::mysql::MysqlAdmin;
 use crate::vip::RouteTables;
 use std::time::SystemTime;

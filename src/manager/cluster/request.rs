@@ -5,13 +5,12 @@
 use super::commit::Concluded;
 use super::ClusterLoop;
 use crate::coord::elector::Leadership;
-use crate::coord::request::{Action, Request};
-use crate::coord::{self, unix_ms, Store, StoreError};
+use crate::coord::{self, Store, StoreError};
 use crate::detect::Diagnosis;
 use crate::failover::admit::{self, Admission, FailoverPlan, SwitchoverPlan};
-use crate::failover::record::StepKind;
-use crate::failover::{Kind, Recorder, Status};
+use crate::failover::Recorder;
 use crate::manager::chaos::Pausing;
+use crate::model::{unix_ms, Action, Kind, Request, Status, StepKind};
 use crate::mysql::MysqlAdmin;
 use crate::topology::Snapshot;
 use crate::vip::RouteTables;
