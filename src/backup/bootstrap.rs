@@ -43,7 +43,7 @@ pub enum BootstrapError {
     NotEmpty(PathBuf),
     /// The backup store.
     #[error(transparent)]
-    Store(#[from] super::store::StoreError),
+    Store(#[from] super::store::ArchiveError),
     /// The restore tool.
     #[error(transparent)]
     Tool(#[from] ToolError),

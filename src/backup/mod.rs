@@ -25,7 +25,7 @@ use tracing::{info, warn};
 pub enum BackupError {
     /// The store cannot take it.
     #[error(transparent)]
-    Store(#[from] store::StoreError),
+    Store(#[from] store::ArchiveError),
     /// The tool failed.
     #[error(transparent)]
     Tool(#[from] tool::ToolError),

@@ -4,7 +4,7 @@
 //! interrupted upload never looks like a backup (abort what is left; a bucket lifecycle rule
 //! for incomplete uploads cleans up after a crash).
 
-use super::store::{pack, safe, unpack, BackupStore, StoreError};
+use super::store::{pack, safe, unpack, ArchiveError, BackupStore};
 use crate::config::s3_url;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::{ByteStream, Length};
@@ -38,8 +38,8 @@ pub struct S3Store {
 
 impl S3Store {
     /// A client for `t`.
-    pub async fn new(t: &S3Target<'_>) -> Result<Self, StoreError> {
-        let (bucket, prefix) = s3_url(t.url).ok_or_else(|| StoreError::Io {
+    pub async fn new(t: &S3Target<'_>) -> Result<Self, ArchiveError> {
+        let (bucket, prefix) = s3_url(t.url).ok_or_else(|| ArchiveError::Io {
             store: t.url.to_string(),
             what: "parse".into(),
             why: "expected s3://bucket/prefix".into(),
@@ -73,15 +73,15 @@ impl S3Store {
         format!("{}{id}.tar", self.prefix)
     }
 
-    fn err(&self, what: impl Into<String>, why: impl std::fmt::Display) -> StoreError {
-        StoreError::Io {
+    fn err(&self, what: impl Into<String>, why: impl std::fmt::Display) -> ArchiveError {
+        ArchiveError::Io {
             store: self.location(),
             what: what.into(),
             why: why.to_string(),
         }
     }
 
-    fn staging(&self) -> Result<tempfile::TempDir, StoreError> {
+    fn staging(&self) -> Result<tempfile::TempDir, ArchiveError> {
         std::fs::create_dir_all(&self.work_dir).map_err(|e| self.err("stage", e))?;
         tempfile::Builder::new()
             .prefix("myha-s3-")
@@ -89,7 +89,7 @@ impl S3Store {
             .map_err(|e| self.err("stage", e))
     }
 
-    async fn upload(&self, key: &str, file: &Path, size: u64) -> Result<(), StoreError> {
+    async fn upload(&self, key: &str, file: &Path, size: u64) -> Result<(), ArchiveError> {
         let what = || format!("upload {key}");
         let up = self
             .client
@@ -103,7 +103,7 @@ impl S3Store {
         let mut parts = Vec::new();
         let mut offset = 0;
         let mut number = 1;
-        let result: Result<(), StoreError> = async {
+        let result: Result<(), ArchiveError> = async {
             while offset < size || number == 1 {
                 let len = PART.min(size - offset);
                 let body = ByteStream::read_from()
@@ -164,7 +164,7 @@ impl BackupStore for S3Store {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
 
-    async fn check(&self) -> Result<(), StoreError> {
+    async fn check(&self) -> Result<(), ArchiveError> {
         self.client
             .head_bucket()
             .bucket(&self.bucket)
@@ -174,7 +174,7 @@ impl BackupStore for S3Store {
             .map_err(|e| self.err("reach the bucket", aws_sdk_s3::error::DisplayErrorContext(e)))
     }
 
-    async fn put_dir(&self, id: &str, dir: &Path) -> Result<u64, StoreError> {
+    async fn put_dir(&self, id: &str, dir: &Path) -> Result<u64, ArchiveError> {
         if !safe(id) {
             return Err(self.err(format!("store {id:?}"), "not a backup id"));
         }
@@ -189,9 +189,9 @@ impl BackupStore for S3Store {
         Ok(size)
     }
 
-    async fn get_dir(&self, id: &str, dir: &Path) -> Result<(), StoreError> {
+    async fn get_dir(&self, id: &str, dir: &Path) -> Result<(), ArchiveError> {
         let key = self.key(id);
-        let missing = || StoreError::Missing {
+        let missing = || ArchiveError::Missing {
             store: self.location(),
             key: id.to_string(),
         };
@@ -220,7 +220,7 @@ impl BackupStore for S3Store {
             .map_err(|e| self.err(format!("unpack {key}"), e))
     }
 
-    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete(&self, id: &str) -> Result<(), ArchiveError> {
         if !safe(id) {
             return Err(self.err(format!("delete {id:?}"), "not a backup id"));
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// A store operation that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
+pub enum ArchiveError {
     /// Reading or writing the store failed.
     #[error("backup store {store}: {what}: {why}")]
     Io {
@@ -36,16 +36,16 @@ pub trait BackupStore: Send + Sync {
 
     /// Can it be written now? Checked before a backup starts, so an unreachable store fails
     /// fast instead of after hours of copying.
-    fn check(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn check(&self) -> impl Future<Output = Result<(), ArchiveError>> + Send;
 
     /// Store the directory `dir` as backup `key`; returns its size in bytes.
-    fn put_dir(&self, key: &str, dir: &Path) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn put_dir(&self, key: &str, dir: &Path) -> impl Future<Output = Result<u64, ArchiveError>> + Send;
 
     /// Unpack backup `key` into the (empty) directory `dir`.
-    fn get_dir(&self, key: &str, dir: &Path) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_dir(&self, key: &str, dir: &Path) -> impl Future<Output = Result<(), ArchiveError>> + Send;
 
     /// Remove backup `key` (absent is fine).
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), ArchiveError>> + Send;
 }
 
 /// Backups as tar archives in a directory.
@@ -64,8 +64,8 @@ impl DirStore {
         self.dir.join(format!("{key}.tar"))
     }
 
-    fn err(&self, what: impl Into<String>, why: impl ToString) -> StoreError {
-        StoreError::Io {
+    fn err(&self, what: impl Into<String>, why: impl ToString) -> ArchiveError {
+        ArchiveError::Io {
             store: self.location(),
             what: what.into(),
             why: why.to_string(),
@@ -109,7 +109,7 @@ impl BackupStore for DirStore {
         self.dir.display().to_string()
     }
 
-    async fn check(&self) -> Result<(), StoreError> {
+    async fn check(&self) -> Result<(), ArchiveError> {
         let dir = self.dir.clone();
         let probe = dir.join(".myha-write-check");
         tokio::task::spawn_blocking(move || {
@@ -122,7 +122,7 @@ impl BackupStore for DirStore {
         .map_err(|e| self.err("cannot write", e))
     }
 
-    async fn put_dir(&self, key: &str, dir: &Path) -> Result<u64, StoreError> {
+    async fn put_dir(&self, key: &str, dir: &Path) -> Result<u64, ArchiveError> {
         if !safe(key) {
             return Err(self.err(format!("store {key:?}"), "not a backup id"));
         }
@@ -143,10 +143,10 @@ impl BackupStore for DirStore {
         })
     }
 
-    async fn get_dir(&self, key: &str, dir: &Path) -> Result<(), StoreError> {
+    async fn get_dir(&self, key: &str, dir: &Path) -> Result<(), ArchiveError> {
         let src = self.path(key);
         if !safe(key) || !src.exists() {
-            return Err(StoreError::Missing {
+            return Err(ArchiveError::Missing {
                 store: self.location(),
                 key: key.to_string(),
             });
@@ -158,7 +158,7 @@ impl BackupStore for DirStore {
             .map_err(|e| self.err(format!("fetch {key}"), e))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> Result<(), ArchiveError> {
         if !safe(key) {
             return Err(self.err(format!("delete {key:?}"), "not a backup id"));
         }
@@ -179,7 +179,7 @@ pub enum AnyBackupStore {
 
 impl AnyBackupStore {
     /// Open the configured store (S3 credentials and region from `[ec2]`).
-    pub async fn open(cfg: &crate::config::Config, b: &crate::config::BackupConfig) -> Result<Self, StoreError> {
+    pub async fn open(cfg: &crate::config::Config, b: &crate::config::BackupConfig) -> Result<Self, ArchiveError> {
         if !b.store.starts_with("s3://") {
             return Ok(AnyBackupStore::Dir(DirStore::new(&b.store)));
         }
@@ -204,28 +204,28 @@ impl BackupStore for AnyBackupStore {
         }
     }
 
-    async fn check(&self) -> Result<(), StoreError> {
+    async fn check(&self) -> Result<(), ArchiveError> {
         match self {
             AnyBackupStore::Dir(s) => s.check().await,
             AnyBackupStore::S3(s) => s.check().await,
         }
     }
 
-    async fn put_dir(&self, key: &str, dir: &Path) -> Result<u64, StoreError> {
+    async fn put_dir(&self, key: &str, dir: &Path) -> Result<u64, ArchiveError> {
         match self {
             AnyBackupStore::Dir(s) => s.put_dir(key, dir).await,
             AnyBackupStore::S3(s) => s.put_dir(key, dir).await,
         }
     }
 
-    async fn get_dir(&self, key: &str, dir: &Path) -> Result<(), StoreError> {
+    async fn get_dir(&self, key: &str, dir: &Path) -> Result<(), ArchiveError> {
         match self {
             AnyBackupStore::Dir(s) => s.get_dir(key, dir).await,
             AnyBackupStore::S3(s) => s.get_dir(key, dir).await,
         }
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> Result<(), ArchiveError> {
         match self {
             AnyBackupStore::Dir(s) => s.delete(key).await,
             AnyBackupStore::S3(s) => s.delete(key).await,
@@ -261,7 +261,7 @@ mod tests {
         store.delete("c1-20261122T101010Z-db2").await.unwrap();
         assert!(matches!(
             store.get_dir("c1-20261122T101010Z-db2", &dst).await,
-            Err(StoreError::Missing { .. })
+            Err(ArchiveError::Missing { .. })
         ));
         assert!(store.put_dir("../escape", &src).await.is_err());
     }
@@ -271,6 +271,6 @@ mod tests {
         let f = tempfile::NamedTempFile::new().unwrap();
         // a regular file where the directory should be
         let store = DirStore::new(f.path().join("sub"));
-        assert!(matches!(store.check().await, Err(StoreError::Io { .. })));
+        assert!(matches!(store.check().await, Err(ArchiveError::Io { .. })));
     }
 }

@@ -336,7 +336,7 @@ pub async fn agent(config: &Path, name: &str, node: Option<&str>) -> ExitCode {
                 r.expires_ms = until;
                 Ok(())
             }
-            _ => Err(crate::coord::StoreError::Io("the request changed".into())),
+            _ => Err(crate::coord::StoreError::Refused("the request changed".into())),
         })
         .await;
         if claimed.is_err() {

@@ -73,7 +73,7 @@ impl AnyStore {
 }
 
 impl RecordSink for AnyStore {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
         match self {
             AnyStore::File(s) => s.save_record(rec).await,
             AnyStore::Zk(s) => s.save_record(rec).await,

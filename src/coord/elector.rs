@@ -8,6 +8,7 @@
 //! exists. After expiry a new session is made and everything is read afresh.
 
 use super::lead::{claim_delay, standing_of, Coordinator, Watch};
+use super::StoreError;
 use crate::config::ZookeeperConfig;
 use crate::model::{ManagerInfo, SessionState, Standing};
 use futures_util::future::select_all;
@@ -19,13 +20,35 @@ use tokio::sync::watch;
 use tokio::time::{sleep, Instant};
 use tracing::{info, warn};
 
+/// Why this manager may not act on a cluster in a term.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeadError {
+    /// The coordinator session is not connected: whether our leader node still exists is
+    /// unknown. Retryable once the session is back.
+    #[error("coordinator session {0}")]
+    NotConnected(SessionState),
+    /// This manager leads again, in a later term: what the earlier term started is not its
+    /// to finish as it was planned.
+    #[error("this manager leads in a newer term ({0:#x})")]
+    NewerTerm(i64),
+    /// Another manager leads.
+    #[error("manager {0} leads the cluster now")]
+    OtherLeader(String),
+    /// Nobody leads.
+    #[error("nobody leads the cluster now")]
+    Vacant,
+    /// The leader node could not be read. Retryable.
+    #[error("cannot confirm leadership: {0}")]
+    Unavailable(StoreError),
+}
+
 /// Who may act on a cluster, as the cluster loop sees it.
 pub trait Leadership: Send + Sync {
     /// This manager's standing now (no I/O).
     fn standing(&self, cluster: &str) -> Standing;
 
     /// Re-check with the coordinator that this manager still leads `cluster` in `term`.
-    fn confirm(&self, cluster: &str, term: i64) -> impl Future<Output = Result<(), String>> + Send;
+    fn confirm(&self, cluster: &str, term: i64) -> impl Future<Output = Result<(), LeadError>> + Send;
 }
 
 /// A manager without a coordinator: it always leads (run only one).
@@ -37,7 +60,7 @@ impl Leadership for Solo {
         Standing::Leader { term: 0 }
     }
 
-    async fn confirm(&self, _cluster: &str, _term: i64) -> Result<(), String> {
+    async fn confirm(&self, _cluster: &str, _term: i64) -> Result<(), LeadError> {
         Ok(())
     }
 }
@@ -124,17 +147,17 @@ impl<C: Coordinator> Leadership for Elected<C> {
         })
     }
 
-    async fn confirm(&self, cluster: &str, term: i64) -> Result<(), String> {
+    async fn confirm(&self, cluster: &str, term: i64) -> Result<(), LeadError> {
         let (session, state) = self.coord.session();
         if state != SessionState::Connected {
-            return Err(format!("coordinator session {state}"));
+            return Err(LeadError::NotConnected(state));
         }
         match self.coord.leader(cluster).await {
             Ok(Some(l)) if l.owner == session && l.term == term => Ok(()),
-            Ok(Some(l)) if l.owner == session => Err(format!("this manager leads in a newer term ({:#x})", l.term)),
-            Ok(Some(l)) => Err(format!("manager {} leads the cluster now", l.info.id)),
-            Ok(None) => Err("nobody leads the cluster now".into()),
-            Err(e) => Err(format!("cannot confirm leadership: {e}")),
+            Ok(Some(l)) if l.owner == session => Err(LeadError::NewerTerm(l.term)),
+            Ok(Some(l)) => Err(LeadError::OtherLeader(l.info.id)),
+            Ok(None) => Err(LeadError::Vacant),
+            Err(e) => Err(LeadError::Unavailable(e)),
         }
     }
 }

@@ -111,7 +111,7 @@ impl FakeCoord {
         let id = self.id();
         self.world.with(|d| {
             if d.sessions.get(&id) != Some(&SessionState::Connected) {
-                return Err(StoreError::Io("not connected".into()));
+                return Err(StoreError::Unavailable("not connected".into()));
             }
             Ok(f(d, id))
         })
@@ -119,10 +119,9 @@ impl FakeCoord {
 }
 
 impl RecordSink for FakeCoord {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
         self.op(|d, _| d.records.insert(rec.id.clone(), rec.clone()))
             .map(|_| ())
-            .map_err(|e| e.to_string())
     }
 }
 
@@ -233,7 +232,7 @@ impl Coordinator for FakeCoord {
     async fn connect(&self) -> Result<(), StoreError> {
         let id = self.world.with(|d| {
             if d.down {
-                return Err(StoreError::Io("no quorum".into()));
+                return Err(StoreError::Unavailable("no quorum".into()));
             }
             d.next_id += 1;
             d.sessions.insert(d.next_id, SessionState::Connected);
@@ -245,7 +244,9 @@ impl Coordinator for FakeCoord {
 
     async fn register(&self, me: &ManagerInfo) -> Result<(), StoreError> {
         self.op(|d, id| match d.managers.get(&me.id) {
-            Some((_, owner)) if *owner != id => Err(StoreError::Io(format!("{} registered by another session", me.id))),
+            Some((_, owner)) if *owner != id => {
+                Err(StoreError::Refused(format!("{} registered by another session", me.id)))
+            }
             _ => {
                 d.managers.insert(me.id.clone(), (me.clone(), id));
                 Ok(())

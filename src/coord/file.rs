@@ -29,7 +29,7 @@ struct OnDisk {
 }
 
 fn io(what: &str, path: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Io(format!("{what} {}: {e}", path.display()))
+    StoreError::Unavailable(format!("{what} {}: {e}", path.display()))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
@@ -72,7 +72,7 @@ impl FileStore {
     fn write_one<T: Serialize>(&self, cluster: &str, kind: &str, name: &str, value: &T) -> Result<(), StoreError> {
         let d = self.cluster_dir(cluster)?.join(kind);
         std::fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
-        let bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Io(e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Refused(e.to_string()))?;
         write_atomic(&d.join(format!("{name}.json")), &bytes)
     }
 
@@ -108,10 +108,10 @@ impl FileStore {
 }
 
 impl RecordSink for FileStore {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
-        let d = self.cluster_dir(&rec.cluster).map_err(|e| e.to_string())?;
-        let bytes = serde_json::to_vec_pretty(rec).map_err(|e| e.to_string())?;
-        write_atomic(&d.join("failovers").join(format!("{}.json", rec.id)), &bytes).map_err(|e| e.to_string())
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
+        let d = self.cluster_dir(&rec.cluster)?;
+        let bytes = serde_json::to_vec_pretty(rec).map_err(|e| StoreError::Refused(e.to_string()))?;
+        write_atomic(&d.join("failovers").join(format!("{}.json", rec.id)), &bytes)
     }
 }
 
@@ -135,7 +135,7 @@ impl Store for FileStore {
             version,
             state: state.clone(),
         })
-        .map_err(|e| StoreError::Io(e.to_string()))?;
+        .map_err(|e| StoreError::Refused(e.to_string()))?;
         write_atomic(&self.cluster_dir(cluster)?.join("state.json"), &bytes)?;
         Ok(version)
     }

@@ -35,15 +35,29 @@ pub enum StoreError {
         /// the version found
         found: u64,
     },
-    /// The store cannot be read or written.
+    /// The coordinator cannot be reached or did not answer in time (no session, no quorum,
+    /// a timeout, a disk that fails). Retryable: the same call may succeed later; for a
+    /// write, whether it took effect is unknown — re-read before acting on it.
     #[error("{0}")]
-    Io(String),
+    Unavailable(String),
+    /// Refused for what was asked: data that does not encode or decode, a node owned by
+    /// another session, a record that is final, or the caller's own refusal inside
+    /// [`try_update`]. Not retryable as it is.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl StoreError {
+    /// Might the same call succeed if tried again (after re-reading, for a conflict)?
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, StoreError::Refused(_))
+    }
 }
 
 /// Where records go (the coordinator's store).
 pub trait RecordSink: Send + Sync {
     /// Persist the record as it is now (create or overwrite).
-    fn save_record(&self, rec: &FailoverRecord) -> impl std::future::Future<Output = Result<(), String>> + Send;
+    fn save_record(&self, rec: &FailoverRecord) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The coordinator's storage.
@@ -109,7 +123,9 @@ pub async fn try_update<S: Store, E: From<StoreError>>(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(last.unwrap_or_else(|| StoreError::Io("update failed".into())).into())
+    Err(last
+        .unwrap_or_else(|| StoreError::Unavailable("update failed".into()))
+        .into())
 }
 
 /// Read-modify-write with compare-and-set, retried on conflicts (a few times: conflicts are

@@ -41,7 +41,7 @@ pub struct ZkStore {
 }
 
 fn zk_err(what: &str, path: &str, e: zk::Error) -> StoreError {
-    StoreError::Io(format!("ZooKeeper {what} {path}: {e}"))
+    StoreError::Unavailable(format!("ZooKeeper {what} {path}: {e}"))
 }
 
 fn session_state(s: zk::SessionState) -> SessionState {
@@ -78,7 +78,7 @@ impl ZkStore {
             .read()
             .ok()
             .and_then(|c| c.clone())
-            .ok_or_else(|| StoreError::Io(format!("no ZooKeeper session with {}", self.cfg.connect)))
+            .ok_or_else(|| StoreError::Unavailable(format!("no ZooKeeper session with {}", self.cfg.connect)))
     }
 
     /// The current session's client if it is connected: requests made while disconnected
@@ -87,7 +87,7 @@ impl ZkStore {
         let c = self.client()?;
         match session_state(c.state()) {
             SessionState::Connected => Ok(c),
-            state => Err(StoreError::Io(format!("ZooKeeper session {state}"))),
+            state => Err(StoreError::Unavailable(format!("ZooKeeper session {state}"))),
         }
     }
 
@@ -109,7 +109,7 @@ impl ZkStore {
         f: impl Future<Output = Result<T, zk::Error>>,
     ) -> Result<Result<T, zk::Error>, StoreError> {
         timeout(self.op_timeout, f).await.map_err(|_| {
-            StoreError::Io(format!(
+            StoreError::Unavailable(format!(
                 "ZooKeeper {what} {path}: no answer within {:?}",
                 self.op_timeout
             ))
@@ -193,7 +193,7 @@ impl ZkStore {
         match self.timed("get", path, c.get_data(path)).await? {
             Ok((data, stat)) => {
                 let info: ManagerInfo =
-                    serde_json::from_slice(&data).map_err(|e| StoreError::Io(format!("corrupt {path}: {e}")))?;
+                    serde_json::from_slice(&data).map_err(|e| StoreError::Refused(format!("corrupt {path}: {e}")))?;
                 Ok(Some(Lease {
                     info,
                     owner: stat.ephemeral_owner,
@@ -233,13 +233,13 @@ impl Coordinator for ZkStore {
         let client = match timeout(cfg.session_timeout * 2, connecting).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                return Err(StoreError::Io(format!(
+                return Err(StoreError::Unavailable(format!(
                     "cannot connect to ZooKeeper {}: {e}",
                     cfg.connect
                 )))
             }
             Err(_) => {
-                return Err(StoreError::Io(format!(
+                return Err(StoreError::Unavailable(format!(
                     "cannot connect to ZooKeeper {}: timed out",
                     cfg.connect
                 )))
@@ -255,7 +255,7 @@ impl Coordinator for ZkStore {
         let dir = format!("{}/managers", self.root);
         self.ensure(&dir).await?;
         let path = format!("{dir}/{}", me.id);
-        let data = serde_json::to_vec(me).map_err(|e| StoreError::Io(e.to_string()))?;
+        let data = serde_json::to_vec(me).map_err(|e| StoreError::Refused(e.to_string()))?;
         if self.create_ephemeral(&path, &data).await?.is_some() {
             return Ok(());
         }
@@ -264,11 +264,11 @@ impl Coordinator for ZkStore {
             Some(stat) if stat.ephemeral_owner == c.session_id().0 => Ok(()),
             // Usually this manager's previous process, whose session has not expired yet;
             // otherwise two managers were given the same id.
-            Some(stat) => Err(StoreError::Io(format!(
+            Some(stat) => Err(StoreError::Refused(format!(
                 "manager id {} is registered by another session ({:#x}): a previous process whose session has not expired yet, or two managers with the same id",
                 me.id, stat.ephemeral_owner
             ))),
-            None => Err(StoreError::Io(format!("{path} vanished while registering"))),
+            None => Err(StoreError::Unavailable(format!("{path} vanished while registering"))),
         }
     }
 
@@ -299,7 +299,7 @@ impl Coordinator for ZkStore {
         self.ensure(&self.cluster_path(cluster)).await?;
         let mut info = me.clone();
         info.since = crate::model::timestamp(std::time::SystemTime::now());
-        let data = serde_json::to_vec(&info).map_err(|e| StoreError::Io(e.to_string()))?;
+        let data = serde_json::to_vec(&info).map_err(|e| StoreError::Refused(e.to_string()))?;
         let c = self.connected()?;
         Ok(self
             .create_ephemeral(&self.leader_path(cluster), &data)
@@ -351,69 +351,62 @@ impl ZkStore {
         path: &str,
         rec: &FailoverRecord,
         bytes: &[u8],
-    ) -> Result<Option<()>, String> {
-        let (data, stat) = match self
-            .timed("get", path, c.get_data(path))
-            .await
-            .map_err(|e| e.to_string())?
-        {
+    ) -> Result<Option<()>, StoreError> {
+        let (data, stat) = match self.timed("get", path, c.get_data(path)).await? {
             Ok(found) => found,
             Err(zk::Error::NoNode) => return Ok(None),
-            Err(e) => return Err(zk_err("get", path, e).to_string()),
+            Err(e) => return Err(zk_err("get", path, e)),
         };
         if let Ok(stored) = serde_json::from_slice::<FailoverRecord>(&data) {
             if stored.finished_at.is_some() {
-                return Err(format!("{path} is finished ({:?}): not overwriting it", stored.status));
+                return Err(StoreError::Refused(format!(
+                    "{path} is finished ({:?}): not overwriting it",
+                    stored.status
+                )));
             }
         }
         match self
             .timed("set", path, c.set_data(path, bytes, Some(stat.version)))
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
         {
             Ok(st) => {
                 self.remember_version(path, st.version, rec);
                 Ok(Some(()))
             }
-            Err(zk::Error::BadVersion) => Err(format!("{path} changed concurrently: not overwriting it")),
-            Err(e) => Err(zk_err("set", path, e).to_string()),
+            Err(zk::Error::BadVersion) => Err(StoreError::Refused(format!(
+                "{path} changed concurrently: not overwriting it"
+            ))),
+            Err(e) => Err(zk_err("set", path, e)),
         }
     }
 }
 
 impl RecordSink for ZkStore {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
         let dir = format!("{}/failovers", self.cluster_path(&rec.cluster));
         let path = format!("{dir}/{}", rec.id);
-        let bytes = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
-        let c = self.connected().map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec(rec).map_err(|e| StoreError::Refused(e.to_string()))?;
+        let c = self.connected()?;
         // A finished record is final: a manager that lost the lead mid-failover (paused past
         // its session, then reconnected) must not overwrite the record its successor finished.
         // Our own next write is a compare-and-set on the version we wrote last; anything else
         // (first write here, or someone else wrote meanwhile) reads and checks first.
         if let Some(v) = self.known_version(&path) {
-            match self
-                .timed("set", &path, c.set_data(&path, &bytes, Some(v)))
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            match self.timed("set", &path, c.set_data(&path, &bytes, Some(v))).await? {
                 Ok(st) => {
                     self.remember_version(&path, st.version, rec);
                     return Ok(());
                 }
                 Err(zk::Error::BadVersion) | Err(zk::Error::NoNode) => {}
-                Err(e) => return Err(zk_err("set", &path, e).to_string()),
+                Err(e) => return Err(zk_err("set", &path, e)),
             }
         }
         if self.overwrite_unfinished(&c, &path, rec, &bytes).await?.is_some() {
             return Ok(());
         }
-        self.ensure(&dir).await.map_err(|e| e.to_string())?;
+        self.ensure(&dir).await?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-        let (stat, _) = self
-            .call("create", &path, c.create(&path, &bytes, &opts))
-            .await
-            .map_err(|e| e.to_string())?;
+        let (stat, _) = self.call("create", &path, c.create(&path, &bytes, &opts)).await?;
         self.remember_version(&path, stat.version, rec);
         Ok(())
     }
@@ -426,7 +419,7 @@ impl Store for ZkStore {
         match self.timed("get", &path, c.get_data(&path)).await? {
             Ok((data, stat)) => {
                 let value =
-                    serde_json::from_slice(&data).map_err(|e| StoreError::Io(format!("corrupt {path}: {e}")))?;
+                    serde_json::from_slice(&data).map_err(|e| StoreError::Refused(format!("corrupt {path}: {e}")))?;
                 Ok(Versioned {
                     value,
                     version: stat.version as u64 + 1,
@@ -442,7 +435,7 @@ impl Store for ZkStore {
 
     async fn save(&self, cluster: &str, state: &SharedState, expected: u64) -> Result<u64, StoreError> {
         let path = format!("{}/state", self.cluster_path(cluster));
-        let bytes = serde_json::to_vec(state).map_err(|e| StoreError::Io(e.to_string()))?;
+        let bytes = serde_json::to_vec(state).map_err(|e| StoreError::Refused(e.to_string()))?;
         let c = self.connected()?;
         let conflict = |found| StoreError::Conflict {
             cluster: cluster.to_string(),
@@ -459,7 +452,7 @@ impl Store for ZkStore {
             };
         }
         let zk_version =
-            i32::try_from(expected - 1).map_err(|_| StoreError::Io(format!("version {expected} out of range")))?;
+            i32::try_from(expected - 1).map_err(|_| StoreError::Refused(format!("version {expected} out of range")))?;
         match self
             .timed("set", &path, c.set_data(&path, &bytes, Some(zk_version)))
             .await?
@@ -484,7 +477,7 @@ impl Store for ZkStore {
     async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
         let dir = format!("{}/backups", self.cluster_path(&meta.cluster));
         let path = format!("{dir}/{}", meta.id);
-        let bytes = serde_json::to_vec(meta).map_err(|e| StoreError::Io(e.to_string()))?;
+        let bytes = serde_json::to_vec(meta).map_err(|e| StoreError::Refused(e.to_string()))?;
         self.ensure(&dir).await?;
         let c = self.connected()?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
@@ -516,7 +509,7 @@ impl Store for ZkStore {
     async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
         let dir = format!("{}/nodes", self.cluster_path(cluster));
         let path = format!("{dir}/{}", node.name);
-        let bytes = serde_json::to_vec(node).map_err(|e| StoreError::Io(e.to_string()))?;
+        let bytes = serde_json::to_vec(node).map_err(|e| StoreError::Refused(e.to_string()))?;
         self.ensure(&dir).await?;
         let c = self.connected()?;
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
@@ -542,7 +535,7 @@ impl Store for ZkStore {
         match self.timed("get", &path, c.get_data(&path)).await? {
             Ok((data, _)) => serde_json::from_slice(&data)
                 .map(Some)
-                .map_err(|e| StoreError::Io(format!("corrupt {path}: {e}"))),
+                .map_err(|e| StoreError::Refused(format!("corrupt {path}: {e}"))),
             Err(zk::Error::NoNode) => Ok(None),
             Err(e) => Err(zk_err("get", &path, e)),
         }

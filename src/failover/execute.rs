@@ -14,7 +14,8 @@
 
 use super::record::Recorder;
 use crate::config::{ClusterConfig, FailoverConfig, NodeConfig};
-use crate::coord::RecordSink;
+use crate::coord::elector::LeadError;
+use crate::coord::{RecordSink, StoreError};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{Candidates, Status, StepKind};
@@ -26,11 +27,40 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::Ipv4Addr;
 
-/// Checked before every irreversible step (promote, route move): does this manager still
-/// hold the right to act, at the epoch it started from?
+/// Why a guarded step may not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    /// This manager does not lead the cluster in the term the action started in.
+    #[error("leadership lost before {step}: {source}")]
+    Lead {
+        /// the step
+        step: String,
+        /// why
+        source: LeadError,
+    },
+    /// The master of record changed since the action started (another manager acted).
+    #[error("the cluster's epoch is {found} but this started at {started}: the master changed meanwhile")]
+    EpochMoved {
+        /// the epoch found
+        found: u64,
+        /// the epoch the action started from
+        started: u64,
+    },
+    /// The shared state could not be read to check the epoch. Retryable.
+    #[error("cannot re-read the cluster state before {step}: {source}")]
+    Store {
+        /// the step
+        step: String,
+        /// why
+        source: StoreError,
+    },
+}
+
+/// Checked immediately before every mutating step: does this manager still hold the right
+/// to act, at the epoch it started from?
 pub trait Guard: Send + Sync {
-    /// `Err(why)` stops the failover before the step.
-    fn may_act(&self, step: &str) -> impl Future<Output = Result<(), String>> + Send;
+    /// `Err` stops before the step.
+    fn may_act(&self, step: &str) -> impl Future<Output = Result<(), GuardError>> + Send;
 }
 
 /// A guard that always allows (tests of the executor itself).
@@ -39,7 +69,7 @@ pub struct Alone;
 
 #[cfg(test)]
 impl Guard for Alone {
-    async fn may_act(&self, _step: &str) -> Result<(), String> {
+    async fn may_act(&self, _step: &str) -> Result<(), GuardError> {
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! before the named guarded step of its first failover ("promote" or "move VIP"), so the
 //! `kill-leader-mid-failover` drill can kill it at a known point. Never set it in production.
 
-use crate::failover::Guard;
+use crate::failover::{Guard, GuardError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing::warn;
@@ -29,7 +29,7 @@ pub struct Pausing<'a, G> {
 }
 
 impl<G: Guard> Guard for Pausing<'_, G> {
-    async fn may_act(&self, step: &str) -> Result<(), String> {
+    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
         if self.step == Some(step) && !PAUSED_ONCE.swap(true, Ordering::SeqCst) {
             warn!("chaos: pausing {PAUSE:?} before {step} ({PAUSE_BEFORE} is set)");
             tokio::time::sleep(PAUSE).await;

@@ -5,7 +5,7 @@
 
 use crate::coord::elector::Leadership;
 use crate::coord::Store;
-use crate::failover::Guard;
+use crate::failover::{Guard, GuardError};
 
 /// Leadership and epoch, as they were when the failover started.
 pub struct TermGuard<'a, L, S> {
@@ -22,21 +22,27 @@ pub struct TermGuard<'a, L, S> {
 }
 
 impl<L: Leadership, S: Store> Guard for TermGuard<'_, L, S> {
-    async fn may_act(&self, step: &str) -> Result<(), String> {
+    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
         self.lead
             .confirm(self.cluster, self.term)
             .await
-            .map_err(|e| format!("leadership lost before {step}: {e}"))?;
+            .map_err(|source| GuardError::Lead {
+                step: step.to_string(),
+                source,
+            })?;
         let st = self
             .store
             .load(self.cluster)
             .await
-            .map_err(|e| format!("cannot re-read the cluster state before {step}: {e}"))?;
+            .map_err(|source| GuardError::Store {
+                step: step.to_string(),
+                source,
+            })?;
         if st.value.epoch != self.epoch {
-            return Err(format!(
-                "the cluster's epoch is {} but this failover started at {}: the master changed meanwhile",
-                st.value.epoch, self.epoch
-            ));
+            return Err(GuardError::EpochMoved {
+                found: st.value.epoch,
+                started: self.epoch,
+            });
         }
         Ok(())
     }
@@ -45,6 +51,7 @@ impl<L: Leadership, S: Store> Guard for TermGuard<'_, L, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coord::elector::LeadError;
     use crate::coord::fake::{elector as manager, step, World};
     use crate::coord::lead::Coordinator;
     use crate::coord::update;
@@ -74,12 +81,16 @@ mod tests {
         other.connect().await.expect("connect");
         update(&other, "c1", |s| s.epoch = 4).await.expect("save");
         let e = guard.may_act("promote").await.unwrap_err();
-        assert!(e.contains("epoch is 4") && e.contains("started at 3"), "{e}");
+        assert_eq!(e, GuardError::EpochMoved { found: 4, started: 3 });
 
         // the lead is lost: refused whatever the epoch
         let guard = TermGuard { epoch: 4, ..guard };
         world.expire(ca.session().0);
         let e = guard.may_act("move VIP").await.unwrap_err();
-        assert!(e.contains("leadership lost before move VIP"), "{e}");
+        assert!(
+            matches!(&e, GuardError::Lead { step, source: LeadError::NotConnected(_) } if step == "move VIP"),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("leadership lost before move VIP"), "{e}");
     }
 }

@@ -252,7 +252,7 @@ impl RouteTables for Routes {
 struct Sink(Mutex<Vec<FailoverRecord>>);
 
 impl RecordSink for Sink {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), String> {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), crate::coord::StoreError> {
         self.0.lock().unwrap().push(rec.clone());
         Ok(())
     }
@@ -261,8 +261,11 @@ impl RecordSink for Sink {
 struct Refuse;
 
 impl Guard for Refuse {
-    async fn may_act(&self, step: &str) -> Result<(), String> {
-        Err(format!("lost leadership before {step}"))
+    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
+        Err(GuardError::Lead {
+            step: step.to_string(),
+            source: crate::coord::elector::LeadError::Vacant,
+        })
     }
 }
 
@@ -368,7 +371,7 @@ async fn completing_without_the_lead_leaves_the_routes_alone() {
     assert!(
         step(&r, "move VIP 10.90.0.10 to db2")
             .detail
-            .contains("lost leadership"),
+            .contains("leadership lost before move VIP"),
         "{r:#?}"
     );
     assert!(routes.targets.lock().unwrap().is_empty());
@@ -446,7 +449,7 @@ async fn a_manager_that_lost_the_right_to_act_does_not_promote() {
     assert_eq!(r.status, Status::Failed);
     assert_eq!(
         step(&r, "promote db2").detail,
-        "not promoting: lost leadership before promote"
+        "not promoting: leadership lost before promote: nobody leads the cluster now"
     );
     assert!(!admin.calls().iter().any(|c| c.starts_with("promote")));
 }

@@ -713,7 +713,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 let seen = self.shared.epoch;
                 let r = coord::try_update(self.store.as_ref(), self.name(), |st| {
                     if st.epoch != seen || st.master != previous {
-                        return Err(coord::StoreError::Io(format!(
+                        return Err(coord::StoreError::Refused(format!(
                             "the master of record changed meanwhile (epoch {} → {}): not adopting {master}",
                             seen, st.epoch
                         )));

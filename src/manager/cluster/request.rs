@@ -47,7 +47,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 r.started = true;
                 Ok(())
             }
-            _ => Err(StoreError::Io("the request changed meanwhile".into())),
+            _ => Err(StoreError::Refused("the request changed meanwhile".into())),
         })
         .await;
         match claimed {
