@@ -30,7 +30,7 @@ pub mod metrics;
 pub mod model;
 pub mod mysql;
 pub mod probe;
-#[cfg(test)]
-mod testkit;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod topology;
 pub mod vip;

@@ -1,5 +1,7 @@
 //! Fixture builders for unit tests: nodes, snapshots and clusters in a few words.
 //! Nodes are addressed by their name (address "db1", port 3306), as replicas name masters.
+//! Test support only (the `testkit` feature): panics on what a test got wrong.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use crate::config::{ClusterConfig, Credentials, NodeConfig, Secret, VipConfig};
 use crate::gtid::{Gtids, MariaDbGtids};

@@ -11,7 +11,7 @@ use common::lab::Lab;
 use myha::config::ZookeeperConfig;
 use myha::coord::elector::{Elected, Elector, ElectorTiming, Leadership};
 use myha::coord::zk::ZkStore;
-use myha::coord::{update, RecordSink, Store, StoreError};
+use myha::coord::{update, RecordStore, StateStore, StoreError};
 use myha::failover::Guard;
 use myha::manager::guard::TermGuard;
 use myha::model::{FailoverRecord, Kind, ManagerInfo, SharedState, Standing, Status};
@@ -140,6 +140,20 @@ fn shared_state_compare_and_set_between_two_managers() {
         assert_eq!(b.records("c1", 1).await.unwrap().len(), 1);
 
         delete_tree(&a.client().unwrap(), &cfg.root).await;
+    });
+    drop(lab);
+}
+
+/// The same contract the file store and the in-memory coordinator keep (unit tests).
+#[test]
+fn zookeeper_keeps_the_store_contract() {
+    let lab = Lab::up();
+    let cfg = zk_cfg(&lab, "contract");
+    let ns = lab.status.namespace("mgr1").to_string();
+    common::netns::run_in(&ns, move || async move {
+        let s = ZkStore::connect(&cfg).await.expect("connect");
+        myha::coord::contract::check(&s, "c1").await;
+        delete_tree(&s.client().unwrap(), &cfg.root).await;
     });
     drop(lab);
 }

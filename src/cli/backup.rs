@@ -7,7 +7,7 @@ use crate::backup::store::AnyBackupStore;
 use crate::backup::{BackupError, Job};
 use crate::config::{BackupConfig, ClusterConfig, Config, NodeConfig};
 use crate::coord::any::AnyStore;
-use crate::coord::{self, Store};
+use crate::coord::{self, BackupCatalogue, NodeRegistry, StateStore};
 use crate::model::unix_ms;
 use crate::mysql::client::MysqlClient;
 use crate::probe::Prober;

@@ -4,7 +4,7 @@
 use super::{load_config, table, EXIT_CONFIG};
 use crate::config::Config;
 use crate::coord::any::AnyStore;
-use crate::coord::{self, Store};
+use crate::coord::{self, RecordStore};
 use std::path::Path;
 use std::process::ExitCode;
 

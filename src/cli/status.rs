@@ -6,7 +6,7 @@ use super::render::{nodes_table, status_end};
 use crate::api::doc::snapshot_json;
 use crate::config::{ClusterConfig, Timing};
 use crate::coord::any::{AnyStore, Coordination};
-use crate::coord::Store;
+use crate::coord::StateStore;
 use crate::detect::{ClusterState, Diagnosis, History};
 use crate::model::{unix_ms, SharedState};
 use crate::mysql::client::MysqlClient;

@@ -4,8 +4,8 @@
 use super::file::FileStore;
 use super::lead::Coordinator;
 use super::zk::ZkStore;
-use super::RecordSink;
-use super::{Store, StoreError};
+
+use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::{Config, NodeConfig};
 use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SharedState, Versioned};
 use serde::Serialize;
@@ -72,16 +72,7 @@ impl AnyStore {
     }
 }
 
-impl RecordSink for AnyStore {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
-        match self {
-            AnyStore::File(s) => s.save_record(rec).await,
-            AnyStore::Zk(s) => s.save_record(rec).await,
-        }
-    }
-}
-
-impl Store for AnyStore {
+impl StateStore for AnyStore {
     async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
         match self {
             AnyStore::File(s) => s.load(cluster).await,
@@ -93,6 +84,15 @@ impl Store for AnyStore {
         match self {
             AnyStore::File(s) => s.save(cluster, state, expected).await,
             AnyStore::Zk(s) => s.save(cluster, state, expected).await,
+        }
+    }
+}
+
+impl RecordStore for AnyStore {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.save_record(rec).await,
+            AnyStore::Zk(s) => s.save_record(rec).await,
         }
     }
 
@@ -109,7 +109,9 @@ impl Store for AnyStore {
             AnyStore::Zk(s) => s.record(cluster, id).await,
         }
     }
+}
 
+impl BackupCatalogue for AnyStore {
     async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
         match self {
             AnyStore::File(s) => s.save_backup(meta).await,
@@ -130,7 +132,9 @@ impl Store for AnyStore {
             AnyStore::Zk(s) => s.delete_backup(cluster, id).await,
         }
     }
+}
 
+impl NodeRegistry for AnyStore {
     async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
         match self {
             AnyStore::File(s) => s.register_node(cluster, node).await,

@@ -4,8 +4,8 @@
 
 use super::elector::{Elected, Elector, ElectorTiming};
 use super::lead::{Coordinator, Lease, Watch};
-use super::RecordSink;
-use super::{Store, StoreError};
+
+use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::NodeConfig;
 use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
 use std::collections::BTreeMap;
@@ -118,14 +118,7 @@ impl FakeCoord {
     }
 }
 
-impl RecordSink for FakeCoord {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
-        self.op(|d, _| d.records.insert(rec.id.clone(), rec.clone()))
-            .map(|_| ())
-    }
-}
-
-impl Store for FakeCoord {
+impl StateStore for FakeCoord {
     async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
         self.op(|d, _| {
             let (value, version) = d.states.get(cluster).cloned().unwrap_or_default();
@@ -158,6 +151,21 @@ impl Store for FakeCoord {
             Ok(found + 1)
         })?
     }
+}
+
+impl RecordStore for FakeCoord {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
+        self.op(|d, _| match d.records.get(&rec.id) {
+            Some(stored) if stored.finished_at.is_some() => Err(StoreError::Refused(format!(
+                "record {} is finished ({:?}): not overwriting it",
+                rec.id, stored.status
+            ))),
+            _ => {
+                d.records.insert(rec.id.clone(), rec.clone());
+                Ok(())
+            }
+        })?
+    }
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
         self.op(|d, _| {
@@ -171,7 +179,9 @@ impl Store for FakeCoord {
     async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
         self.op(|d, _| d.records.get(id).filter(|r| r.cluster == cluster).cloned())
     }
+}
 
+impl BackupCatalogue for FakeCoord {
     async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
         self.op(|d, _| {
             d.backups.insert(meta.id.clone(), meta.clone());
@@ -191,7 +201,9 @@ impl Store for FakeCoord {
             d.backups.remove(id);
         })
     }
+}
 
+impl NodeRegistry for FakeCoord {
     async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
         self.op(|d, _| {
             d.nodes.insert((cluster.to_string(), node.name.clone()), node.clone());

@@ -8,8 +8,7 @@
 //! Writes go to a temporary file renamed into place; compare-and-set holds an exclusive
 //! `flock` on `<cluster>/.lock`, so `myha ack` and the manager never interleave.
 
-use super::RecordSink;
-use super::{Store, StoreError};
+use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::NodeConfig;
 use crate::model::{BackupMeta, FailoverRecord, SharedState, Versioned};
 use nix::fcntl::{Flock, FlockArg};
@@ -107,15 +106,7 @@ impl FileStore {
     }
 }
 
-impl RecordSink for FileStore {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
-        let d = self.cluster_dir(&rec.cluster)?;
-        let bytes = serde_json::to_vec_pretty(rec).map_err(|e| StoreError::Refused(e.to_string()))?;
-        write_atomic(&d.join("failovers").join(format!("{}.json", rec.id)), &bytes)
-    }
-}
-
-impl Store for FileStore {
+impl StateStore for FileStore {
     async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
         self.read(cluster)
     }
@@ -139,6 +130,24 @@ impl Store for FileStore {
         write_atomic(&self.cluster_dir(cluster)?.join("state.json"), &bytes)?;
         Ok(version)
     }
+}
+
+impl RecordStore for FileStore {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
+        let d = self.cluster_dir(&rec.cluster)?;
+        let bytes = serde_json::to_vec_pretty(rec).map_err(|e| StoreError::Refused(e.to_string()))?;
+        // the check and the write under the cluster's lock: a finished record is final
+        let _lock = self.lock(&rec.cluster)?;
+        if let Some(stored) = self.record(&rec.cluster, &rec.id).await? {
+            if stored.finished_at.is_some() {
+                return Err(StoreError::Refused(format!(
+                    "record {} is finished ({:?}): not overwriting it",
+                    rec.id, stored.status
+                )));
+            }
+        }
+        write_atomic(&d.join("failovers").join(format!("{}.json", rec.id)), &bytes)
+    }
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
         let mut out: Vec<FailoverRecord> = self.read_all(cluster, "failovers")?;
@@ -147,6 +156,17 @@ impl Store for FileStore {
         Ok(out)
     }
 
+    async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
+        let p = self.cluster_dir(cluster)?.join("failovers").join(format!("{id}.json"));
+        match std::fs::read(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", &p, e)),
+            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| io("corrupt", &p, e)),
+        }
+    }
+}
+
+impl BackupCatalogue for FileStore {
     async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
         self.write_one(&meta.cluster, "backups", &meta.id, meta)
     }
@@ -164,22 +184,15 @@ impl Store for FileStore {
             _ => Ok(()),
         }
     }
+}
 
+impl NodeRegistry for FileStore {
     async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
         self.write_one(cluster, "nodes", &node.name, node)
     }
 
     async fn registered_nodes(&self, cluster: &str) -> Result<Vec<NodeConfig>, StoreError> {
         self.read_all(cluster, "nodes")
-    }
-
-    async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
-        let p = self.cluster_dir(cluster)?.join("failovers").join(format!("{id}.json"));
-        match std::fs::read(&p) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io("cannot read", &p, e)),
-            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| io("corrupt", &p, e)),
-        }
     }
 }
 

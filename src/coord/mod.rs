@@ -9,8 +9,10 @@
 //! decides which manager leads each cluster ([`elector`]) and guards failovers ([`guard`]).
 
 pub mod any;
+#[cfg(any(test, feature = "testkit"))]
+pub mod contract;
 pub mod elector;
-#[cfg(test)]
+#[cfg(any(test, feature = "testkit"))]
 pub mod fake;
 pub mod file;
 pub mod lead;
@@ -54,25 +56,30 @@ impl StoreError {
     }
 }
 
-/// Where records go (the coordinator's store).
-pub trait RecordSink: Send + Sync {
-    /// Persist the record as it is now (create or overwrite).
-    fn save_record(&self, rec: &FailoverRecord) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// The coordinator's storage.
-pub trait Store: RecordSink {
+/// A cluster's shared state, compare-and-set. Timing-critical: read at the top of every
+/// round and by the guard immediately before every mutating step, so an implementation
+/// answers within its operation timeout or fails with [`StoreError::Unavailable`].
+pub trait StateStore: Send + Sync {
     /// Read a cluster's state (default state, version 0, when there is none yet).
     fn load(&self, cluster: &str) -> impl Future<Output = Result<Versioned<SharedState>, StoreError>> + Send;
 
     /// Compare-and-set: write `state` if the stored version is still `expected`; returns the
-    /// new version.
+    /// new version. [`StoreError::Conflict`] when someone else wrote in between.
     fn save(
         &self,
         cluster: &str,
         state: &SharedState,
         expected: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// Failover records: written before a failover's first step and after each (on its critical
+/// path: a write that fails is logged, never allowed to stop the failover), read by a new
+/// leader's take-over, the API and the CLI. A finished record is final: writing over it is
+/// [`StoreError::Refused`] (a deposed leader must not undo its successor's record).
+pub trait RecordStore: Send + Sync {
+    /// Persist the record as it is now (create, or overwrite an unfinished one).
+    fn save_record(&self, rec: &FailoverRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The newest `limit` failover records of a cluster, newest first.
     fn records(
@@ -87,8 +94,11 @@ pub trait Store: RecordSink {
         cluster: &str,
         id: &str,
     ) -> impl Future<Output = Result<Option<FailoverRecord>, StoreError>> + Send;
+}
 
-    /// Catalogue a finished backup (only usable backups are ever catalogued).
+/// The backup catalogue: only usable (complete) backups are ever catalogued.
+pub trait BackupCatalogue: Send + Sync {
+    /// Catalogue a finished backup.
     fn save_backup(&self, meta: &BackupMeta) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A cluster's catalogued backups, newest first.
@@ -96,18 +106,26 @@ pub trait Store: RecordSink {
 
     /// Remove a backup from the catalogue.
     fn delete_backup(&self, cluster: &str, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
-    /// Register a node that is not in the managers' configuration (a bootstrapped host);
-    /// every manager adds it to the cluster it watches.
+/// Nodes that are not in the managers' configuration (bootstrapped hosts): every manager adds
+/// them to the cluster it watches.
+pub trait NodeRegistry: Send + Sync {
+    /// Register a node (create or replace its registration).
     fn register_node(&self, cluster: &str, node: &NodeConfig) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The nodes registered at run time.
     fn registered_nodes(&self, cluster: &str) -> impl Future<Output = Result<Vec<NodeConfig>, StoreError>> + Send;
 }
 
+/// Everything a manager keeps in its coordinator, by concern.
+pub trait Store: StateStore + RecordStore + BackupCatalogue + NodeRegistry {}
+
+impl<T: StateStore + RecordStore + BackupCatalogue + NodeRegistry> Store for T {}
+
 /// Like [`update`], for a change that may be refused on what it finds: `f` returning `Err`
 /// writes nothing and passes the refusal on.
-pub async fn try_update<S: Store, E: From<StoreError>>(
+pub async fn try_update<S: StateStore, E: From<StoreError>>(
     store: &S,
     cluster: &str,
     f: impl Fn(&mut SharedState) -> Result<(), E>,
@@ -130,7 +148,7 @@ pub async fn try_update<S: Store, E: From<StoreError>>(
 
 /// Read-modify-write with compare-and-set, retried on conflicts (a few times: conflicts are
 /// rare and mean another writer just acted).
-pub async fn update<S: Store>(
+pub async fn update<S: StateStore>(
     store: &S,
     cluster: &str,
     f: impl Fn(&mut SharedState),

@@ -5,7 +5,8 @@
 use super::elector::Leadership;
 use super::fake::{elector as manager, info, step, World, GRACE};
 use super::lead::{claim_delay, preference, Coordinator};
-use super::{update, Store, StoreError};
+use super::{update, StoreError};
+use crate::coord::StateStore as _;
 use crate::model::{SessionState, SharedState, Standing};
 use std::time::Duration;
 

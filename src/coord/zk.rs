@@ -16,8 +16,8 @@
 //! ([`Coordinator::connect`]) and every clone of the store uses it from then on.
 
 use super::lead::{Coordinator, Lease, Watch};
-use super::RecordSink;
-use super::{Store, StoreError};
+
+use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::{NodeConfig, ZookeeperConfig};
 use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
 use std::collections::HashMap;
@@ -381,38 +381,7 @@ impl ZkStore {
     }
 }
 
-impl RecordSink for ZkStore {
-    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
-        let dir = format!("{}/failovers", self.cluster_path(&rec.cluster));
-        let path = format!("{dir}/{}", rec.id);
-        let bytes = serde_json::to_vec(rec).map_err(|e| StoreError::Refused(e.to_string()))?;
-        let c = self.connected()?;
-        // A finished record is final: a manager that lost the lead mid-failover (paused past
-        // its session, then reconnected) must not overwrite the record its successor finished.
-        // Our own next write is a compare-and-set on the version we wrote last; anything else
-        // (first write here, or someone else wrote meanwhile) reads and checks first.
-        if let Some(v) = self.known_version(&path) {
-            match self.timed("set", &path, c.set_data(&path, &bytes, Some(v))).await? {
-                Ok(st) => {
-                    self.remember_version(&path, st.version, rec);
-                    return Ok(());
-                }
-                Err(zk::Error::BadVersion) | Err(zk::Error::NoNode) => {}
-                Err(e) => return Err(zk_err("set", &path, e)),
-            }
-        }
-        if self.overwrite_unfinished(&c, &path, rec, &bytes).await?.is_some() {
-            return Ok(());
-        }
-        self.ensure(&dir).await?;
-        let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-        let (stat, _) = self.call("create", &path, c.create(&path, &bytes, &opts)).await?;
-        self.remember_version(&path, stat.version, rec);
-        Ok(())
-    }
-}
-
-impl Store for ZkStore {
+impl StateStore for ZkStore {
     async fn load(&self, cluster: &str) -> Result<Versioned<SharedState>, StoreError> {
         let path = format!("{}/state", self.cluster_path(cluster));
         let c = self.connected()?;
@@ -462,6 +431,37 @@ impl Store for ZkStore {
             Err(e) => Err(zk_err("set", &path, e)),
         }
     }
+}
+
+impl RecordStore for ZkStore {
+    async fn save_record(&self, rec: &FailoverRecord) -> Result<(), StoreError> {
+        let dir = format!("{}/failovers", self.cluster_path(&rec.cluster));
+        let path = format!("{dir}/{}", rec.id);
+        let bytes = serde_json::to_vec(rec).map_err(|e| StoreError::Refused(e.to_string()))?;
+        let c = self.connected()?;
+        // A finished record is final: a manager that lost the lead mid-failover (paused past
+        // its session, then reconnected) must not overwrite the record its successor finished.
+        // Our own next write is a compare-and-set on the version we wrote last; anything else
+        // (first write here, or someone else wrote meanwhile) reads and checks first.
+        if let Some(v) = self.known_version(&path) {
+            match self.timed("set", &path, c.set_data(&path, &bytes, Some(v))).await? {
+                Ok(st) => {
+                    self.remember_version(&path, st.version, rec);
+                    return Ok(());
+                }
+                Err(zk::Error::BadVersion) | Err(zk::Error::NoNode) => {}
+                Err(e) => return Err(zk_err("set", &path, e)),
+            }
+        }
+        if self.overwrite_unfinished(&c, &path, rec, &bytes).await?.is_some() {
+            return Ok(());
+        }
+        self.ensure(&dir).await?;
+        let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        let (stat, _) = self.call("create", &path, c.create(&path, &bytes, &opts)).await?;
+        self.remember_version(&path, stat.version, rec);
+        Ok(())
+    }
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
         let dir = format!("{}/failovers", self.cluster_path(cluster));
@@ -474,6 +474,20 @@ impl Store for ZkStore {
         Ok(out)
     }
 
+    async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
+        let path = format!("{}/failovers/{id}", self.cluster_path(cluster));
+        let c = self.connected()?;
+        match self.timed("get", &path, c.get_data(&path)).await? {
+            Ok((data, _)) => serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|e| StoreError::Refused(format!("corrupt {path}: {e}"))),
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(zk_err("get", &path, e)),
+        }
+    }
+}
+
+impl BackupCatalogue for ZkStore {
     async fn save_backup(&self, meta: &BackupMeta) -> Result<(), StoreError> {
         let dir = format!("{}/backups", self.cluster_path(&meta.cluster));
         let path = format!("{dir}/{}", meta.id);
@@ -505,7 +519,9 @@ impl Store for ZkStore {
             Err(e) => Err(zk_err("delete", &path, e)),
         }
     }
+}
 
+impl NodeRegistry for ZkStore {
     async fn register_node(&self, cluster: &str, node: &NodeConfig) -> Result<(), StoreError> {
         let dir = format!("{}/nodes", self.cluster_path(cluster));
         let path = format!("{dir}/{}", node.name);
@@ -527,17 +543,5 @@ impl Store for ZkStore {
     async fn registered_nodes(&self, cluster: &str) -> Result<Vec<NodeConfig>, StoreError> {
         self.read_children(&format!("{}/nodes", self.cluster_path(cluster)), None)
             .await
-    }
-
-    async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
-        let path = format!("{}/failovers/{id}", self.cluster_path(cluster));
-        let c = self.connected()?;
-        match self.timed("get", &path, c.get_data(&path)).await? {
-            Ok((data, _)) => serde_json::from_slice(&data)
-                .map(Some)
-                .map_err(|e| StoreError::Refused(format!("corrupt {path}: {e}"))),
-            Err(zk::Error::NoNode) => Ok(None),
-            Err(e) => Err(zk_err("get", &path, e)),
-        }
     }
 }

@@ -15,7 +15,7 @@
 use super::record::Recorder;
 use crate::config::{ClusterConfig, FailoverConfig, NodeConfig};
 use crate::coord::elector::LeadError;
-use crate::coord::{RecordSink, StoreError};
+use crate::coord::{RecordStore, StoreError};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{Candidates, Status, StepKind};
@@ -163,7 +163,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
 
     /// Run the failover of `cand.old_master` to `cand.chosen`. Returns how it went; the caller
     /// commits the new master and closes the record.
-    pub async fn failover<S: RecordSink>(
+    pub async fn failover<S: RecordStore>(
         &self,
         rec: &mut Recorder<'_, S>,
         snapshot: &Snapshot,
@@ -338,7 +338,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
 
     /// The promotion step: the guard, then `new` writable. On success the record names the
     /// new master; `refused_note` is added to the record when the guard refuses.
-    pub(super) async fn promote<S: RecordSink>(
+    pub(super) async fn promote<S: RecordStore>(
         &self,
         rec: &mut Recorder<'_, S>,
         new: &NodeConfig,
@@ -371,7 +371,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
     /// Finish a failover another manager promoted `new` in but did not finish: move the
     /// VIP, reset `new`'s replication and repoint every other reachable replica, all at
     /// once (each step is idempotent: some may have been done already).
-    pub async fn complete<S: RecordSink>(
+    pub async fn complete<S: RecordStore>(
         &self,
         rec: &mut Recorder<'_, S>,
         snapshot: &Snapshot,
@@ -392,7 +392,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
     /// Everything after a promotion, at once: the VIP to `new`, `new`'s replication reset,
     /// each of `repoint` replicating from `new`. Returns the status and, if the route move
     /// was verified, when (ms on the record's clock).
-    pub(super) async fn after_promotion<S: RecordSink>(
+    pub(super) async fn after_promotion<S: RecordStore>(
         &self,
         rec: &mut Recorder<'_, S>,
         new: &NodeConfig,

@@ -3,7 +3,7 @@
 //! both logged and persisted (Orchestrator's `AuditTopologyRecovery`), before and after it
 //! runs (steno's saga log), so a successor can tell what was done.
 
-use crate::coord::RecordSink;
+use crate::coord::RecordStore;
 use crate::model::{timestamp, FailoverRecord, Status, Step, StepKind};
 use std::time::SystemTime;
 use tokio::time::Instant;
@@ -16,7 +16,7 @@ pub struct Recorder<'s, S> {
     sink: &'s S,
 }
 
-impl<'s, S: RecordSink> Recorder<'s, S> {
+impl<'s, S: RecordStore> Recorder<'s, S> {
     /// Start a record.
     pub fn new(rec: FailoverRecord, started: Instant, sink: &'s S) -> Self {
         Recorder { rec, started, sink }

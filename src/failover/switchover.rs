@@ -20,7 +20,7 @@ use super::admit::SwitchoverPlan;
 use super::execute::{Edges, Guard, NotPromoted};
 use super::record::Recorder;
 use crate::config::NodeConfig;
-use crate::coord::RecordSink;
+use crate::coord::RecordStore;
 use crate::flavor::StartFrom;
 use crate::model::{Status, StepKind};
 use crate::mysql::MysqlAdmin;
@@ -30,7 +30,7 @@ use crate::vip::RouteTables;
 impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
     /// Run `plan`. Returns how it went (the caller commits the new master and closes the
     /// record); the record carries the write pause.
-    pub async fn switchover<S: RecordSink>(
+    pub async fn switchover<S: RecordStore>(
         &self,
         rec: &mut Recorder<'_, S>,
         snapshot: &Snapshot,
@@ -118,7 +118,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
 
     /// Undo a switchover that stopped before its target was writable: the old master takes
     /// writes again (and a target whose promotion half-ran resumes replicating).
-    async fn roll_back<S: RecordSink>(
+    async fn roll_back<S: RecordStore>(
         &self,
         rec: &mut Recorder<'_, S>,
         old: &NodeConfig,

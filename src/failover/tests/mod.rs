@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::{FailoverConfig, NodeConfig};
-use crate::coord::RecordSink;
+use crate::coord::RecordStore;
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{FailoverRecord, SemiSyncPolicy, Status, Step};
@@ -251,10 +251,16 @@ impl RouteTables for Routes {
 #[derive(Default)]
 struct Sink(Mutex<Vec<FailoverRecord>>);
 
-impl RecordSink for Sink {
+impl RecordStore for Sink {
     async fn save_record(&self, rec: &FailoverRecord) -> Result<(), crate::coord::StoreError> {
         self.0.lock().unwrap().push(rec.clone());
         Ok(())
+    }
+    async fn records(&self, _: &str, limit: usize) -> Result<Vec<FailoverRecord>, crate::coord::StoreError> {
+        Ok(self.0.lock().unwrap().iter().rev().take(limit).cloned().collect())
+    }
+    async fn record(&self, _: &str, id: &str) -> Result<Option<FailoverRecord>, crate::coord::StoreError> {
+        Ok(self.0.lock().unwrap().iter().rev().find(|r| r.id == id).cloned())
     }
 }
 
