@@ -12,6 +12,7 @@ region = "us-east-1"
 name = "c1"
 flavor = "mariadb"
 [cluster.vip]
+kind = "route-table"
 address = "10.90.0.10"
 route_tables = ["rtb-1"]
 [cluster.admin]

@@ -120,22 +120,15 @@ pub async fn cluster<S: Store>(
     doc["needs_rebuild"] = json!(v.shared.needs_rebuild);
     doc["last_failover"] = json!(v.shared.last_failover);
     doc["request"] = json!(v.shared.request.as_ref().filter(|r| r.is_live(now)));
-    doc["vip"] = match &v.vip {
-        Some(vip) => {
-            let node_of = |eni: &Option<String>| {
-                eni.as_ref()
-                    .and_then(|e| vip.enis.iter().find(|(_, x)| *x == e).map(|(n, _)| n.clone()))
-            };
-            json!({
-                "address": v.config.vip.address.to_string(),
-                "target_of_record": v.shared.vip,
-                "route_tables": vip.targets.iter().map(|(t, eni)| (t.clone(), json!({"eni": eni, "node": node_of(eni)}))).collect::<BTreeMap<_, _>>(),
-            })
-        }
-        None => {
-            json!({"address": v.config.vip.address.to_string(), "target_of_record": v.shared.vip, "route_tables": null})
-        }
-    };
+    doc["vip"] = json!({
+        "kind": v.config.vip.kind(),
+        "address": v.config.vip.address(),
+        "target_of_record": v.shared.vip,
+        // observed: the node every part leads to, each part's node, the kind's own detail
+        "target": v.vip.as_ref().and_then(|x| x.target.clone()),
+        "parts": v.vip.as_ref().map(|x| &x.parts),
+        "detail": v.vip.as_ref().map(|x| &x.detail),
+    });
     Ok(Json(doc))
 }
 

@@ -3,7 +3,7 @@
 
 use crate::config::ClusterConfig;
 use crate::detect::{Acknowledged, Diagnosis};
-use crate::model::{SharedState, Standing, VipView};
+use crate::model::{SharedState, Standing, VipState};
 use crate::topology::Snapshot;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub struct ClusterView {
     /// This manager's standing on the cluster.
     pub standing: Standing,
     /// The route tables, when known.
-    pub vip: Option<VipView>,
+    pub vip: Option<VipState>,
     /// Nodes seen with errant transactions while the master was up.
     pub errant: BTreeSet<String>,
     /// What the master may have acknowledged, as this manager saw it.

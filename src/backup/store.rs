@@ -183,11 +183,17 @@ impl AnyBackupStore {
         if !b.store.starts_with("s3://") {
             return Ok(AnyBackupStore::Dir(DirStore::new(&b.store)));
         }
-        let secret = cfg.ec2.secret_access_key_value.as_ref().map(|s| s.expose().to_string());
-        let credentials = cfg.ec2.access_key_id.as_deref().zip(secret.as_deref());
+        // validation requires [ec2] with an S3 store
+        let ec2 = cfg.ec2.as_ref().ok_or_else(|| ArchiveError::Io {
+            store: b.store.clone(),
+            what: "open the S3 store".into(),
+            why: "no [ec2] section: its region and credentials are the store's".into(),
+        })?;
+        let secret = ec2.secret_access_key_value.as_ref().map(|s| s.expose().to_string());
+        let credentials = ec2.access_key_id.as_deref().zip(secret.as_deref());
         let target = super::s3::S3Target {
             url: &b.store,
-            region: &cfg.ec2.region,
+            region: &ec2.region,
             endpoint: b.s3_endpoint.as_deref(),
             credentials,
             work_dir: &b.work_dir,

@@ -12,18 +12,11 @@ pub fn run(file: &Path) -> ExitCode {
     println!("{}: ok", file.display());
     for c in &cfg.clusters {
         println!(
-            "  cluster {} ({}): {} nodes, VIP {}, route tables: {}",
+            "  cluster {} ({}): {} nodes, VIP {}",
             c.name,
             c.flavor,
             c.nodes.len(),
-            c.vip.address,
-            c.vip
-                .route_tables
-                .iter()
-                .cloned()
-                .chain(c.vip.route_table_tag.iter().map(|t| format!("tag {t}")))
-                .collect::<Vec<_>>()
-                .join(", ")
+            c.vip.describe()
         );
     }
     match &cfg.zookeeper {

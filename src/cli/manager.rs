@@ -31,12 +31,18 @@ pub async fn run(config: &Path, id: Option<String>) -> ExitCode {
         }
     };
     tracing::info!(manager = %id, config = %config.display(), "myha manager {} starting", env!("CARGO_PKG_VERSION"));
-    match crate::manager::run(cfg, id, shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
+    // bound before anything connects: a manager that cannot serve its API does not start
+    let addr = cfg.manager.http_listen;
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
         Err(e) => {
+            let e = crate::api::ServeError::Bind { addr, source: e };
             tracing::error!("{e}");
             eprintln!("myha: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    tracing::info!(listen = %addr, "HTTP API listening");
+    crate::manager::edges::run_from_config(cfg, id, listener, shutdown).await;
+    ExitCode::SUCCESS
 }

@@ -79,8 +79,9 @@ pub struct Config {
     pub zookeeper: Option<ZookeeperConfig>,
     /// The HTTP API's action token. Without it the action endpoints refuse every request.
     pub api: Option<ApiConfig>,
-    /// Where the floating IP's route tables live.
-    pub ec2: Ec2Config,
+    /// The EC2 API: route-table VIPs move routes through it, S3 backup stores use its region
+    /// and credentials. Required when a cluster has one of those.
+    pub ec2: Option<Ec2Config>,
     /// Probe and detection timing, for every cluster.
     #[serde(default)]
     pub timing: Timing,
@@ -457,7 +458,7 @@ pub struct ClusterConfig {
     pub name: String,
     /// `mariadb` or `mysql`.
     pub flavor: Flavor,
-    /// The floating IP and the route tables that carry it.
+    /// The floating IP, by kind.
     pub vip: VipConfig,
     /// The account the manager uses (needs SUPER / all privileges).
     pub admin: Credentials,
@@ -468,10 +469,52 @@ pub struct ClusterConfig {
     pub nodes: Vec<NodeConfig>,
 }
 
-/// `[cluster.vip]`.
+/// `[cluster.vip]`: the floating IP clients connect to, by `kind`. Each kind is one
+/// implementation of `crate::vip::Vip`; nothing else in myha knows how a kind works.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum VipConfig {
+    /// `kind = "route-table"`: a `/32` route for the address in VPC route tables, pointing at
+    /// the master's network interface (ENI), moved through the EC2 API (`[ec2]`).
+    RouteTable(RouteTableVipConfig),
+}
+
+impl VipConfig {
+    /// The kind, as configured.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VipConfig::RouteTable(_) => "route-table",
+        }
+    }
+
+    /// What clients connect to (for people).
+    pub fn address(&self) -> String {
+        match self {
+            VipConfig::RouteTable(r) => r.address.to_string(),
+        }
+    }
+
+    /// One line for people: kind, address, where it lives.
+    pub fn describe(&self) -> String {
+        match self {
+            VipConfig::RouteTable(r) => format!(
+                "{} (route-table: {})",
+                r.address,
+                r.route_tables
+                    .iter()
+                    .cloned()
+                    .chain(r.route_table_tag.iter().map(|t| format!("tag {t}")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// `[cluster.vip] kind = "route-table"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VipConfig {
+pub struct RouteTableVipConfig {
     /// The floating IP (a /32 outside the VPC CIDR).
     pub address: Ipv4Addr,
     /// Route tables by id…

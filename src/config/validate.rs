@@ -1,7 +1,7 @@
 //! Semantic checks of a parsed configuration. Each problem is one line, `key: reason`, with
 //! the key spelled as a path (`cluster.lab.node.db2.port`).
 
-use super::{Config, Credentials, SecretRef, Timing};
+use super::{Config, Credentials, Ec2Config, RouteTableVipConfig, SecretRef, Timing, VipConfig};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -119,42 +119,8 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
         }
     }
 
-    let ec2 = &mut cfg.ec2;
-    if ec2.region.is_empty() {
-        problems.push("ec2.region: must not be empty".into());
-    }
-    if let Some(ep) = &ec2.endpoint {
-        if !(ep.starts_with("http://") || ep.starts_with("https://")) {
-            problems.push(format!("ec2.endpoint: {ep:?} must start with http:// or https://"));
-        }
-    }
-    match (
-        &ec2.access_key_id,
-        &ec2.secret_access_key_env,
-        &ec2.secret_access_key_file,
-    ) {
-        (None, None, None) => {}
-        (None, _, _) => problems.push("ec2.access_key_id: required with secret_access_key_env / _file".into()),
-        (Some(_), env, file) => {
-            let r = SecretRef {
-                env: env.as_deref(),
-                file: file.as_deref(),
-                keys: ("secret_access_key_env", "secret_access_key_file"),
-            };
-            match r.resolve() {
-                Ok(s) => ec2.secret_access_key_value = Some(s),
-                Err(e) => problems.push(format!("ec2: {e}")),
-            }
-        }
-    }
-    if ec2.call_timeout < Duration::from_millis(50) || ec2.call_timeout > Duration::from_secs(30) {
-        problems.push(format!(
-            "ec2.call_timeout: {} ms is outside 50 ms ..= 30 s",
-            ec2.call_timeout.as_millis()
-        ));
-    }
-    if ec2.max_attempts == 0 || ec2.max_attempts > 10 {
-        problems.push("ec2.max_attempts: must be 1 ..= 10".into());
+    if let Some(ec2) = &mut cfg.ec2 {
+        check_ec2(ec2, &mut problems);
     }
 
     check_timing(&cfg.timing, &mut problems);
@@ -237,6 +203,9 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
 
     if let Some(b) = &cfg.backup {
         check_backup(b, &mut problems);
+        if b.store.starts_with("s3://") && cfg.ec2.is_none() {
+            problems.push("ec2: missing: backup.store is in S3, whose region and credentials come from [ec2]".into());
+        }
     }
 
     if cfg.clusters.is_empty() {
@@ -254,22 +223,15 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
         if !cluster_names.insert(c.name.clone()) {
             problems.push(format!("{ck}: cluster name used twice"));
         }
-        if c.vip.route_tables.is_empty() && c.vip.route_table_tag.is_none() {
-            problems.push(format!("{ck}.vip: set route_tables and/or route_table_tag"));
-        }
-        for rt in &c.vip.route_tables {
-            if !rt.starts_with("rtb-") {
-                problems.push(format!("{ck}.vip.route_tables: {rt:?} is not a route table id (rtb-…)"));
+        match &c.vip {
+            VipConfig::RouteTable(rt) => {
+                check_route_table_vip(&ck, rt, &mut problems);
+                if cfg.ec2.is_none() {
+                    problems.push(format!(
+                        "ec2: missing: {ck}.vip (kind route-table) moves its route through the EC2 API"
+                    ));
+                }
             }
-        }
-        if let Some(tag) = &c.vip.route_table_tag {
-            if tag.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
-                problems.push(format!("{ck}.vip.route_table_tag: {tag:?} must be key=value"));
-            }
-        }
-        let vip = c.vip.address;
-        if vip.is_unspecified() || vip.is_loopback() || vip.is_broadcast() || vip.is_multicast() {
-            problems.push(format!("{ck}.vip.address: {vip} cannot be a floating IP"));
         }
         resolve_credentials(&format!("{ck}.admin"), &mut c.admin, &mut problems);
         resolve_credentials(&format!("{ck}.replication"), &mut c.replication, &mut problems);
@@ -363,5 +325,64 @@ fn check_backup(b: &super::BackupConfig, problems: &mut Vec<String>) {
             "backup.timeout: {} s is outside 10 s ..= 7 days",
             b.timeout.as_secs()
         ));
+    }
+}
+
+fn check_route_table_vip(ck: &str, rt: &RouteTableVipConfig, problems: &mut Vec<String>) {
+    if rt.route_tables.is_empty() && rt.route_table_tag.is_none() {
+        problems.push(format!("{ck}.vip: set route_tables and/or route_table_tag"));
+    }
+    for t in &rt.route_tables {
+        if !t.starts_with("rtb-") {
+            problems.push(format!("{ck}.vip.route_tables: {t:?} is not a route table id (rtb-…)"));
+        }
+    }
+    if let Some(tag) = &rt.route_table_tag {
+        if tag.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
+            problems.push(format!("{ck}.vip.route_table_tag: {tag:?} must be key=value"));
+        }
+    }
+    let vip = rt.address;
+    if vip.is_unspecified() || vip.is_loopback() || vip.is_broadcast() || vip.is_multicast() {
+        problems.push(format!("{ck}.vip.address: {vip} cannot be a floating IP"));
+    }
+}
+
+fn check_ec2(ec2: &mut Ec2Config, problems: &mut Vec<String>) {
+    if ec2.region.is_empty() {
+        problems.push("ec2.region: must not be empty".into());
+    }
+    if let Some(ep) = &ec2.endpoint {
+        if !(ep.starts_with("http://") || ep.starts_with("https://")) {
+            problems.push(format!("ec2.endpoint: {ep:?} must start with http:// or https://"));
+        }
+    }
+    match (
+        &ec2.access_key_id,
+        &ec2.secret_access_key_env,
+        &ec2.secret_access_key_file,
+    ) {
+        (None, None, None) => {}
+        (None, _, _) => problems.push("ec2.access_key_id: required with secret_access_key_env / _file".into()),
+        (Some(_), env, file) => {
+            let r = SecretRef {
+                env: env.as_deref(),
+                file: file.as_deref(),
+                keys: ("secret_access_key_env", "secret_access_key_file"),
+            };
+            match r.resolve() {
+                Ok(s) => ec2.secret_access_key_value = Some(s),
+                Err(e) => problems.push(format!("ec2: {e}")),
+            }
+        }
+    }
+    if ec2.call_timeout < Duration::from_millis(50) || ec2.call_timeout > Duration::from_secs(30) {
+        problems.push(format!(
+            "ec2.call_timeout: {} ms is outside 50 ms ..= 30 s",
+            ec2.call_timeout.as_millis()
+        ));
+    }
+    if ec2.max_attempts == 0 || ec2.max_attempts > 10 {
+        problems.push("ec2.max_attempts: must be 1 ..= 10".into());
     }
 }

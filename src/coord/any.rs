@@ -7,7 +7,7 @@ use super::zk::ZkStore;
 
 use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::{Config, NodeConfig};
-use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SharedState, Versioned};
+use crate::model::{ActionEntry, BackupMeta, FailoverRecord, ManagerInfo, SharedState, Versioned};
 use serde::Serialize;
 
 /// One of the stores.
@@ -107,6 +107,20 @@ impl RecordStore for AnyStore {
         match self {
             AnyStore::File(s) => s.record(cluster, id).await,
             AnyStore::Zk(s) => s.record(cluster, id).await,
+        }
+    }
+
+    async fn save_action(&self, entry: &ActionEntry) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.save_action(entry).await,
+            AnyStore::Zk(s) => s.save_action(entry).await,
+        }
+    }
+
+    async fn actions(&self, cluster: &str, limit: usize) -> Result<Vec<ActionEntry>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.actions(cluster, limit).await,
+            AnyStore::Zk(s) => s.actions(cluster, limit).await,
         }
     }
 }

@@ -126,7 +126,10 @@ pub async fn check<S: Store>(s: &S, cluster: &str) {
         [b2.id.clone(), b1.id.clone()]
     );
     s.delete_backup(cluster, &b1.id).await.expect("delete");
-    assert_eq!(bids(s.backups(cluster).await.expect("backups")), std::slice::from_ref(&b2.id));
+    assert_eq!(
+        bids(s.backups(cluster).await.expect("backups")),
+        std::slice::from_ref(&b2.id)
+    );
 
     // node registry: a registration replaces an earlier one of the same node
     let mut n = NodeConfig {

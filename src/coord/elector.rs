@@ -49,6 +49,12 @@ pub trait Leadership: Send + Sync {
 
     /// Re-check with the coordinator that this manager still leads `cluster` in `term`.
     fn confirm(&self, cluster: &str, term: i64) -> impl Future<Output = Result<(), LeadError>> + Send;
+
+    /// Give up every lead held (clean shutdown), so standbys take over at once instead of
+    /// after the session timeout.
+    fn resign_all(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// A manager without a coordinator: it always leads (run only one).
@@ -114,9 +120,8 @@ impl<C: Coordinator> Elected<C> {
         let _ = self.rx.changed().await;
     }
 
-    /// Give up every lead held (clean shutdown), so standbys take over at once instead of
-    /// after the session timeout.
-    pub async fn resign_all(&self) {
+    /// Resign every lead this session holds.
+    async fn resign(&self) {
         let clusters: Vec<String> = self.rx.borrow().keys().cloned().collect();
         let session = self.coord.session().0;
         for c in clusters {
@@ -159,6 +164,10 @@ impl<C: Coordinator> Leadership for Elected<C> {
             Ok(None) => Err(LeadError::Vacant),
             Err(e) => Err(LeadError::Unavailable(e)),
         }
+    }
+
+    async fn resign_all(&self) {
+        self.resign().await
     }
 }
 

@@ -7,7 +7,7 @@ use super::lead::{Coordinator, Lease, Watch};
 
 use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::NodeConfig;
-use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
+use crate::model::{ActionEntry, BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +20,7 @@ pub struct Data {
     next_id: i64,
     states: BTreeMap<String, (SharedState, u64)>,
     records: BTreeMap<String, FailoverRecord>,
+    actions: BTreeMap<String, ActionEntry>,
     backups: BTreeMap<String, BackupMeta>,
     nodes: BTreeMap<(String, String), NodeConfig>,
     leaders: BTreeMap<String, Lease>,
@@ -178,6 +179,33 @@ impl RecordStore for FakeCoord {
 
     async fn record(&self, cluster: &str, id: &str) -> Result<Option<FailoverRecord>, StoreError> {
         self.op(|d, _| d.records.get(id).filter(|r| r.cluster == cluster).cloned())
+    }
+
+    async fn save_action(&self, entry: &ActionEntry) -> Result<(), StoreError> {
+        self.op(|d, _| {
+            d.actions.insert(entry.id.clone(), entry.clone());
+            let mine: Vec<String> = d
+                .actions
+                .values()
+                .filter(|a| a.cluster == entry.cluster)
+                .map(|a| a.id.clone())
+                .collect();
+            for old in mine.iter().take(mine.len().saturating_sub(super::MAX_ACTIONS)) {
+                d.actions.remove(old);
+            }
+        })
+    }
+
+    async fn actions(&self, cluster: &str, limit: usize) -> Result<Vec<ActionEntry>, StoreError> {
+        self.op(|d, _| {
+            d.actions
+                .values()
+                .rev()
+                .filter(|a| a.cluster == cluster)
+                .take(limit)
+                .cloned()
+                .collect()
+        })
     }
 }
 

@@ -10,7 +10,7 @@
 
 use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::NodeConfig;
-use crate::model::{BackupMeta, FailoverRecord, SharedState, Versioned};
+use crate::model::{ActionEntry, BackupMeta, FailoverRecord, SharedState, Versioned};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -163,6 +163,29 @@ impl RecordStore for FileStore {
             Err(e) => Err(io("cannot read", &p, e)),
             Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| io("corrupt", &p, e)),
         }
+    }
+
+    async fn save_action(&self, entry: &ActionEntry) -> Result<(), StoreError> {
+        self.write_one(&entry.cluster, "actions", &entry.id, entry)?;
+        // ids sort by time: drop the oldest beyond the bound
+        let d = self.cluster_dir(&entry.cluster)?.join("actions");
+        let mut names: Vec<_> = std::fs::read_dir(&d)
+            .map_err(|e| io("cannot list", &d, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("json"))
+            .collect();
+        names.sort();
+        for old in names.iter().take(names.len().saturating_sub(super::MAX_ACTIONS)) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
+    }
+
+    async fn actions(&self, cluster: &str, limit: usize) -> Result<Vec<ActionEntry>, StoreError> {
+        let mut out: Vec<ActionEntry> = self.read_all(cluster, "actions")?;
+        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.truncate(limit);
+        Ok(out)
     }
 }
 

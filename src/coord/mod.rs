@@ -21,7 +21,7 @@ mod tests;
 pub mod zk;
 
 use crate::config::NodeConfig;
-use crate::model::{BackupMeta, FailoverRecord, SharedState, Versioned};
+use crate::model::{ActionEntry, BackupMeta, FailoverRecord, SharedState, Versioned};
 use std::future::Future;
 
 /// Why the store could not do what was asked.
@@ -94,7 +94,18 @@ pub trait RecordStore: Send + Sync {
         cluster: &str,
         id: &str,
     ) -> impl Future<Output = Result<Option<FailoverRecord>, StoreError>> + Send;
+
+    /// Keep an action entry; only the newest [`MAX_ACTIONS`] of a cluster are kept.
+    fn save_action(&self, entry: &ActionEntry) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The newest `limit` action entries of a cluster, newest first.
+    fn actions(&self, cluster: &str, limit: usize)
+        -> impl Future<Output = Result<Vec<ActionEntry>, StoreError>> + Send;
 }
+
+/// Action entries kept per cluster: older ones are dropped when a new one is saved (a fence
+/// that keeps failing writes one every few seconds).
+pub const MAX_ACTIONS: usize = 200;
 
 /// The backup catalogue: only usable (complete) backups are ever catalogued.
 pub trait BackupCatalogue: Send + Sync {

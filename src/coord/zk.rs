@@ -19,7 +19,7 @@ use super::lead::{Coordinator, Lease, Watch};
 
 use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::{NodeConfig, ZookeeperConfig};
-use crate::model::{BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
+use crate::model::{ActionEntry, BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -484,6 +484,37 @@ impl RecordStore for ZkStore {
             Err(zk::Error::NoNode) => Ok(None),
             Err(e) => Err(zk_err("get", &path, e)),
         }
+    }
+
+    async fn save_action(&self, entry: &ActionEntry) -> Result<(), StoreError> {
+        let dir = format!("{}/actions", self.cluster_path(&entry.cluster));
+        let path = format!("{dir}/{}", entry.id);
+        let bytes = serde_json::to_vec(entry).map_err(|e| StoreError::Refused(e.to_string()))?;
+        self.ensure(&dir).await?;
+        let c = self.connected()?;
+        let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        match self.timed("create", &path, c.create(&path, &bytes, &opts)).await? {
+            Ok(_) | Err(zk::Error::NodeExists) => {}
+            Err(e) => return Err(zk_err("create", &path, e)),
+        }
+        // ids sort by time: drop the oldest beyond the bound
+        let mut names = match self.timed("list", &dir, c.list_children(&dir)).await? {
+            Ok(n) => n,
+            Err(e) => return Err(zk_err("list", &dir, e)),
+        };
+        names.sort();
+        for old in names.iter().take(names.len().saturating_sub(super::MAX_ACTIONS)) {
+            let p = format!("{dir}/{old}");
+            let _ = self.timed("delete", &p, c.delete(&p, None)).await;
+        }
+        Ok(())
+    }
+
+    async fn actions(&self, cluster: &str, limit: usize) -> Result<Vec<ActionEntry>, StoreError> {
+        let dir = format!("{}/actions", self.cluster_path(cluster));
+        let mut out: Vec<ActionEntry> = self.read_children(&dir, Some(limit)).await?;
+        out.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(out)
     }
 }
 

@@ -18,17 +18,24 @@ pub use diagnosis::{ClusterState, Diagnosis, Lost, NodeIssue};
 
 use crate::config::Timing;
 use crate::topology::{IoThread, NodeObservation, Snapshot};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The recent snapshots of one cluster, oldest first, bounded — and what the detector keeps
-/// for longer than that window: what the master may have acknowledged.
+/// for longer than that window, so that a round can be replayed from data: what the master
+/// may have acknowledged, the nodes seen with errant transactions, since when the master
+/// has been dead.
 #[derive(Debug, Clone)]
 pub struct History {
     snapshots: VecDeque<Arc<Snapshot>>,
     capacity: usize,
     acked: Option<Acknowledged>,
+    /// Nodes with errant transactions, as last judged while the master was healthy (they
+    /// cannot be judged without a master).
+    errant: BTreeSet<String>,
+    /// When the current actionable state (a dead master) was first seen.
+    actionable_since: Option<SystemTime>,
 }
 
 impl History {
@@ -42,7 +49,43 @@ impl History {
             snapshots: VecDeque::with_capacity(capacity),
             capacity,
             acked: None,
+            errant: BTreeSet::new(),
+            actionable_since: None,
         }
+    }
+
+    /// Take in one round and diagnose it (the master of record is `record`): the usual way
+    /// in, which keeps the detector's memory up to date. `None` without snapshots.
+    pub fn observe(&mut self, s: Arc<Snapshot>, timing: &Timing, record: Option<&str>) -> Option<Diagnosis> {
+        let wall = s.wall;
+        self.push(s, record);
+        let d = self.diagnose(timing, record)?;
+        if d.state.is_actionable() {
+            self.actionable_since.get_or_insert(wall);
+        } else {
+            self.actionable_since = None;
+        }
+        if matches!(d.state, ClusterState::Healthy { .. }) {
+            self.errant = d
+                .issues
+                .iter()
+                .filter_map(|i| match i {
+                    NodeIssue::ErrantTransactions { node, .. } => Some(node.clone()),
+                    _ => None,
+                })
+                .collect();
+        }
+        Some(d)
+    }
+
+    /// Nodes seen with errant transactions while the master was up.
+    pub fn errant(&self) -> &BTreeSet<String> {
+        &self.errant
+    }
+
+    /// When the master was first seen dead, while it still is.
+    pub fn actionable_since(&self) -> Option<SystemTime> {
+        self.actionable_since
     }
 
     /// Add the newest snapshot, dropping the oldest beyond capacity; `record` is the master

@@ -19,13 +19,11 @@ use crate::coord::{RecordStore, StoreError};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{Candidates, Status, StepKind};
-use crate::mysql::MysqlAdmin;
+use crate::mysql::{MysqlAdmin, OpError};
 use crate::topology::Snapshot;
-use crate::vip::{move_vip, RouteTables};
+use crate::vip::{Vip, VipError};
 use futures_util::future::join_all;
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::Ipv4Addr;
 
 /// Why a guarded step may not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +54,24 @@ pub enum GuardError {
     },
 }
 
+/// Why a step of a failover did not do what it should.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The guard refused: this manager may not act (any more).
+    #[error("not acting: {0}")]
+    Guard(#[from] GuardError),
+    /// A database node refused or did not answer.
+    #[error(transparent)]
+    Mysql(#[from] OpError),
+    /// The VIP did not move (or not verifiably).
+    #[error(transparent)]
+    Vip(#[from] VipError),
+    /// The plan cannot be carried out as it is (a node missing from the snapshot, a wait
+    /// that ran out).
+    #[error("{0}")]
+    Plan(String),
+}
+
 /// Checked immediately before every mutating step: does this manager still hold the right
 /// to act, at the epoch it started from?
 pub trait Guard: Send + Sync {
@@ -83,19 +99,15 @@ pub(super) enum NotPromoted {
 }
 
 /// Everything a failover acts on.
-pub struct Edges<'a, A, R, G> {
+pub struct Edges<'a, A, V, G> {
     /// The cluster.
     pub cluster: &'a ClusterConfig,
     /// Step timeouts.
     pub timeouts: &'a FailoverConfig,
     /// MySQL admin.
     pub admin: &'a A,
-    /// Route tables.
-    pub routes: &'a R,
-    /// The VIP's route tables.
-    pub tables: &'a [String],
-    /// ENI per node.
-    pub enis: &'a BTreeMap<String, String>,
+    /// The floating IP.
+    pub vip: &'a V,
     /// Leadership / epoch check.
     pub guard: &'a G,
 }
@@ -104,13 +116,21 @@ fn received(snapshot: &Snapshot, node: &str) -> Option<Gtids> {
     snapshot.node(node).and_then(|n| n.ok()).map(|s| s.received())
 }
 
-impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
+impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
     pub(super) fn node(&self, name: &str) -> Option<&NodeConfig> {
         self.cluster.node(name)
     }
 
-    pub(super) fn vip(&self) -> Ipv4Addr {
-        self.cluster.vip.address
+    /// `call` on a node, guarded immediately before it: a manager that lost the lead (paused
+    /// past its session, cut off) changes nothing.
+    async fn guarded<T>(&self, what: &str, call: impl Future<Output = Result<T, OpError>>) -> Result<T, StepError> {
+        self.guard.may_act(what).await?;
+        Ok(call.await?)
+    }
+
+    /// The VIP's address, for step names.
+    pub(super) fn vip_address(&self) -> String {
+        self.cluster.vip.address()
     }
 
     /// Let `cand` apply everything it received — first from `donor` if that one received more.
@@ -119,46 +139,41 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         snapshot: &Snapshot,
         cand: &NodeConfig,
         donor: Option<&NodeConfig>,
-    ) -> Result<String, String> {
+    ) -> Result<String, StepError> {
         let limit = self.timeouts.catch_up_timeout;
-        let Some(mut target) = received(snapshot, &cand.name) else {
-            return Err(format!("{} is not in the snapshot", cand.name));
-        };
+        let missing = |n: &str| StepError::Plan(format!("{n} is not in the snapshot"));
+        let mut target = received(snapshot, &cand.name).ok_or_else(|| missing(&cand.name))?;
         if let Some(d) = donor {
-            let Some(donor_received) = received(snapshot, &d.name) else {
-                return Err(format!("{} is not in the snapshot", d.name));
-            };
+            let donor_received = received(snapshot, &d.name).ok_or_else(|| missing(&d.name))?;
             // the donor serves from its binlog: it must first apply its own relay log
-            match self.admin.wait_applied(d, &donor_received, limit).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(format!(
-                        "donor {} did not apply {donor_received} within {limit:?}",
-                        d.name
-                    ))
-                }
-                Err(e) => return Err(e.to_string()),
+            if !self.admin.wait_applied(d, &donor_received, limit).await? {
+                return Err(StepError::Plan(format!(
+                    "donor {} did not apply {donor_received} within {limit:?}",
+                    d.name
+                )));
             }
+            self.guard.may_act("repoint the candidate to its donor").await?;
             self.admin
                 .replicate_from(cand, d, StartFrom::ReplicaPosition, limit)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             target = donor_received;
         }
         if target.is_empty() {
             return Ok(format!("{} has nothing to apply", cand.name));
         }
-        match self.admin.wait_applied(cand, &target, limit).await {
-            Ok(true) => Ok(format!(
-                "{} applied everything up to {target}{}",
-                cand.name,
-                donor
-                    .map(|d| format!(" (caught up from {})", d.name))
-                    .unwrap_or_default()
-            )),
-            Ok(false) => Err(format!("{} did not apply {target} within {limit:?}", cand.name)),
-            Err(e) => Err(e.to_string()),
+        if !self.admin.wait_applied(cand, &target, limit).await? {
+            return Err(StepError::Plan(format!(
+                "{} did not apply {target} within {limit:?}",
+                cand.name
+            )));
         }
+        Ok(format!(
+            "{} applied everything up to {target}{}",
+            cand.name,
+            donor
+                .map(|d| format!(" (caught up from {})", d.name))
+                .unwrap_or_default()
+        ))
     }
 
     /// Run the failover of `cand.old_master` to `cand.chosen`. Returns how it went; the caller
@@ -210,25 +225,24 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         // stops before the promotion, let them receive again.
         let (promoted_tx, promoted_rx) = tokio::sync::oneshot::channel::<()>();
         let side = async {
-            let stopped = join_all(
-                others
-                    .iter()
-                    .map(|o| async move { (self.admin.stop_receiving(o, self.timeouts.repoint_timeout).await, at()) }),
-            )
+            let stopped = join_all(others.iter().map(|o| async move {
+                let stop = self.admin.stop_receiving(o, self.timeouts.repoint_timeout);
+                (self.guarded("stop a replica receiving", stop).await, at())
+            }))
             .await;
             if promoted_rx.await.is_err() {
                 for o in &others {
-                    let _ = self.admin.start_replication(o, self.timeouts.repoint_timeout).await;
+                    let start = self.admin.start_replication(o, self.timeouts.repoint_timeout);
+                    let _ = self.guarded("let a replica receive again", start).await;
                 }
                 return (stopped, None);
             }
             let repointed = join_all(others.iter().map(|o| async move {
                 let began = at();
-                let r = self
-                    .admin
-                    .replicate_from(o, new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout)
-                    .await;
-                (r, began, at())
+                let repoint =
+                    self.admin
+                        .replicate_from(o, new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout);
+                (self.guarded("repoint a replica", repoint).await, began, at())
             }))
             .await;
             (stopped, Some(repointed))
@@ -236,7 +250,10 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
 
         // Main sequence: fence ‖ catch up → guard → promote → (VIP ‖ reset replication).
         let main = async {
-            let fence = async { (self.admin.fence(old, self.timeouts.fence_timeout).await, at()) };
+            let fence = async {
+                let f = self.admin.fence(old, self.timeouts.fence_timeout);
+                (self.guarded("fence the old master", f).await, at())
+            };
             let catch = async { (self.catch_up(snapshot, new, donor).await, at()) };
             let ((fenced, fence_end), (caught, catch_end)) = tokio::join!(fence, catch);
             match fenced {
@@ -259,7 +276,7 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             match caught {
                 Ok(detail) => rec.audit_at(catch_step, catch_end, Status::Ok, detail).await,
                 Err(e) => {
-                    rec.audit_at(catch_step, catch_end, Status::Failed, e).await;
+                    rec.audit_at(catch_step, catch_end, Status::Failed, e.to_string()).await;
                     return None;
                 }
             }
@@ -268,20 +285,26 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             }
             let _ = promoted_tx.send(());
             let vip_step = rec
-                .start(StepKind::MoveVip, format!("move VIP {} to {}", self.vip(), new.name))
+                .start(
+                    StepKind::MoveVip,
+                    format!("move VIP {} to {}", self.vip_address(), new.name),
+                )
                 .await;
             let detach_step = rec
                 .start(StepKind::Reset, format!("reset replication on {}", new.name))
                 .await;
             let vip = async { (self.move_vip_to(new).await, at()) };
-            let detach = async { (self.admin.detach(new, self.timeouts.promote_timeout).await, at()) };
+            let detach = async {
+                let d = self.admin.detach(new, self.timeouts.promote_timeout);
+                (self.guarded("reset replication on the new master", d).await, at())
+            };
             let ((vip_result, vip_end), (detached, detach_end)) = tokio::join!(vip, detach);
             let mut degraded = false;
             match vip_result {
                 Ok(d) => rec.audit_at(vip_step, vip_end, Status::Ok, d).await,
                 Err(e) => {
                     degraded = true;
-                    rec.audit_at(vip_step, vip_end, Status::Degraded, e).await;
+                    rec.audit_at(vip_step, vip_end, Status::Degraded, e.to_string()).await;
                 }
             }
             match detached {
@@ -401,7 +424,10 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         let clock = rec.clock();
         let at = || clock.elapsed().as_millis() as u64;
         let vip_step = rec
-            .start(StepKind::MoveVip, format!("move VIP {} to {}", self.vip(), new.name))
+            .start(
+                StepKind::MoveVip,
+                format!("move VIP {} to {}", self.vip_address(), new.name),
+            )
             .await;
         let detach_step = rec
             .start(StepKind::Reset, format!("reset replication on {}", new.name))
@@ -413,9 +439,10 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
                     .await,
             );
         }
-        let vip = async { (self.move_vip_to(new).await, at()) };
+        let vip = async { (self.move_vip_to(new).await.map_err(|e| e.to_string()), at()) };
         let detach = async {
-            let r = self.admin.detach(new, self.timeouts.promote_timeout).await;
+            let d = self.admin.detach(new, self.timeouts.promote_timeout);
+            let r = self.guarded("reset replication on the new master", d).await;
             (
                 r.map(|()| "replication stopped and reset".to_string())
                     .map_err(|e| e.to_string()),
@@ -423,10 +450,8 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
             )
         };
         let repointed = join_all(repoint.iter().map(|(o, from)| async move {
-            let r = self
-                .admin
-                .replicate_from(o, new, *from, self.timeouts.repoint_timeout)
-                .await;
+            let call = self.admin.replicate_from(o, new, *from, self.timeouts.repoint_timeout);
+            let r = self.guarded("repoint a replica", call).await;
             let detail = format!("{} replicates from {} (GTID)", o.name, new.name);
             (r.map(|()| detail).map_err(|e| e.to_string()), at())
         }));
@@ -448,42 +473,9 @@ impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
         (status, vip_at)
     }
 
-    /// Point the VIP at `new`'s ENI in every route table, verified.
-    async fn move_vip_to(&self, new: &NodeConfig) -> Result<String, String> {
-        self.guard
-            .may_act("move VIP")
-            .await
-            .map_err(|why| format!("not moving the VIP: {why}"))?;
-        let eni = self
-            .enis
-            .get(&new.name)
-            .ok_or_else(|| format!("no ENI known for {}", new.name))?;
-        let report = move_vip(
-            self.routes,
-            self.tables,
-            self.vip(),
-            eni,
-            self.timeouts.vip_rounds,
-            self.timeouts.vip_retry_pause,
-        )
-        .await;
-        if report.verified {
-            Ok(format!(
-                "{} route tables → {eni}, verified ({} write rounds)",
-                self.tables.len(),
-                report.rounds
-            ))
-        } else {
-            let errors: Vec<String> = report
-                .tables
-                .iter()
-                .filter_map(|(t, r)| r.as_ref().err().map(|e| format!("{t}: {e}")))
-                .collect();
-            Err(format!(
-                "route tables not pointing at {eni} after {} rounds: {}; errors: {errors:?}",
-                report.rounds,
-                report.wrong.join(", ")
-            ))
-        }
+    /// Point the VIP at `new`, verified.
+    async fn move_vip_to(&self, new: &NodeConfig) -> Result<String, StepError> {
+        self.guard.may_act("move VIP").await?;
+        Ok(self.vip.point_at(&new.name).await?.detail)
     }
 }

@@ -13,5 +13,5 @@ mod tests;
 pub use candidate::{choose, excluded};
 #[cfg(test)]
 pub use execute::Alone;
-pub use execute::{Edges, Guard, GuardError};
+pub use execute::{Edges, Guard, GuardError, StepError};
 pub use record::Recorder;

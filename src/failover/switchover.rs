@@ -25,9 +25,9 @@ use crate::flavor::StartFrom;
 use crate::model::{Status, StepKind};
 use crate::mysql::MysqlAdmin;
 use crate::topology::Snapshot;
-use crate::vip::RouteTables;
+use crate::vip::Vip;
 
-impl<A: MysqlAdmin, R: RouteTables, G: Guard> Edges<'_, A, R, G> {
+impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
     /// Run `plan`. Returns how it went (the caller commits the new master and closes the
     /// record); the record carries the write pause.
     pub async fn switchover<S: RecordStore>(

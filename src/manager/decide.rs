@@ -7,7 +7,7 @@ use crate::detect::{Acknowledged, ClusterState, Diagnosis, NodeIssue};
 use crate::failover::lossless::{self, Loss};
 use crate::failover::{choose, excluded};
 use crate::flavor::StartFrom;
-use crate::model::{Candidates, SemiSyncPolicy, SharedState, VipView};
+use crate::model::{Candidates, SemiSyncPolicy, SharedState, VipState};
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -24,8 +24,8 @@ pub struct Situation<'a> {
     pub shared: &'a SharedState,
     /// Now, in Unix milliseconds.
     pub now_ms: u64,
-    /// The route tables, when known.
-    pub vip: Option<&'a VipView>,
+    /// Where the VIP leads, when known.
+    pub vip: Option<&'a VipState>,
     /// Nodes seen with errant transactions while the master was up.
     pub errant: &'a BTreeSet<String>,
     /// What the master may have acknowledged, as this manager saw it.
@@ -108,14 +108,12 @@ pub enum Decision {
         /// the node
         node: String,
     },
-    /// Point the VIP at the master in the route tables that do not.
+    /// Point the VIP at the master: some part of it leads elsewhere.
     MoveVip {
         /// the master
         master: String,
-        /// its ENI
-        eni: String,
-        /// tables pointing elsewhere
-        tables: Vec<String>,
+        /// the parts (route tables, …) that do not lead to it
+        wrong: Vec<String>,
     },
     /// Set the master's semi-sync to the lossless policy.
     SemiSync {
@@ -186,8 +184,8 @@ impl fmt::Display for Decision {
                 "{node} needs a rebuild: it has transactions the master has not ({errant}); it will not be rejoined (`myha bootstrap --rebuild --node {node}`)"
             ),
             Decision::Rebuilt { node } => write!(f, "{node} replicates from the master again: no longer marked for rebuild"),
-            Decision::MoveVip { master, eni, tables } => {
-                write!(f, "route tables {} do not send the VIP to master {master}: pointing them at {eni}", tables.join(", "))
+            Decision::MoveVip { master, wrong } => {
+                write!(f, "the VIP does not lead to master {master} ({}): pointing it at {master}", wrong.join(", "))
             }
             Decision::Adopt { master, previous } => match previous {
                 Some(p) => write!(f, "{master} is the writable master now (was {p}): recording it"),
@@ -362,20 +360,12 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
         }
     }
     if let Some(vip) = s.vip {
-        if let Some(eni) = vip.enis.get(master) {
-            let wrong: Vec<String> = vip
-                .targets
-                .iter()
-                .filter(|(_, t)| t.as_deref() != Some(eni.as_str()))
-                .map(|(t, _)| t.clone())
-                .collect();
-            if !wrong.is_empty() {
-                return Decision::MoveVip {
-                    master: master.to_string(),
-                    eni: eni.clone(),
-                    tables: wrong,
-                };
-            }
+        let wrong = vip.not_at(master);
+        if !wrong.is_empty() {
+            return Decision::MoveVip {
+                master: master.to_string(),
+                wrong,
+            };
         }
     }
     Decision::Nothing { why }

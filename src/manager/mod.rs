@@ -1,81 +1,73 @@
 //! The manager service: one control loop per cluster ([`cluster::ClusterLoop`]) deciding with
-//! the pure [`decide::decide`]; with ZooKeeper, an elector decides which manager acts on
-//! which cluster.
+//! the pure [`decide::decide`] and acting through [`act`]; with ZooKeeper, an elector decides
+//! which manager acts on which cluster.
+//!
+//! [`run`] takes its edges as a parameter — per cluster the MySQL admin edge and the VIP, the
+//! coordinator's store, leadership — and a bound listener, so tests start whole managers
+//! in-process against fakes (`tests/manager.rs`); [`edges`] builds the real ones from the
+//! configuration.
 
+pub mod act;
 pub mod chaos;
 pub mod cluster;
 pub mod decide;
+pub mod edges;
 pub mod guard;
 pub mod recover;
 #[cfg(test)]
 mod tests;
 
-use crate::api::{ApiState, ServeError, SessionProbe};
+use crate::api::{ApiState, SessionProbe};
 use crate::config::Config;
-use crate::coord::elector::{Elector, ElectorTiming, Leadership, Solo};
-use crate::coord::file::FileStore;
-use crate::coord::zk::ZkStore;
+use crate::coord::elector::Leadership;
 use crate::coord::Store;
 use crate::metrics::Metrics;
-use crate::model::{timestamp, ManagerInfo};
-use crate::mysql::client::MysqlClient;
-use crate::probe::Prober;
-use crate::vip::ec2::Ec2RouteTables;
-use cluster::ClusterLoop;
+use crate::mysql::MysqlAdmin;
+use crate::vip::Vip;
+use cluster::{ClusterLoop, LoopParts};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::SystemTime;
+use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 
-/// Run the manager until `shutdown` resolves. Fails only at start (the API cannot listen).
-pub async fn run(
+/// A task the edges need running beside the loops (the elector).
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What a manager runs on.
+pub struct Edges<A, V, S, L> {
+    /// Per cluster, by name: the MySQL admin edge of its nodes and its floating IP.
+    pub clusters: BTreeMap<String, (A, V)>,
+    /// The coordinator's store.
+    pub store: Arc<S>,
+    /// Leadership.
+    pub lead: L,
+    /// The coordinator session's state, for the API's health.
+    pub session: SessionProbe,
+    /// Tasks to run beside the loops, ended with them.
+    pub tasks: Vec<Task>,
+}
+
+/// Run the manager until `shutdown` resolves, serving the API on `listener`.
+pub async fn run<A, V, S, L>(
     cfg: Config,
     manager_id: String,
+    edges: Edges<A, V, S, L>,
+    listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
+) where
+    A: MysqlAdmin + 'static,
+    V: Vip + 'static,
+    S: Store + 'static,
+    L: Leadership + Clone + 'static,
+{
     if let Some(chaos) = chaos::pause_step() {
         warn!(
             "{}={chaos}: this manager pauses before its first {chaos} (drills only)",
             chaos::PAUSE_BEFORE
         );
     }
-    let Some(zk_cfg) = cfg.zookeeper.clone() else {
-        info!(state_dir = %cfg.manager.state_dir.display(), "no [zookeeper]: manager {manager_id} acts alone (run only one); state and failover records are kept on local disk");
-        let store = Arc::new(FileStore::new(cfg.manager.state_dir.clone()));
-        return loops(&cfg, &manager_id, store, Solo, Arc::new(|| None), shutdown).await;
-    };
-    let store = Arc::new(ZkStore::new(&zk_cfg));
-    let me = ManagerInfo {
-        id: manager_id.clone(),
-        address: cfg.manager.http_listen.to_string(),
-        since: timestamp(SystemTime::now()),
-    };
-    let clusters = cfg.clusters.iter().map(|c| c.name.clone()).collect();
-    let (elector, elected) = Elector::new(store.clone(), me, clusters, ElectorTiming::from_config(&zk_cfg));
-    info!(
-        zookeeper = %zk_cfg.connect,
-        root = %zk_cfg.root,
-        "manager {manager_id}: leadership, state and failover records in ZooKeeper (session timeout {:?})",
-        zk_cfg.session_timeout
-    );
-    let election = tokio::spawn(elector.run());
-    let e = elected.clone();
-    let session: SessionProbe = Arc::new(move || Some(e.session()));
-    let r = loops(&cfg, &manager_id, store, elected.clone(), session, shutdown).await;
-    election.abort();
-    elected.resign_all().await;
-    r
-}
-
-async fn loops<S: Store + 'static, L: Leadership + Clone + 'static>(
-    cfg: &Config,
-    manager_id: &str,
-    store: Arc<S>,
-    lead: L,
-    session: SessionProbe,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::new());
     let mut views = BTreeMap::new();
     let mut txs = BTreeMap::new();
@@ -86,44 +78,52 @@ async fn loops<S: Store + 'static, L: Leadership + Clone + 'static>(
         txs.insert(c.name.clone(), tx);
     }
     let api = ApiState {
-        manager: manager_id.to_string(),
+        manager: manager_id.clone(),
         clusters: Arc::new(views),
-        store: store.clone(),
+        store: edges.store.clone(),
         metrics: metrics.clone(),
         token: cfg.api.as_ref().map(|a| a.token.clone()),
-        session,
+        session: edges.session.clone(),
         max_replica_lag: cfg.timing.max_replica_lag,
         max_switchover_lag: cfg.failover.switchover_max_lag,
         lossless: cfg.failover.lossless,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = crate::api::bind(cfg.manager.http_listen, crate::api::router(api), async {
-        let _ = stop_rx.await;
-    })
-    .await?;
-    info!(listen = %cfg.manager.http_listen, "HTTP API listening");
     let mut tasks = tokio::task::JoinSet::new();
+    let app = crate::api::router(api);
     tasks.spawn(async move {
-        if let Err(e) = server.await {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        });
+        if let Err(e) = served.await {
             error!("HTTP API stopped: {e}");
         }
     });
-    let routes = Ec2RouteTables::new(&cfg.ec2).await;
+    for t in edges.tasks {
+        tasks.spawn(t);
+    }
+    let Edges {
+        mut clusters,
+        store,
+        lead,
+        ..
+    } = edges;
     for c in &cfg.clusters {
-        let cluster = Arc::new(c.clone());
-        let client = MysqlClient::new(&cluster, cfg.timing.probe_timeout);
-        let prober = Prober::new(cluster.clone(), client, cfg.timing.clone());
-        let lp = ClusterLoop::new(
-            cluster.clone(),
-            cfg.timing.clone(),
-            cfg.failover.clone(),
-            manager_id.to_string(),
-            prober,
-            routes.clone(),
-            store.clone(),
-            lead.clone(),
-        );
-        let lp = lp.with_backup_schedule(cfg.backup.as_ref());
+        let Some((admin, vip)) = clusters.remove(&c.name) else {
+            error!(cluster = %c.name, "no edges for this cluster: not watching it");
+            continue;
+        };
+        let lp = ClusterLoop::new(LoopParts {
+            cluster: Arc::new(c.clone()),
+            timing: cfg.timing.clone(),
+            failover: cfg.failover.clone(),
+            manager_id: manager_id.clone(),
+            admin,
+            vip,
+            store: store.clone(),
+            lead: lead.clone(),
+        })
+        .with_backup_schedule(cfg.backup.as_ref());
         let lp = match txs.remove(&c.name) {
             Some(tx) => lp.with_outputs(tx, metrics.clone()),
             None => lp,
@@ -137,5 +137,5 @@ async fn loops<S: Store + 'static, L: Leadership + Clone + 'static>(
     }
     let _ = stop_tx.send(());
     tasks.shutdown().await;
-    Ok(())
+    lead.resign_all().await;
 }

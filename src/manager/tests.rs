@@ -4,7 +4,7 @@ use super::decide::*;
 use crate::config::{ClusterConfig, Timing};
 use crate::detect::History;
 use crate::flavor::StartFrom;
-use crate::model::{Block, SemiSyncPolicy, SharedState, VipView};
+use crate::model::{Block, SemiSyncPolicy, SharedState, VipState};
 use crate::testkit::*;
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;
@@ -15,7 +15,7 @@ struct World {
     cluster: ClusterConfig,
     history: Vec<Snapshot>,
     shared: SharedState,
-    vip: Option<VipView>,
+    vip: Option<VipState>,
     now_ms: u64,
     policy: Option<SemiSyncPolicy>,
 }
@@ -222,30 +222,25 @@ fn a_rebuilt_node_is_unmarked() {
 #[test]
 fn a_vip_route_elsewhere_is_moved_to_the_master() {
     let mut w = healthy(replica("db2", replica_of("db1")), replica("db3", replica_of("db1")));
-    w.vip = Some(VipView {
-        targets: [
-            ("rtb-a".to_string(), Some("eni-db1".to_string())),
-            ("rtb-b".to_string(), Some("eni-db2".to_string())),
-        ]
-        .into(),
-        enis: [("db1", "eni-db1"), ("db2", "eni-db2"), ("db3", "eni-db3")]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .into(),
-    });
+    let parts = |b: &str| {
+        [("rtb-a", Some("db1")), ("rtb-b", Some(b))]
+            .map(|(t, n)| (t.to_string(), n.map(str::to_string)))
+            .into()
+    };
+    w.vip = Some(VipState::from_parts(parts("db2"), serde_json::Value::Null));
     let d = w.decide();
     assert_eq!(
         d,
         Decision::MoveVip {
             master: "db1".into(),
-            eni: "eni-db1".into(),
-            tables: vec!["rtb-b".into()]
+            wrong: vec!["rtb-b".into()]
         }
     );
-    w.vip
-        .as_mut()
-        .unwrap()
-        .targets
-        .insert("rtb-b".into(), Some("eni-db1".into()));
+    assert_eq!(
+        d.to_string(),
+        "the VIP does not lead to master db1 (rtb-b): pointing it at db1"
+    );
+    w.vip = Some(VipState::from_parts(parts("db1"), serde_json::Value::Null));
     assert_eq!(
         w.decide(),
         Decision::Nothing {

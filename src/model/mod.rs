@@ -3,6 +3,7 @@
 //! backup store) and every piece of logic, and imports nothing of myha but the GTID algebra
 //! and the topology of a probe round.
 
+pub mod action;
 pub mod backup;
 pub mod candidates;
 pub mod flavor;
@@ -13,6 +14,7 @@ pub mod state;
 pub mod time;
 pub mod vip;
 
+pub use action::{ActionEntry, ActionKind};
 pub use backup::BackupMeta;
 pub use candidates::{Candidates, Ranked, Rejected};
 pub use flavor::Flavor;
@@ -21,4 +23,4 @@ pub use policy::SemiSyncPolicy;
 pub use record::{FailoverRecord, Kind, Status, Step, StepKind};
 pub use state::{Action, BackupRequest, Block, Refused, Request, SharedState, Versioned};
 pub use time::{id_time, timestamp, unix_ms};
-pub use vip::VipView;
+pub use vip::VipState;

@@ -4,7 +4,8 @@
 //! takes seconds of backoff, far too long on the failover path. Throttling
 //! (`RequestLimitExceeded`) and 5xx are retried by the SDK's standard retry strategy.
 
-use super::{NodeInterface, Pointed, RouteTables, VipError};
+use super::route_table::{NodeInterface, Pointed, RouteTables};
+use super::VipError;
 use crate::config::Ec2Config;
 use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;

@@ -1,7 +1,11 @@
 //! move_vip and check against a fake EC2 that fails on command.
 
-use super::*;
+use super::route_table::*;
+use super::VipError;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Default)]
 struct FakeEc2 {

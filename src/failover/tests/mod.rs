@@ -7,11 +7,10 @@ use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{FailoverRecord, SemiSyncPolicy, Status, Step};
 use crate::mysql::{Fenced, MysqlAdmin, OpError};
+use crate::testkit::vip::FakeVip;
 use crate::testkit::*;
 use crate::topology::{NodeState, ProbeFailure, Snapshot};
-use crate::vip::{NodeInterface, Pointed, RouteTables, VipError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -208,47 +207,6 @@ impl MysqlAdmin for Script {
 }
 
 #[derive(Default)]
-struct Routes {
-    targets: Mutex<BTreeMap<String, Option<String>>>,
-    fail: bool,
-}
-
-impl Routes {
-    /// Every route table written, and pointing at `eni`.
-    fn all_point_at(&self, eni: &str) -> bool {
-        let t = self.targets.lock().unwrap();
-        !t.is_empty() && t.values().all(|t| t.as_deref() == Some(eni))
-    }
-}
-
-impl RouteTables for Routes {
-    async fn discover(&self, ids: &[String], _: Option<&str>) -> Result<Vec<String>, VipError> {
-        Ok(ids.to_vec())
-    }
-    async fn interfaces(&self, _: &[(String, String, Option<String>)]) -> Result<Vec<NodeInterface>, VipError> {
-        panic!("unexpected interfaces lookup")
-    }
-    async fn targets(&self, tables: &[String], _: Ipv4Addr) -> Result<BTreeMap<String, Option<String>>, VipError> {
-        let t = self.targets.lock().unwrap();
-        Ok(tables
-            .iter()
-            .map(|x| (x.clone(), t.get(x).cloned().flatten()))
-            .collect())
-    }
-    async fn point(&self, table: &str, _: Ipv4Addr, eni: &str) -> Result<Pointed, VipError> {
-        if self.fail {
-            return Err(VipError::Transport {
-                op: "ReplaceRoute",
-                target: table.into(),
-                message: "timed out".into(),
-            });
-        }
-        self.targets.lock().unwrap().insert(table.into(), Some(eni.into()));
-        Ok(Pointed::Replaced)
-    }
-}
-
-#[derive(Default)]
 struct Sink(Mutex<Vec<FailoverRecord>>);
 
 impl RecordStore for Sink {
@@ -261,6 +219,12 @@ impl RecordStore for Sink {
     }
     async fn record(&self, _: &str, id: &str) -> Result<Option<FailoverRecord>, crate::coord::StoreError> {
         Ok(self.0.lock().unwrap().iter().rev().find(|r| r.id == id).cloned())
+    }
+    async fn save_action(&self, _: &crate::model::ActionEntry) -> Result<(), crate::coord::StoreError> {
+        panic!("a failover writes records, not action entries")
+    }
+    async fn actions(&self, _: &str, _: usize) -> Result<Vec<crate::model::ActionEntry>, crate::coord::StoreError> {
+        Ok(Vec::new())
     }
 }
 
@@ -277,7 +241,7 @@ impl Guard for Refuse {
 
 async fn run<G: Guard>(
     admin: &Script,
-    routes: &Routes,
+    routes: &FakeVip,
     guard: &G,
     snap: &Snapshot,
     c: &crate::config::ClusterConfig,
@@ -294,12 +258,10 @@ async fn run<G: Guard>(
     rec.rec
 }
 
-/// Step limits, an ENI per node ("eni-<node>") and two route tables, for `cluster`.
+/// Step limits for `cluster`.
 struct Rig<'c> {
     cluster: &'c crate::config::ClusterConfig,
     timeouts: FailoverConfig,
-    enis: BTreeMap<String, String>,
-    tables: Vec<String>,
 }
 
 impl<'c> Rig<'c> {
@@ -307,28 +269,20 @@ impl<'c> Rig<'c> {
         Rig {
             cluster,
             timeouts: FailoverConfig::default(),
-            enis: cluster
-                .nodes
-                .iter()
-                .map(|n| (n.name.clone(), format!("eni-{}", n.name)))
-                .collect(),
-            tables: vec!["rtb-a".to_string(), "rtb-b".to_string()],
         }
     }
 
     fn edges<'a, G: Guard>(
         &'a self,
         admin: &'a Script,
-        routes: &'a Routes,
+        vip: &'a FakeVip,
         guard: &'a G,
-    ) -> Edges<'a, Script, Routes, G> {
+    ) -> Edges<'a, Script, FakeVip, G> {
         Edges {
             cluster: self.cluster,
             timeouts: &self.timeouts,
             admin,
-            routes,
-            tables: &self.tables,
-            enis: &self.enis,
+            vip,
             guard,
         }
     }
@@ -343,7 +297,7 @@ fn completing_script() -> Script {
 }
 
 /// Finish a failover whose promotion of db2 another manager did.
-async fn complete<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> FailoverRecord {
+async fn complete<G: Guard>(admin: &Script, routes: &FakeVip, guard: &G) -> FailoverRecord {
     let c = cluster(&["db1", "db2", "db3"]);
     let rig = Rig::new(&c);
     let edges = rig.edges(admin, routes, guard);
@@ -358,20 +312,18 @@ async fn complete<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> Failo
 #[tokio::test(start_paused = true)]
 async fn completing_a_promoted_failover_moves_the_vip_and_repoints_without_promoting_again() {
     let admin = completing_script();
-    let routes = Routes::default();
+    let routes = FakeVip::at(None);
     let r = complete(&admin, &routes, &Alone).await;
     assert_eq!(r.status, Status::Ok, "{r:#?}");
     assert_eq!(step(&r, "repoint db3 to db2").status, Status::Ok);
     assert_eq!(step(&r, "reset replication on db2").status, Status::Ok);
-    let targets = routes.targets.lock().unwrap();
-    assert_eq!(targets.len(), 2);
-    assert!(targets.values().all(|t| t.as_deref() == Some("eni-db2")));
+    assert!(routes.all_at("db2"));
 }
 
 #[tokio::test(start_paused = true)]
 async fn completing_without_the_lead_leaves_the_routes_alone() {
     let admin = completing_script();
-    let routes = Routes::default();
+    let routes = FakeVip::at(None);
     let r = complete(&admin, &routes, &Refuse).await;
     assert_eq!(r.status, Status::Degraded);
     assert!(
@@ -380,7 +332,7 @@ async fn completing_without_the_lead_leaves_the_routes_alone() {
             .contains("leadership lost before move VIP"),
         "{r:#?}"
     );
-    assert!(routes.targets.lock().unwrap().is_empty());
+    assert!(routes.untouched());
 }
 
 fn step<'a>(r: &'a FailoverRecord, name: &str) -> &'a Step {
@@ -408,7 +360,7 @@ async fn a_dead_master_is_replaced_without_waiting_for_stuck_receivers() {
         .expect("promote db2", Ok(true))
         .expect("detach db2", Ok(true))
         .expect("repoint db3->db2 ReplicaPosition", Ok(true));
-    let routes = Routes::default();
+    let routes = FakeVip::at(None);
     let r = run(&admin, &routes, &Alone, &snap, &c).await;
     assert_eq!(r.status, Status::Ok, "{r:#?}");
     assert_eq!(r.new_master.as_deref(), Some("db2"));
@@ -420,7 +372,7 @@ async fn a_dead_master_is_replaced_without_waiting_for_stuck_receivers() {
     assert!(admin.index("promote db2") < admin.index("repoint db3->db2 ReplicaPosition"));
     assert!(admin.index("stop-io db3") < admin.index("repoint db3->db2 ReplicaPosition"));
     assert_eq!(step(&r, "fence db1").status, Status::Degraded);
-    assert!(routes.all_point_at("eni-db2"));
+    assert!(routes.all_at("db2"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -431,7 +383,7 @@ async fn a_candidate_that_cannot_catch_up_is_not_promoted_and_replicas_resume() 
         .expect("wait db2 0-1-150", Ok(false))
         .expect("stop-io db3", Ok(true))
         .expect("start db3", Ok(true));
-    let routes = Routes::default();
+    let routes = FakeVip::at(None);
     let r = run(&admin, &routes, &Alone, &three("0-1-150", "0-1-150"), &c).await;
     assert_eq!(r.status, Status::Failed);
     assert_eq!(r.new_master, None);
@@ -440,7 +392,7 @@ async fn a_candidate_that_cannot_catch_up_is_not_promoted_and_replicas_resume() 
         "{r:#?}"
     );
     assert!(admin.calls().contains(&"start db3".to_string()));
-    assert!(routes.targets.lock().unwrap().is_empty(), "the VIP must not move");
+    assert!(routes.untouched(), "the VIP must not move");
 }
 
 #[tokio::test(start_paused = true)]
@@ -451,7 +403,7 @@ async fn a_manager_that_lost_the_right_to_act_does_not_promote() {
         .expect("wait db2 0-1-150", Ok(true))
         .expect("stop-io db3", Ok(true))
         .expect("start db3", Ok(true));
-    let r = run(&admin, &Routes::default(), &Refuse, &three("0-1-150", "0-1-150"), &c).await;
+    let r = run(&admin, &FakeVip::at(None), &Refuse, &three("0-1-150", "0-1-150"), &c).await;
     assert_eq!(r.status, Status::Failed);
     assert_eq!(
         step(&r, "promote db2").detail,
@@ -470,14 +422,12 @@ async fn a_route_table_that_will_not_move_leaves_a_degraded_failover() {
         .expect("promote db2", Ok(true))
         .expect("detach db2", Ok(true))
         .expect("repoint db3->db2 ReplicaPosition", Ok(true));
-    let routes = Routes {
-        fail: true,
-        ..Routes::default()
-    };
+    let routes = FakeVip::at(None);
+    *routes.fail.lock().unwrap() = true;
     let r = run(&admin, &routes, &Alone, &three("0-1-150", "0-1-150"), &c).await;
     assert_eq!(r.status, Status::Degraded);
     assert_eq!(r.new_master.as_deref(), Some("db2"));
-    assert!(r.errors.iter().any(|e| e.contains("rtb-a")), "{:?}", r.errors);
+    assert!(r.errors.iter().any(|e| e.contains("rt-a")), "{:?}", r.errors);
 }
 
 #[tokio::test(start_paused = true)]
@@ -493,7 +443,7 @@ async fn a_behind_candidate_catches_up_from_the_donor_first() {
         .expect("promote db2", Ok(true))
         .expect("detach db2", Ok(true))
         .expect("repoint db3->db2 ReplicaPosition", Ok(true));
-    let r = run(&admin, &Routes::default(), &Alone, &three("0-1-150", "0-1-160"), &c).await;
+    let r = run(&admin, &FakeVip::at(None), &Alone, &three("0-1-150", "0-1-160"), &c).await;
     assert_eq!(r.status, Status::Ok, "{r:#?}");
     assert_eq!(
         step(&r, "catch up db2").detail,

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::failover::admit::SwitchoverPlan;
+use crate::testkit::vip::FakeVip;
 
 fn healthy() -> Snapshot {
     snapshot(vec![
@@ -12,7 +13,7 @@ fn healthy() -> Snapshot {
     ])
 }
 
-async fn run<G: Guard>(admin: &Script, routes: &Routes, guard: &G) -> FailoverRecord {
+async fn run<G: Guard>(admin: &Script, routes: &FakeVip, guard: &G) -> FailoverRecord {
     let c = cluster(&["db1", "db2", "db3"]);
     let rig = Rig::new(&c);
     let edges = rig.edges(admin, routes, guard);
@@ -36,7 +37,7 @@ async fn the_target_is_promoted_only_after_applying_what_the_fenced_master_wrote
         .expect("detach db2", Ok(true))
         .expect("repoint db1->db2 OwnPosition", Ok(true))
         .expect("repoint db3->db2 ReplicaPosition", Ok(true));
-    let routes = Routes::default();
+    let routes = FakeVip::at(None);
     let r = run(&admin, &routes, &Alone).await;
     assert_eq!(r.status, Status::Ok, "{r:#?}");
     assert!(admin.index("fence db1") < admin.index("wait db2 0-1-200"));
@@ -49,7 +50,7 @@ async fn the_target_is_promoted_only_after_applying_what_the_fenced_master_wrote
     assert_eq!(r.gtids["db1 (written)"], "0-1-200");
     assert_eq!(step(&r, "repoint db1 to db2").status, Status::Ok);
     assert!(r.write_pause_ms.is_some(), "{r:#?}");
-    assert!(routes.all_point_at("eni-db2"));
+    assert!(routes.all_at("db2"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -58,12 +59,12 @@ async fn a_target_that_does_not_catch_up_gives_the_old_master_its_writes_back() 
         .expect("fence db1", Ok(true))
         .expect("wait db2 0-1-200", Ok(false))
         .expect("read_only db1 false", Ok(true));
-    let routes = Routes::default();
+    let routes = FakeVip::at(None);
     let r = run(&admin, &routes, &Alone).await;
     assert_eq!(r.status, Status::Failed);
     assert_eq!(step(&r, "roll back: db1 writable again").status, Status::Ok);
     assert!(!admin.calls().iter().any(|c| c.starts_with("promote")));
-    assert!(routes.targets.lock().unwrap().is_empty(), "the VIP must not move");
+    assert!(routes.untouched(), "the VIP must not move");
     assert_eq!(r.write_pause_ms, None);
 }
 
@@ -83,7 +84,7 @@ async fn a_half_done_promotion_is_undone_on_both_sides() {
         .expect("read_only db2 true", Ok(true))
         .expect("start db2", Ok(true))
         .expect("read_only db1 false", Ok(true));
-    let r = run(&admin, &Routes::default(), &Alone).await;
+    let r = run(&admin, &FakeVip::at(None), &Alone).await;
     assert_eq!(r.status, Status::Failed);
     assert!(admin.index("read_only db2 true") < admin.index("read_only db1 false"));
 }
@@ -93,7 +94,7 @@ async fn a_manager_that_lost_the_lead_leaves_the_fence_to_the_new_leader() {
     let admin = Script::default()
         .expect("fence db1", Ok(true))
         .expect("wait db2 0-1-200", Ok(true));
-    let r = run(&admin, &Routes::default(), &Refuse).await;
+    let r = run(&admin, &FakeVip::at(None), &Refuse).await;
     assert_eq!(r.status, Status::Failed);
     assert!(
         step(&r, "promote db2")

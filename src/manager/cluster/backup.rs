@@ -8,10 +8,11 @@ use super::ClusterLoop;
 use crate::backup::source;
 use crate::coord::elector::Leadership;
 use crate::coord::{self, Store};
+use crate::failover::Guard;
 use crate::model::{id_time, timestamp, unix_ms, BackupRequest};
 use crate::mysql::MysqlAdmin;
 use crate::topology::Snapshot;
-use crate::vip::RouteTables;
+use crate::vip::Vip;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -19,18 +20,18 @@ use tracing::{info, warn};
 /// How long an agent has to start a requested backup.
 const START_WITHIN: Duration = Duration::from_secs(600);
 
-impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
+impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
     /// On the leader: request a backup if one is due.
-    pub(super) async fn schedule_backup(&mut self, snap: &Snapshot) {
+    pub(super) async fn schedule_backup(&mut self, snap: &Snapshot, term: i64, epoch: u64) {
         let Some((every, allow_master)) = self.backup_every else {
             return;
         };
         // the catalogue is read now and then, not every round
         let check_every = (every / 10).clamp(Duration::from_secs(5), Duration::from_secs(60));
-        if self.last_backup_check.is_some_and(|t| t.elapsed() < check_every) {
+        if self.memory.last_backup_check.is_some_and(|t| t.elapsed() < check_every) {
             return;
         }
-        self.last_backup_check = Some(Instant::now());
+        self.memory.last_backup_check = Some(Instant::now());
         let now = SystemTime::now();
         let now_ms = unix_ms(now);
         if self.shared.backup.as_ref().is_some_and(|r| now_ms < r.expires_ms) {
@@ -63,6 +64,10 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
             expires_ms: now_ms + START_WITHIN.as_millis() as u64,
             started: false,
         };
+        if let Err(e) = self.guard(term, epoch).may_act("request a backup").await {
+            warn!(cluster = %self.name(), "not requesting a backup: {e}");
+            return;
+        }
         let r = coord::update(self.store.as_ref(), self.name(), |st| {
             if st.backup.as_ref().is_none_or(|b| now_ms >= b.expires_ms) {
                 st.backup = Some(req.clone());

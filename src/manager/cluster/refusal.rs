@@ -1,6 +1,7 @@
 //! A failover the lossless policy refuses: the leader waits for a node that has what would be
-//! lost, and once `[failover] lossless_wait` has passed records the refusal — a failed record
-//! naming the missing transactions — so the outage has a reason in the history, and raises
+//! lost, says so in the shared state (so any manager's API admits a forced manual failover),
+//! and once `[failover] lossless_wait` has passed records the refusal — a failed record
+//! naming the missing transactions — so the outage has a reason in the history; it raises
 //! `myha_failover_refused`. It keeps deciding every round: as soon as a failover loses
 //! nothing (a replica that has them returns), it runs.
 
@@ -8,11 +9,10 @@ use super::ClusterLoop;
 use crate::coord::elector::Leadership;
 use crate::coord::{self, Store};
 use crate::failover::lossless::Loss;
-use crate::failover::Guard;
-use crate::failover::Recorder;
+use crate::failover::{Guard, Recorder};
 use crate::model::{id_time, timestamp, Candidates, Kind, Refused, Status, StepKind};
 use crate::mysql::MysqlAdmin;
-use crate::vip::RouteTables;
+use crate::vip::Vip;
 use std::time::SystemTime;
 use tokio::time::Instant;
 use tracing::{error, warn};
@@ -26,34 +26,35 @@ pub(super) struct Refusing {
     recorded: bool,
 }
 
-impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
-    /// This round's failover is refused (`Some`) or not: keep count, say so in the shared
-    /// state (the leader, for every manager's API), and record it once.
-    pub(super) async fn refused(&mut self, refusal: Option<(&str, &Candidates, &Loss)>, term: Option<i64>) {
-        if let Some(m) = &self.metrics {
-            m.set_refused(self.name(), refusal.is_some());
+impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
+    /// This round's failover is refused (`Some`) or not: keep count, mark it in the shared
+    /// state, and record it once — the leader, in `term`, on the state at `epoch`.
+    pub(super) async fn refused(&mut self, refusal: Option<(&str, &Candidates, &Loss)>, term: Option<i64>, epoch: u64) {
+        if let Some(o) = &self.outputs {
+            o.metrics.set_refused(self.name(), refusal.is_some());
         }
-        let leads = term.is_some();
         if let Some(term) = term {
-            self.mark_refused(refusal.map(|(_, c, l)| (c.old_master.as_str(), l)), term)
+            self.mark_refused(refusal.map(|(_, c, l)| (c.old_master.as_str(), l)), term, epoch)
                 .await;
         }
         let Some((why, candidates, loss)) = refusal else {
-            self.refusing = None;
+            self.memory.refusing = None;
             return;
         };
-        let r = *self.refusing.get_or_insert(Refusing {
+        let r = *self.memory.refusing.get_or_insert(Refusing {
             since: Instant::now(),
             recorded: false,
         });
-        if r.recorded || !leads || r.since.elapsed() < self.failover.lossless_wait {
+        let Some(term) = term.filter(|_| !r.recorded && r.since.elapsed() >= self.failover.lossless_wait) else {
             return;
-        }
+        };
         let now = SystemTime::now();
-        let id = format!("{}-{}-{}", self.name(), id_time(now, false), candidates.old_master);
-        let mut rec = self.new_record(id, Kind::Automatic, why, &candidates.old_master, now);
+        let id = format!("{}-{}-{}", self.name(), id_time(now, true), candidates.old_master);
+        let guard = self.guard(term, epoch);
+        let act = self.act_with(&guard, term, epoch);
+        let mut rec = act.new_record(id, Kind::Automatic, why, &candidates.old_master, now);
         rec.candidates = Some(candidates.clone());
-        rec.detected_at = timestamp(self.actionable_since.unwrap_or(now));
+        rec.detected_at = timestamp(self.history.actionable_since().unwrap_or(now));
         let store = self.store.clone();
         let mut recorder = Recorder::new(rec, r.since, store.as_ref());
         let step = recorder.start(StepKind::Check, "lossless check").await;
@@ -64,11 +65,11 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         error!(cluster = %self.name(), "failover refused: {detail}");
         recorder.audit(step, Status::Failed, detail).await;
         recorder.finish(Status::Failed).await;
-        self.refusing = Some(Refusing { recorded: true, ..r });
+        self.memory.refusing = Some(Refusing { recorded: true, ..r });
     }
 
     /// Set (or clear) the refusal in the shared state when it differs from what is there.
-    async fn mark_refused(&mut self, refusal: Option<(&str, &Loss)>, term: i64) {
+    async fn mark_refused(&mut self, refusal: Option<(&str, &Loss)>, term: i64, epoch: u64) {
         let want = refusal.map(|(master, loss)| Refused {
             master: master.to_string(),
             missing: loss.missing.clone(),
@@ -83,7 +84,7 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         if same {
             return;
         }
-        if let Err(why) = self.guard(term).may_act("record the refusal").await {
+        if let Err(why) = self.guard(term, epoch).may_act("record the refusal").await {
             warn!(cluster = %self.name(), "not recording the refusal in the shared state: {why}");
             return;
         }

@@ -3,7 +3,9 @@
 //! Test support only (the `testkit` feature): panics on what a test got wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use crate::config::{ClusterConfig, Credentials, NodeConfig, Secret, VipConfig};
+pub mod vip;
+
+use crate::config::{ClusterConfig, Credentials, NodeConfig, RouteTableVipConfig, Secret, VipConfig};
 use crate::gtid::{Gtids, MariaDbGtids};
 use crate::model::Flavor;
 use crate::topology::{IoThread, NodeObservation, NodeState, ProbeFailure, ReplicaStatus, SemiSync, Snapshot};
@@ -146,11 +148,11 @@ pub fn cluster(names: &[&str]) -> ClusterConfig {
     ClusterConfig {
         name: "c1".into(),
         flavor: Flavor::MariaDb,
-        vip: VipConfig {
+        vip: VipConfig::RouteTable(RouteTableVipConfig {
             address: [10, 90, 0, 10].into(),
             route_tables: vec!["rtb-a".into(), "rtb-b".into()],
             route_table_tag: None,
-        },
+        }),
         admin: creds("myha"),
         replication: creds("repl"),
         nodes: names

@@ -4,19 +4,19 @@
 //! master of record that lags behind the promotion would let the detector take the new
 //! master for a stale one, or a returning old master for the master.
 
-use super::ClusterLoop;
-use crate::coord::elector::Leadership;
+use super::Act;
 use crate::coord::{self, Store, StoreError};
-use crate::failover::Recorder;
-use crate::model::{timestamp, unix_ms, Block, Kind, SharedState, Status, StepKind};
+use crate::failover::{Guard, GuardError, Recorder};
+use crate::model::{timestamp, unix_ms, Block, FailoverRecord, Kind, SharedState, Status, StepKind};
 use crate::mysql::MysqlAdmin;
-use crate::vip::RouteTables;
+use crate::vip::Vip;
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 use tracing::error;
 
 /// How a record ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Concluded {
+pub enum Concluded {
     /// Nothing was promoted: the record is closed as it ran.
     NotPromoted,
     /// The new master is the master of record; the record is closed.
@@ -27,6 +27,17 @@ pub(super) enum Concluded {
     /// Someone changed the master of record since the record started: ours lost. The node
     /// it promoted is not the master, and the detector treats it as a stale one.
     Superseded,
+}
+
+impl std::fmt::Display for Concluded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Concluded::NotPromoted => "nothing promoted (the record says why)",
+            Concluded::Committed => "the new master is the master of record",
+            Concluded::CommitPending => "promoted, not recorded yet: the record stays running and is committed again",
+            Concluded::Superseded => "promoted, but the master of record changed meanwhile: not recorded",
+        })
+    }
 }
 
 /// Why the commit did not happen.
@@ -48,12 +59,15 @@ enum CommitError {
     /// The store refused or could not be reached.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This manager may not act any more: the record is left running for the leader.
+    #[error(transparent)]
+    Guard(#[from] GuardError),
 }
 
-impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S, L> {
+impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
     /// Commit (when something was promoted) and close `rec`, which ran to `status` and
     /// started at `started`.
-    pub(super) async fn conclude<K: Store>(
+    pub async fn conclude<K: Store>(
         &self,
         rec: &mut Recorder<'_, K>,
         status: Status,
@@ -79,13 +93,18 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
                 Concluded::Committed
             }
             Err(e @ CommitError::StaleEpoch { .. }) => {
-                error!(cluster = %self.name(), failover = %rec.rec.id, "{new_master} was promoted but not recorded: {e}");
+                error!(cluster = %&self.cluster.name, failover = %rec.rec.id, "{new_master} was promoted but not recorded: {e}");
                 rec.audit(step, Status::Failed, e.to_string()).await;
                 rec.finish(Status::Failed).await;
                 Concluded::Superseded
             }
+            Err(CommitError::Guard(e)) => {
+                let detail = format!("{e}: the record stays running for the leader to settle");
+                rec.audit(step, Status::Skipped, detail).await;
+                return Concluded::CommitPending;
+            }
             Err(CommitError::Store(e)) => {
-                error!(cluster = %self.name(), failover = %rec.rec.id, error = %e, "{new_master} was promoted but the coordinator cannot record it yet: retrying next round");
+                error!(cluster = %&self.cluster.name, failover = %rec.rec.id, error = %e, "{new_master} was promoted but the coordinator cannot record it yet: retrying next round");
                 let detail = format!("cannot record the new master yet ({e}): the record stays running and the leader commits it next round");
                 rec.audit(step, Status::Failed, detail).await;
                 return Concluded::CommitPending;
@@ -96,25 +115,22 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
     }
 
     fn count<K: Store>(&self, rec: &Recorder<'_, K>) {
-        if let Some(m) = &self.metrics {
+        if let Some(m) = self.metrics {
             let r = &rec.rec;
             let kind = format!("{:?}", r.kind).to_lowercase();
             let status = format!("{:?}", r.status).to_lowercase();
-            m.observe_failover(self.name(), &kind, &status, r.total_ms.unwrap_or_default());
+            m.observe_failover(&self.cluster.name, &kind, &status, r.total_ms.unwrap_or_default());
         }
     }
 
     /// The compare-and-set itself: new master, next epoch, the VIP target if its move was
     /// verified, and — after an automatic failover — the anti-flap block.
-    async fn commit(
-        &self,
-        rec: &crate::model::FailoverRecord,
-        new_master: &str,
-        started: SystemTime,
-    ) -> Result<(), CommitError> {
+    async fn commit(&self, rec: &FailoverRecord, new_master: &str, started: SystemTime) -> Result<(), CommitError> {
         let vip_moved = rec.step_ok(StepKind::MoveVip);
         let block_until = started + self.failover.block_period;
-        coord::try_update(self.store.as_ref(), self.name(), |st: &mut SharedState| {
+        // a manager that lost the lead leaves the record running: its successor settles it
+        self.guard.may_act("record the new master").await?;
+        coord::try_update(self.store, &self.cluster.name, |st: &mut SharedState| {
             if st.last_failover.as_deref() == Some(rec.id.as_str()) && st.master.as_deref() == Some(new_master) {
                 return Err(CommitError::AlreadyDone);
             }
@@ -143,5 +159,36 @@ impl<A: MysqlAdmin, R: RouteTables, S: Store, L: Leadership> ClusterLoop<A, R, S
         })
         .await
         .map(|_| ())
+    }
+
+    /// A new, running record of this cluster, started now (the caller fills in the rest).
+    pub fn new_record(
+        &self,
+        id: String,
+        kind: Kind,
+        trigger: &str,
+        old_master: &str,
+        now: SystemTime,
+    ) -> FailoverRecord {
+        FailoverRecord {
+            id,
+            cluster: self.cluster.name.clone(),
+            kind,
+            trigger: trigger.to_string(),
+            manager: self.manager.to_string(),
+            old_master: old_master.to_string(),
+            new_master: None,
+            gtids: BTreeMap::new(),
+            candidates: None,
+            epoch: self.epoch,
+            detected_at: timestamp(now),
+            started_at: timestamp(now),
+            finished_at: None,
+            total_ms: None,
+            write_pause_ms: None,
+            steps: Vec::new(),
+            errors: Vec::new(),
+            status: Status::Running,
+        }
     }
 }
