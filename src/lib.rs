@@ -16,6 +16,8 @@
 //! - [`api`]: the HTTP API every manager serves.
 //! - [`metrics`]: the Prometheus metrics.
 //! - [`cli`]: the `myha` subcommands.
+//! - `sim` (feature `testkit`): the deterministic simulation of whole managers.
+//! - `testkit` (tests, feature `testkit`): fixture builders and small fakes.
 pub mod api;
 pub mod backup;
 pub mod cli;
@@ -30,6 +32,8 @@ pub mod metrics;
 pub mod model;
 pub mod mysql;
 pub mod probe;
+#[cfg(feature = "testkit")]
+pub mod sim;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod topology;

@@ -91,6 +91,7 @@ impl Watch {
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn detection_in_the_lab() {
     let lab = Lab::up();
     let cfg = config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/lab.toml")).expect("config/lab.toml");

@@ -12,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
-use std::time::SystemTime;
 use tracing::info;
 
 /// These endpoints take no parameters: an empty body or `{}`.
@@ -49,7 +48,7 @@ async fn change<S: Store>(
         "cluster": cluster,
         "done": what,
         "paused": s.paused,
-        "block": s.active_block(unix_ms(SystemTime::now())),
+        "block": s.active_block(unix_ms(crate::model::time::now())),
         "epoch": s.epoch,
     })))
 }

@@ -14,7 +14,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 type Params = Query<BTreeMap<String, String>>;
 
@@ -109,7 +109,7 @@ pub async fn cluster<S: Store>(
     only(&p, &[])?;
     let v = latest(&st, &cluster)?;
     let mut doc = snapshot_json(&v.snapshot, &v.diagnosis);
-    let now = unix_ms(SystemTime::now());
+    let now = unix_ms(crate::model::time::now());
     doc["decision"] = json!(v.decision);
     doc["standing"] = standing_json(&v.standing, &st.manager);
     doc["flavor"] = json!(v.config.flavor.to_string());

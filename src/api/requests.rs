@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::time::Instant;
 use tracing::info;
 
@@ -122,7 +122,7 @@ async fn submit<S: Store>(
     let unavailable =
         |e: StoreError| ApiError::Unavailable(format!("nothing changed: cannot read the cluster state: {e}"));
     let shared = st.store.load(cluster).await.map_err(unavailable)?.value;
-    let now = SystemTime::now();
+    let now = crate::model::time::now();
     let now_ms = unix_ms(now);
     busy(shared.request.as_ref(), now_ms)?;
     if let Some(r) = st.store.records(cluster, 1).await.map_err(unavailable)?.first() {

@@ -211,7 +211,10 @@ impl<C: Coordinator> Elector<C> {
             // must show at once, not when that request times out.
             let coord = self.coord.clone();
             let connected = coord.session().1 == SessionState::Connected;
+            // biased: polled in order, so a simulation replays (tokio draws the order at
+            // random otherwise, from a seed of its own)
             let wait = tokio::select! {
+                biased;
                 w = self.step() => w,
                 _ = until_not_connected(coord.as_ref()), if connected => continue,
             };
@@ -344,6 +347,7 @@ impl<C: Coordinator> Elector<C> {
                 }
             };
             tokio::select! {
+                biased;
                 _ = coord.session_changed(wake) => {}
                 _ = watches => {}
             }

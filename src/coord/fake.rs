@@ -27,6 +27,9 @@ pub struct Data {
     managers: BTreeMap<String, (ManagerInfo, i64)>,
     /// Refuse new sessions (no quorum).
     pub down: bool,
+    /// Hosts that cannot reach the ensemble (a partition): their calls fail, they cannot
+    /// make a session.
+    pub unreachable: std::collections::BTreeSet<String>,
     /// Conflicts to inject into the next saves (another writer got there first).
     pub inject_conflicts: u32,
 }
@@ -63,10 +66,40 @@ impl World {
 
     /// A manager's client, not yet connected.
     pub fn client(&self) -> FakeCoord {
+        self.client_on("")
+    }
+
+    /// The client of a manager on `host` (partitions are by host).
+    pub fn client_on(&self, host: &str) -> FakeCoord {
         FakeCoord {
             world: self.clone(),
             session: Arc::new(Mutex::new(0)),
+            host: host.to_string(),
         }
+    }
+
+    /// A session's state.
+    pub fn session_state(&self, session: i64) -> Option<SessionState> {
+        self.read(|d| d.sessions.get(&session).copied())
+    }
+
+    /// A cluster's shared state, as stored.
+    pub fn state(&self, cluster: &str) -> Option<SharedState> {
+        self.read(|d| d.states.get(cluster).map(|s| s.0.clone()))
+    }
+
+    /// A cluster's failover records, newest first.
+    pub fn records(&self, cluster: &str) -> Vec<FailoverRecord> {
+        self.read(|d| {
+            let mut v: Vec<FailoverRecord> = d.records.values().filter(|r| r.cluster == cluster).cloned().collect();
+            v.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+            v
+        })
+    }
+
+    /// A cluster's action entries, oldest first.
+    pub fn actions(&self, cluster: &str) -> Vec<ActionEntry> {
+        self.read(|d| d.actions.values().filter(|a| a.cluster == cluster).cloned().collect())
     }
 
     /// The session's connection drops (its ephemerals live on).
@@ -100,6 +133,7 @@ pub struct FakeCoord {
     /// The ensemble.
     pub world: World,
     session: Arc<Mutex<i64>>,
+    host: String,
 }
 
 impl FakeCoord {
@@ -110,8 +144,9 @@ impl FakeCoord {
     /// Run `f` on the data if this session is connected.
     fn op<T>(&self, f: impl FnOnce(&mut Data, i64) -> T) -> Result<T, StoreError> {
         let id = self.id();
+        let host = &self.host;
         self.world.with(|d| {
-            if d.sessions.get(&id) != Some(&SessionState::Connected) {
+            if d.sessions.get(&id) != Some(&SessionState::Connected) || d.unreachable.contains(host) {
                 return Err(StoreError::Unavailable("not connected".into()));
             }
             Ok(f(d, id))
@@ -270,8 +305,9 @@ impl Coordinator for FakeCoord {
     }
 
     async fn connect(&self) -> Result<(), StoreError> {
+        let host = &self.host;
         let id = self.world.with(|d| {
-            if d.down {
+            if d.down || d.unreachable.contains(host) {
                 return Err(StoreError::Unavailable("no quorum".into()));
             }
             d.next_id += 1;

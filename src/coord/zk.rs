@@ -298,7 +298,7 @@ impl Coordinator for ZkStore {
     async fn claim(&self, cluster: &str, me: &ManagerInfo) -> Result<Option<Lease>, StoreError> {
         self.ensure(&self.cluster_path(cluster)).await?;
         let mut info = me.clone();
-        info.since = crate::model::timestamp(std::time::SystemTime::now());
+        info.since = crate::model::timestamp(crate::model::time::now());
         let data = serde_json::to_vec(&info).map_err(|e| StoreError::Refused(e.to_string()))?;
         let c = self.connected()?;
         Ok(self

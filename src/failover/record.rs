@@ -5,7 +5,6 @@
 
 use crate::coord::RecordStore;
 use crate::model::{timestamp, FailoverRecord, Status, Step, StepKind};
-use std::time::SystemTime;
 use tokio::time::Instant;
 
 /// A record being written, with the clock its step offsets are measured on.
@@ -89,7 +88,7 @@ impl<'s, S: RecordStore> Recorder<'s, S> {
     pub async fn finish(&mut self, status: Status) {
         self.rec.status = status;
         self.rec.total_ms = Some(self.elapsed_ms());
-        self.rec.finished_at = Some(timestamp(SystemTime::now()));
+        self.rec.finished_at = Some(timestamp(crate::model::time::now()));
         tracing::info!(failover = %self.rec.id, "{}", self.rec);
         self.persist().await;
     }

@@ -15,7 +15,6 @@ use crate::vip::route_table::RouteTableVip;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::SystemTime;
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -62,14 +61,15 @@ pub async fn run_from_config(
             lead: Solo,
             session: Arc::new(|| None),
             tasks: Vec::new(),
+            outcomes: None,
         };
-        return run(cfg, manager_id, edges, listener, shutdown).await;
+        return run(cfg, manager_id, edges, Some(listener), shutdown).await;
     };
     let store = Arc::new(ZkStore::new(&zk_cfg));
     let me = ManagerInfo {
         id: manager_id.clone(),
         address: cfg.manager.http_listen.to_string(),
-        since: timestamp(SystemTime::now()),
+        since: timestamp(crate::model::time::now()),
     };
     let names = cfg.clusters.iter().map(|c| c.name.clone()).collect();
     let (elector, elected) = Elector::new(store.clone(), me, names, ElectorTiming::from_config(&zk_cfg));
@@ -88,6 +88,7 @@ pub async fn run_from_config(
         lead: elected,
         session,
         tasks,
+        outcomes: None,
     };
-    run(cfg, manager_id, edges, listener, shutdown).await;
+    run(cfg, manager_id, edges, Some(listener), shutdown).await;
 }

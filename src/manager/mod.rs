@@ -47,14 +47,17 @@ pub struct Edges<A, V, S, L> {
     pub session: SessionProbe,
     /// Tasks to run beside the loops, ended with them.
     pub tasks: Vec<Task>,
+    /// Where every round's outcome goes, as `<manager>: <cluster>: <sentence>` (tests; the
+    /// log has the decisions and the actions).
+    pub outcomes: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
-/// Run the manager until `shutdown` resolves, serving the API on `listener`.
+/// Run the manager until `shutdown` resolves, serving the API on `listener` (none: no API).
 pub async fn run<A, V, S, L>(
     cfg: Config,
     manager_id: String,
     edges: Edges<A, V, S, L>,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     A: MysqlAdmin + 'static,
@@ -90,15 +93,17 @@ pub async fn run<A, V, S, L>(
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut tasks = tokio::task::JoinSet::new();
-    let app = crate::api::router(api);
-    tasks.spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = stop_rx.await;
+    if let Some(listener) = listener {
+        let app = crate::api::router(api);
+        tasks.spawn(async move {
+            let served = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            });
+            if let Err(e) = served.await {
+                error!("HTTP API stopped: {e}");
+            }
         });
-        if let Err(e) = served.await {
-            error!("HTTP API stopped: {e}");
-        }
-    });
+    }
     for t in edges.tasks {
         tasks.spawn(t);
     }
@@ -106,6 +111,7 @@ pub async fn run<A, V, S, L>(
         mut clusters,
         store,
         lead,
+        outcomes,
         ..
     } = edges;
     for c in &cfg.clusters {
@@ -128,10 +134,15 @@ pub async fn run<A, V, S, L>(
             Some(tx) => lp.with_outputs(tx, metrics.clone()),
             None => lp,
         };
+        let lp = match &outcomes {
+            Some(o) => lp.with_outcomes(o.clone()),
+            None => lp,
+        };
         info!(cluster = %c.name, nodes = c.nodes.len(), "watching cluster every {:?}", cfg.timing.probe_interval);
         tasks.spawn(lp.run());
     }
     tokio::select! {
+        biased;
         _ = shutdown => info!("shutting down"),
         r = tasks.join_next() => warn!("a task ended: {r:?}"),
     }

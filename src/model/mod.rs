@@ -22,5 +22,5 @@ pub use lead::{ManagerInfo, SessionState, Standing};
 pub use policy::SemiSyncPolicy;
 pub use record::{FailoverRecord, Kind, Status, Step, StepKind};
 pub use state::{Action, BackupRequest, Block, Refused, Request, SharedState, Versioned};
-pub use time::{id_time, timestamp, unix_ms};
+pub use time::{id_time, now, timestamp, unix_ms};
 pub use vip::VipState;

@@ -7,7 +7,6 @@ use crate::mysql::MysqlAdmin;
 use crate::topology::{NodeObservation, ProbeFailure, Snapshot};
 use futures_util::future::join_all;
 use std::sync::Arc;
-use std::time::SystemTime;
 use tokio::time::{timeout, Instant, MissedTickBehavior};
 
 /// Probes one cluster's nodes.
@@ -43,7 +42,7 @@ impl<A: MysqlAdmin> Prober<A> {
     pub async fn round(&mut self) -> Snapshot {
         self.round += 1;
         let at = Instant::now();
-        let wall = SystemTime::now();
+        let wall = crate::model::time::now();
         // The admin bounds the whole probe by the probe timeout; this outer bound only guards
         // against an implementation that forgets to.
         let limit = self.timing.probe_timeout + self.timing.probe_timeout / 4;

@@ -33,7 +33,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
         snap: &Snapshot,
     ) -> Concluded {
         let started = Instant::now();
-        let now = SystemTime::now();
+        let now = crate::model::time::now();
         // to the millisecond: a second attempt within the same second is a record of its own
         let id = format!("{}-{}-{}", self.cluster.name, id_time(now, true), candidates.old_master);
         let mut rec = self.new_record(id, Kind::Automatic, why, &candidates.old_master, now);

@@ -152,5 +152,5 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
 
 /// Now, on both clocks: the wall clock for records, the monotonic one for durations.
 fn now() -> (SystemTime, Instant) {
-    (SystemTime::now(), Instant::now())
+    (crate::model::time::now(), Instant::now())
 }

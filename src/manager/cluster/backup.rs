@@ -13,7 +13,7 @@ use crate::model::{id_time, timestamp, unix_ms, BackupRequest};
 use crate::mysql::MysqlAdmin;
 use crate::topology::Snapshot;
 use crate::vip::Vip;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -32,7 +32,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             return;
         }
         self.memory.last_backup_check = Some(Instant::now());
-        let now = SystemTime::now();
+        let now = crate::model::time::now();
         let now_ms = unix_ms(now);
         if self.shared.backup.as_ref().is_some_and(|r| now_ms < r.expires_ms) {
             return;

@@ -126,6 +126,8 @@ pub struct ClusterLoop<A, V, S, L> {
     backup_every: Option<(Duration, bool)>,
     /// The drill hook's step (`MYHA_CHAOS_PAUSE_BEFORE`).
     chaos_pause: Option<String>,
+    /// Where each round's outcome is sent, when someone listens (tests).
+    outcomes: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
@@ -146,6 +148,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             outputs: None,
             backup_every: None,
             chaos_pause: chaos::pause_step(),
+            outcomes: None,
         }
     }
 
@@ -161,6 +164,12 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         self
     }
 
+    /// Send every round's outcome to `tx`, as `<manager>: <cluster>: <sentence>`.
+    pub fn with_outcomes(mut self, tx: tokio::sync::mpsc::UnboundedSender<String>) -> Self {
+        self.outcomes = Some(tx);
+        self
+    }
+
     fn name(&self) -> &str {
         &self.cluster.name
     }
@@ -172,7 +181,10 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            self.round().await;
+            let outcome = self.round().await;
+            if let Some(tx) = &self.outcomes {
+                let _ = tx.send(format!("{}: {}: {outcome}", self.manager_id, self.cluster.name));
+            }
         }
     }
 

@@ -102,7 +102,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             errant: self.history.errant().clone(),
             acked: self.history.acknowledged().cloned(),
             actionable_since: self.history.actionable_since(),
-            now_ms: unix_ms(SystemTime::now()),
+            now_ms: unix_ms(crate::model::time::now()),
         })
     }
 

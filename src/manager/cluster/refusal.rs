@@ -13,7 +13,6 @@ use crate::failover::{Guard, Recorder};
 use crate::model::{id_time, timestamp, Candidates, Kind, Refused, Status, StepKind};
 use crate::mysql::MysqlAdmin;
 use crate::vip::Vip;
-use std::time::SystemTime;
 use tokio::time::Instant;
 use tracing::{error, warn};
 
@@ -48,7 +47,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         let Some(term) = term.filter(|_| !r.recorded && r.since.elapsed() >= self.failover.lossless_wait) else {
             return;
         };
-        let now = SystemTime::now();
+        let now = crate::model::time::now();
         let id = format!("{}-{}-{}", self.name(), id_time(now, true), candidates.old_master);
         let guard = self.guard(term, epoch);
         let act = self.act_with(&guard, term, epoch);
@@ -74,7 +73,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             master: master.to_string(),
             missing: loss.missing.clone(),
             detail: loss.to_string(),
-            since: timestamp(SystemTime::now()),
+            since: timestamp(crate::model::time::now()),
         });
         let same = match (&self.shared.refused, &want) {
             (Some(a), Some(b)) => a.master == b.master && a.missing == b.missing,

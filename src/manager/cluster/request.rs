@@ -25,7 +25,7 @@ enum Plan {
 impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
     /// Handle the pending request, if it can run. `Some`: something was done this round.
     pub(super) async fn serve(&mut self, req: Request, obs: &Observed, term: i64) -> Option<Outcome> {
-        let now = SystemTime::now();
+        let now = crate::model::time::now();
         if req.started {
             // Only the leader starts requests and it clears them when done, so a started one
             // it did not just run was interrupted with an earlier leader; take-over settled

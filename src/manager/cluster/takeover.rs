@@ -11,7 +11,6 @@ use crate::manager::recover::{recover, Recovery};
 use crate::model::{FailoverRecord, Status, StepKind};
 use crate::mysql::MysqlAdmin;
 use crate::vip::Vip;
-use std::time::SystemTime;
 use tokio::time::Instant;
 use tracing::warn;
 
@@ -61,7 +60,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
     /// Settle one running record as [`recover`] judges it.
     async fn settle(&mut self, rec: FailoverRecord, term: i64, obs: &Observed) -> Settled {
         let plan = recover(&rec, &obs.snapshot);
-        let now = SystemTime::now();
+        let now = crate::model::time::now();
         let age = humantime::parse_rfc3339_weak(&rec.started_at)
             .ok()
             .and_then(|t| now.duration_since(t).ok())
