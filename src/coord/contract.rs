@@ -4,7 +4,7 @@
 
 use super::{Store, StoreError};
 use crate::config::NodeConfig;
-use crate::model::{BackupMeta, FailoverRecord, Kind, SharedState, Status};
+use crate::model::{ActionEntry, ActionKind, BackupMeta, FailoverRecord, Kind, SharedState, Status};
 use std::collections::BTreeMap;
 
 fn record(cluster: &str, id: &str, started_at: &str) -> FailoverRecord {
@@ -49,7 +49,15 @@ fn backup(cluster: &str, id: &str, started_at: &str) -> BackupMeta {
 
 /// Every promise of [`Store`], on a cluster the store has never seen. Panics with what broke.
 pub async fn check<S: Store>(s: &S, cluster: &str) {
-    // shared state: compare-and-set on the version read
+    state(s, cluster).await;
+    records(s, cluster).await;
+    actions(s, cluster).await;
+    catalogue(s, cluster).await;
+    registry(s, cluster).await;
+}
+
+/// Shared state: compare-and-set on the version read.
+async fn state<S: Store>(s: &S, cluster: &str) {
     let v0 = s.load(cluster).await.expect("load a cluster never written");
     assert_eq!(
         (v0.version, &v0.value),
@@ -72,8 +80,10 @@ pub async fn check<S: Store>(s: &S, cluster: &str) {
     let v2 = s.save(cluster, &st2, v1).await.expect("save on the current version");
     assert_ne!(v2, v1, "a save makes a new version");
     assert_eq!(s.load(cluster).await.expect("load").value.epoch, 2);
+}
 
-    // records: newest first, bounded; an unfinished one may be overwritten, a finished one not
+/// Records: newest first, bounded; an unfinished one may be overwritten, a finished one not.
+async fn records<S: Store>(s: &S, cluster: &str) {
     let mut r1 = record(
         cluster,
         &format!("{cluster}-20261201T100000Z-db1"),
@@ -112,8 +122,36 @@ pub async fn check<S: Store>(s: &S, cluster: &str) {
         other => panic!("overwriting a finished record must be refused: {other:?}"),
     }
     assert_eq!(s.record(cluster, "no-such-record").await.expect("record"), None);
+}
 
-    // backup catalogue: newest first, deletable
+/// Action entries: newest first, and only the newest [`super::MAX_ACTIONS`] kept.
+async fn actions<S: Store>(s: &S, cluster: &str) {
+    let entry = |i: usize| ActionEntry {
+        id: format!("{cluster}-20261201T10{:04}.000Z-fence-db1", i),
+        cluster: cluster.into(),
+        kind: ActionKind::Fence,
+        node: "db1".into(),
+        decision: "fencing db1".into(),
+        manager: "m1".into(),
+        term: 1,
+        epoch: 1,
+        at: "2026-12-01T10:00:00.000Z".into(),
+        duration_ms: 1,
+        status: Status::Ok,
+        detail: "read_only=ON".into(),
+    };
+    let n = super::MAX_ACTIONS + 2;
+    for i in 0..n {
+        s.save_action(&entry(i)).await.expect("save an action");
+    }
+    let got = s.actions(cluster, n).await.expect("actions");
+    assert_eq!(got.len(), super::MAX_ACTIONS, "only the newest are kept");
+    assert_eq!(got[0].id, entry(n - 1).id, "newest first");
+    assert_eq!(s.actions(cluster, 3).await.expect("actions").len(), 3, "limit");
+}
+
+/// The backup catalogue: newest first, deletable.
+async fn catalogue<S: Store>(s: &S, cluster: &str) {
     let (b1, b2) = (
         backup(cluster, &format!("{cluster}-b1"), "2026-12-01T10:00:00.000Z"),
         backup(cluster, &format!("{cluster}-b2"), "2026-12-01T11:00:00.000Z"),
@@ -130,8 +168,10 @@ pub async fn check<S: Store>(s: &S, cluster: &str) {
         bids(s.backups(cluster).await.expect("backups")),
         std::slice::from_ref(&b2.id)
     );
+}
 
-    // node registry: a registration replaces an earlier one of the same node
+/// The node registry: a registration replaces an earlier one of the same node.
+async fn registry<S: Store>(s: &S, cluster: &str) {
     let mut n = NodeConfig {
         name: "db9".into(),
         address: "10.0.0.9".into(),

@@ -305,32 +305,7 @@ impl<C: Coordinator> Elector<C> {
         let mut waits: Vec<Watch> = Vec::new();
         let mut wake = self.timing.tick;
         for cluster in self.clusters.clone() {
-            let standing = match self.coord.watch_leader(&cluster).await {
-                Ok((lease, watch)) => {
-                    waits.push(watch);
-                    match lease {
-                        Some(l) => standing_of(Some(&l), session),
-                        None => {
-                            let since = *self.vacant_since.entry(cluster.clone()).or_insert_with(Instant::now);
-                            let delay = claim_delay(&cluster, &self.me.id, &live, self.timing.grace);
-                            if since.elapsed() >= delay {
-                                match self.coord.claim(&cluster, &self.me).await {
-                                    Ok(l) => standing_of(l.as_ref(), session),
-                                    Err(e) => Standing::Degraded {
-                                        why: format!("cannot claim the lead: {e}"),
-                                    },
-                                }
-                            } else {
-                                wake = wake.min(delay - since.elapsed());
-                                Standing::Standby { leader: None }
-                            }
-                        }
-                    }
-                }
-                Err(e) => Standing::Degraded {
-                    why: format!("cannot read the leader: {e}"),
-                },
-            };
+            let standing = self.stand(&cluster, session, &live, &mut waits, &mut wake).await;
             if !matches!(standing, Standing::Standby { leader: None }) {
                 self.vacant_since.remove(&cluster);
             }
@@ -352,6 +327,48 @@ impl<C: Coordinator> Elector<C> {
                 _ = watches => {}
             }
         })
+    }
+}
+
+impl<C: Coordinator> Elector<C> {
+    /// This manager's standing on `cluster`: the lead as it is, or claimed when vacant and
+    /// this manager's turn has come (`live` managers rank for it). The leader node's watch
+    /// goes to `waits`; `wake` shrinks to when a claim becomes due.
+    async fn stand(
+        &mut self,
+        cluster: &str,
+        session: i64,
+        live: &[String],
+        waits: &mut Vec<Watch>,
+        wake: &mut Duration,
+    ) -> Standing {
+        let (lease, watch) = match self.coord.watch_leader(cluster).await {
+            Ok(found) => found,
+            Err(e) => {
+                return Standing::Degraded {
+                    why: format!("cannot read the leader: {e}"),
+                }
+            }
+        };
+        waits.push(watch);
+        if let Some(l) = lease {
+            return standing_of(Some(&l), session);
+        }
+        let since = *self
+            .vacant_since
+            .entry(cluster.to_string())
+            .or_insert_with(Instant::now);
+        let delay = claim_delay(cluster, &self.me.id, live, self.timing.grace);
+        if since.elapsed() < delay {
+            *wake = (*wake).min(delay - since.elapsed());
+            return Standing::Standby { leader: None };
+        }
+        match self.coord.claim(cluster, &self.me).await {
+            Ok(l) => standing_of(l.as_ref(), session),
+            Err(e) => Standing::Degraded {
+                why: format!("cannot claim the lead: {e}"),
+            },
+        }
     }
 }
 

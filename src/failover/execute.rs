@@ -24,6 +24,7 @@ use crate::topology::Snapshot;
 use crate::vip::{Vip, VipError};
 use futures_util::future::join_all;
 use std::future::Future;
+use tokio::time::Instant;
 
 /// Why a guarded step may not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +99,14 @@ pub(super) enum NotPromoted {
     Failed,
 }
 
+/// Who a failover moves: the old master, the candidate, its donor, the other replicas.
+struct Plan<'c> {
+    old: &'c NodeConfig,
+    new: &'c NodeConfig,
+    donor: Option<&'c NodeConfig>,
+    others: Vec<&'c NodeConfig>,
+}
+
 /// Everything a failover acts on.
 pub struct Edges<'a, A, V, G> {
     /// The cluster.
@@ -123,7 +132,11 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
 
     /// `call` on a node, guarded immediately before it: a manager that lost the lead (paused
     /// past its session, cut off) changes nothing.
-    async fn guarded<T>(&self, what: &str, call: impl Future<Output = Result<T, OpError>>) -> Result<T, StepError> {
+    pub(super) async fn guarded<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, OpError>>,
+    ) -> Result<T, StepError> {
         self.guard.may_act(what).await?;
         Ok(call.await?)
     }
@@ -192,135 +205,44 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         let Some(new) = self.node(new_name) else {
             return Status::Failed;
         };
-        let donor = cand.catch_up_from.as_deref().and_then(|d| self.node(d));
-        // the other replicas of the old master: repointed once the new master is up
-        let others: Vec<&NodeConfig> = snapshot
-            .nodes
-            .iter()
-            .filter(|n| n.name != new.name && n.name != old.name)
-            .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
-            .filter_map(|n| self.node(&n.name))
-            .collect();
-        let clock = rec.clock();
-        let at = || clock.elapsed().as_millis() as u64;
-
+        let plan = Plan {
+            old,
+            new,
+            donor: cand.catch_up_from.as_deref().and_then(|d| self.node(d)),
+            // the other replicas of the old master: repointed once the new master is up
+            others: snapshot
+                .nodes
+                .iter()
+                .filter(|n| n.name != new.name && n.name != old.name)
+                .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
+                .filter_map(|n| self.node(&n.name))
+                .collect(),
+        };
         // Steps are registered up front so the record shows the whole plan; their ends are
         // measured where they happen and audited after.
         let fence_step = rec.start(StepKind::Fence, format!("fence {}", old.name)).await;
         let catch_step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
         let mut stop_steps = Vec::new();
-        for o in &others {
-            stop_steps.push(
-                rec.start(
-                    StepKind::StopReceiving,
-                    format!("stop {} receiving from {}", o.name, old.name),
-                )
-                .await,
-            );
+        for o in &plan.others {
+            let name = format!("stop {} receiving from {}", o.name, old.name);
+            stop_steps.push(rec.start(StepKind::StopReceiving, name).await);
         }
-
-        // Side sequence, for the other replicas: detach their receivers from the dead master
-        // at once — with a stuck master that takes a second or two and must not be on the
-        // critical path — then, once the new master is up, repoint them; if the failover
-        // stops before the promotion, let them receive again.
+        let clock = rec.clock();
         let (promoted_tx, promoted_rx) = tokio::sync::oneshot::channel::<()>();
-        let side = async {
-            let stopped = join_all(others.iter().map(|o| async move {
-                let stop = self.admin.stop_receiving(o, self.timeouts.repoint_timeout);
-                (self.guarded("stop a replica receiving", stop).await, at())
-            }))
-            .await;
-            if promoted_rx.await.is_err() {
-                for o in &others {
-                    let start = self.admin.start_replication(o, self.timeouts.repoint_timeout);
-                    let _ = self.guarded("let a replica receive again", start).await;
-                }
-                return (stopped, None);
-            }
-            let repointed = join_all(others.iter().map(|o| async move {
-                let began = at();
-                let repoint =
-                    self.admin
-                        .replicate_from(o, new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout);
-                (self.guarded("repoint a replica", repoint).await, began, at())
-            }))
-            .await;
-            (stopped, Some(repointed))
-        };
-
-        // Main sequence: fence ‖ catch up → guard → promote → (VIP ‖ reset replication).
         let main = async {
-            let fence = async {
-                let f = self.admin.fence(old, self.timeouts.fence_timeout);
-                (self.guarded("fence the old master", f).await, at())
-            };
-            let catch = async { (self.catch_up(snapshot, new, donor).await, at()) };
-            let ((fenced, fence_end), (caught, catch_end)) = tokio::join!(fence, catch);
-            match fenced {
-                Ok(f) => {
-                    let detail = format!("read_only=ON, {} client sessions ended", f.sessions_killed);
-                    rec.audit_at(fence_step, fence_end, Status::Ok, detail).await;
-                }
-                // Expected for a dead master: the route move below is what cuts clients off,
-                // and the node's configuration makes it come back read-only.
-                Err(e) => {
-                    rec.audit_at(
-                        fence_step,
-                        fence_end,
-                        Status::Degraded,
-                        format!("best effort, not fenced: {e}"),
-                    )
-                    .await
-                }
-            }
-            match caught {
-                Ok(detail) => rec.audit_at(catch_step, catch_end, Status::Ok, detail).await,
-                Err(e) => {
-                    rec.audit_at(catch_step, catch_end, Status::Failed, e.to_string()).await;
-                    return None;
-                }
+            if !self
+                .fence_and_catch_up(rec, snapshot, &plan, (fence_step, catch_step))
+                .await
+            {
+                return None;
             }
             if self.promote(rec, new, "").await.is_err() {
                 return None;
             }
             let _ = promoted_tx.send(());
-            let vip_step = rec
-                .start(
-                    StepKind::MoveVip,
-                    format!("move VIP {} to {}", self.vip_address(), new.name),
-                )
-                .await;
-            let detach_step = rec
-                .start(StepKind::Reset, format!("reset replication on {}", new.name))
-                .await;
-            let vip = async { (self.move_vip_to(new).await, at()) };
-            let detach = async {
-                let d = self.admin.detach(new, self.timeouts.promote_timeout);
-                (self.guarded("reset replication on the new master", d).await, at())
-            };
-            let ((vip_result, vip_end), (detached, detach_end)) = tokio::join!(vip, detach);
-            let mut degraded = false;
-            match vip_result {
-                Ok(d) => rec.audit_at(vip_step, vip_end, Status::Ok, d).await,
-                Err(e) => {
-                    degraded = true;
-                    rec.audit_at(vip_step, vip_end, Status::Degraded, e.to_string()).await;
-                }
-            }
-            match detached {
-                Ok(()) => {
-                    rec.audit_at(detach_step, detach_end, Status::Ok, "replication stopped and reset")
-                        .await
-                }
-                Err(e) => {
-                    degraded = true;
-                    rec.audit_at(detach_step, detach_end, Status::Degraded, e.to_string())
-                        .await;
-                }
-            }
-            Some(degraded)
+            Some(self.vip_and_reset(rec, new).await)
         };
-
+        let side = self.side_sequence(&plan, clock, promoted_rx);
         let (outcome, (stopped, repointed)) = tokio::join!(main, side);
         let mut degraded = outcome.unwrap_or(false);
         for (step, (r, end)) in stop_steps.into_iter().zip(stopped) {
@@ -329,26 +251,18 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
                 Err(e) => rec.audit_at(step, end, Status::Degraded, e.to_string()).await,
             }
         }
-        if let Some(repointed) = repointed {
-            for (o, (r, began, end)) in others.iter().zip(repointed) {
-                // ran concurrently with the main sequence: recorded now, with its real start
-                let step = rec
-                    .start_at(StepKind::Repoint, format!("repoint {} to {}", o.name, new.name), began)
-                    .await;
-                match r {
-                    Ok(()) => {
-                        rec.audit_at(
-                            step,
-                            end,
-                            Status::Ok,
-                            format!("{} replicates from {} (GTID)", o.name, new.name),
-                        )
-                        .await
-                    }
-                    Err(e) => {
-                        degraded = true;
-                        rec.audit_at(step, end, Status::Degraded, e.to_string()).await;
-                    }
+        for (o, (r, began, end)) in plan.others.iter().zip(repointed.unwrap_or_default()) {
+            // ran concurrently with the main sequence: recorded now, with its real start
+            let name = format!("repoint {} to {}", o.name, new.name);
+            let step = rec.start_at(StepKind::Repoint, name, began).await;
+            match r {
+                Ok(()) => {
+                    let detail = format!("{} replicates from {} (GTID)", o.name, new.name);
+                    rec.audit_at(step, end, Status::Ok, detail).await
+                }
+                Err(e) => {
+                    degraded = true;
+                    rec.audit_at(step, end, Status::Degraded, e.to_string()).await;
                 }
             }
         }
@@ -357,6 +271,127 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             Some(_) if degraded => Status::Degraded,
             Some(_) => Status::Ok,
         }
+    }
+
+    /// Fence the old master while the candidate catches up (both audited). `false`: the
+    /// candidate could not catch up — nothing irreversible happened.
+    async fn fence_and_catch_up<S: RecordStore>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        snapshot: &Snapshot,
+        plan: &Plan<'_>,
+        (fence_step, catch_step): (usize, usize),
+    ) -> bool {
+        let clock = rec.clock();
+        let at = || clock.elapsed().as_millis() as u64;
+        let fence = async {
+            let f = self.admin.fence(plan.old, self.timeouts.fence_timeout);
+            (self.guarded("fence the old master", f).await, at())
+        };
+        let catch = async { (self.catch_up(snapshot, plan.new, plan.donor).await, at()) };
+        let ((fenced, fence_end), (caught, catch_end)) = tokio::join!(fence, catch);
+        match fenced {
+            Ok(f) => {
+                let detail = format!("read_only=ON, {} client sessions ended", f.sessions_killed);
+                rec.audit_at(fence_step, fence_end, Status::Ok, detail).await;
+            }
+            // Expected for a dead master: the route move below is what cuts clients off,
+            // and the node's configuration makes it come back read-only.
+            Err(e) => {
+                let detail = format!("best effort, not fenced: {e}");
+                rec.audit_at(fence_step, fence_end, Status::Degraded, detail).await
+            }
+        }
+        match caught {
+            Ok(detail) => {
+                rec.audit_at(catch_step, catch_end, Status::Ok, detail).await;
+                true
+            }
+            Err(e) => {
+                rec.audit_at(catch_step, catch_end, Status::Failed, e.to_string()).await;
+                false
+            }
+        }
+    }
+
+    /// After the promotion: the VIP to `new` while its replication is reset. `true` when
+    /// either did not work (degraded).
+    async fn vip_and_reset<S: RecordStore>(&self, rec: &mut Recorder<'_, S>, new: &NodeConfig) -> bool {
+        let clock = rec.clock();
+        let at = || clock.elapsed().as_millis() as u64;
+        let vip_step = rec
+            .start(
+                StepKind::MoveVip,
+                format!("move VIP {} to {}", self.vip_address(), new.name),
+            )
+            .await;
+        let detach_step = rec
+            .start(StepKind::Reset, format!("reset replication on {}", new.name))
+            .await;
+        let vip = async { (self.move_vip_to(new).await, at()) };
+        let detach = async {
+            let d = self.admin.detach(new, self.timeouts.promote_timeout);
+            (self.guarded("reset replication on the new master", d).await, at())
+        };
+        let ((vip_result, vip_end), (detached, detach_end)) = tokio::join!(vip, detach);
+        let mut degraded = false;
+        match vip_result {
+            Ok(d) => rec.audit_at(vip_step, vip_end, Status::Ok, d).await,
+            Err(e) => {
+                degraded = true;
+                rec.audit_at(vip_step, vip_end, Status::Degraded, e.to_string()).await;
+            }
+        }
+        match detached {
+            Ok(()) => {
+                let detail = "replication stopped and reset";
+                rec.audit_at(detach_step, detach_end, Status::Ok, detail).await
+            }
+            Err(e) => {
+                degraded = true;
+                rec.audit_at(detach_step, detach_end, Status::Degraded, e.to_string())
+                    .await;
+            }
+        }
+        degraded
+    }
+
+    /// The other replicas: detach their receivers from the dead master at once — with a
+    /// stuck master that takes a second or two and must not be on the critical path — then,
+    /// once the new master is up (`promoted`), repoint them; if the failover stops before
+    /// the promotion, let them receive again. Each result with when it ended (and, for the
+    /// repoints, began), on `clock`.
+    async fn side_sequence(
+        &self,
+        plan: &Plan<'_>,
+        clock: Instant,
+        promoted: tokio::sync::oneshot::Receiver<()>,
+    ) -> (
+        Vec<(Result<(), StepError>, u64)>,
+        Option<Vec<(Result<(), StepError>, u64, u64)>>,
+    ) {
+        let at = || clock.elapsed().as_millis() as u64;
+        let stopped = join_all(plan.others.iter().map(|o| async move {
+            let stop = self.admin.stop_receiving(o, self.timeouts.repoint_timeout);
+            (self.guarded("stop a replica receiving", stop).await, at())
+        }))
+        .await;
+        if promoted.await.is_err() {
+            for o in &plan.others {
+                let start = self.admin.start_replication(o, self.timeouts.repoint_timeout);
+                let _ = self.guarded("let a replica receive again", start).await;
+            }
+            return (stopped, None);
+        }
+        let repointed = join_all(plan.others.iter().map(|o| async move {
+            let began = at();
+            let repoint =
+                self.admin
+                    .replicate_from(o, plan.new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout);
+            (self.guarded("repoint a replica", repoint).await, began, at())
+        }))
+        .await;
+        (stopped, Some(repointed))
     }
 
     /// The promotion step: the guard, then `new` writable. On success the record names the

@@ -17,15 +17,32 @@
 //! undoing anything: the new leader settles the record (see `manager::recover`).
 
 use super::admit::SwitchoverPlan;
-use super::execute::{Edges, Guard, NotPromoted};
+use super::execute::{Edges, Guard, NotPromoted, StepError};
 use super::record::Recorder;
 use crate::config::NodeConfig;
 use crate::coord::RecordStore;
 use crate::flavor::StartFrom;
 use crate::model::{Status, StepKind};
-use crate::mysql::MysqlAdmin;
+use crate::mysql::{Fenced, MysqlAdmin};
 use crate::topology::Snapshot;
 use crate::vip::Vip;
+
+/// Why a switchover stopped before its promotion.
+enum Stop {
+    /// The guard refused: this manager may not act, not even to roll back.
+    Refused,
+    /// A step failed: the old master gets its writes back.
+    Failed,
+}
+
+impl Stop {
+    fn of(e: &StepError) -> Stop {
+        match e {
+            StepError::Guard(_) => Stop::Refused,
+            _ => Stop::Failed,
+        }
+    }
+}
 
 impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
     /// Run `plan`. Returns how it went (the caller commits the new master and closes the
@@ -42,50 +59,12 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
                 .await;
             return Status::Failed;
         };
-        let limit = self.timeouts.switchover_timeout;
-        let clock = rec.clock();
-
-        let step = rec.start(StepKind::Fence, format!("fence {}", old.name)).await;
         let paused_at = rec.elapsed_ms();
-        let written = match self.admin.fence(old, limit).await {
-            Ok(f) => match f.written {
-                Some(w) => {
-                    let detail = format!(
-                        "read_only=ON, {} client sessions ended, it wrote {w}",
-                        f.sessions_killed
-                    );
-                    rec.rec.gtids.insert(format!("{} (written)", old.name), w.to_string());
-                    rec.audit(step, Status::Ok, detail).await;
-                    w
-                }
-                None => {
-                    rec.audit(step, Status::Failed, "fenced, but what it wrote is unknown")
-                        .await;
-                    return self.roll_back(rec, old, None).await;
-                }
-            },
-            Err(e) => {
-                rec.audit(step, Status::Failed, e.to_string()).await;
-                return self.roll_back(rec, old, None).await;
-            }
-        };
-
-        let step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
-        let left = limit.saturating_sub(clock.elapsed());
-        match self.admin.wait_applied(new, &written, left).await {
-            Ok(true) => {
-                let detail = format!("{} applied everything {} wrote ({written})", new.name, old.name);
-                rec.audit(step, Status::Ok, detail).await;
-            }
-            Ok(false) => {
-                let detail = format!("{} did not apply {written} within {limit:?}", new.name);
-                rec.audit(step, Status::Failed, detail).await;
-                return self.roll_back(rec, old, None).await;
-            }
-            Err(e) => {
-                rec.audit(step, Status::Failed, e.to_string()).await;
-                return self.roll_back(rec, old, None).await;
-            }
+        match self.fence_and_apply(rec, old, new).await {
+            Ok(()) => {}
+            // this manager may not act: what it fenced is the leader's to undo (take-over)
+            Err(Stop::Refused) => return Status::Failed,
+            Err(Stop::Failed) => return self.roll_back(rec, old, None).await,
         }
 
         // Another manager that leads (or changed the master) now undoes the fence: its
@@ -116,6 +95,58 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         status
     }
 
+    /// Fence `old` and let `new` apply everything it wrote, within the switchover's limit.
+    /// `Err`: it stopped (audited), the guard refusing or a step failing.
+    async fn fence_and_apply<S: RecordStore>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        old: &NodeConfig,
+        new: &NodeConfig,
+    ) -> Result<(), Stop> {
+        let limit = self.timeouts.switchover_timeout;
+        let clock = rec.clock();
+        let step = rec.start(StepKind::Fence, format!("fence {}", old.name)).await;
+        let written = match self.guarded("fence the old master", self.admin.fence(old, limit)).await {
+            Ok(Fenced {
+                written: Some(w),
+                sessions_killed,
+                ..
+            }) => {
+                let detail = format!("read_only=ON, {sessions_killed} client sessions ended, it wrote {w}");
+                rec.rec.gtids.insert(format!("{} (written)", old.name), w.to_string());
+                rec.audit(step, Status::Ok, detail).await;
+                w
+            }
+            Ok(_) => {
+                rec.audit(step, Status::Failed, "fenced, but what it wrote is unknown")
+                    .await;
+                return Err(Stop::Failed);
+            }
+            Err(e) => {
+                let stop = Stop::of(&e);
+                rec.audit(step, Status::Failed, e.to_string()).await;
+                return Err(stop);
+            }
+        };
+        let step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
+        let left = limit.saturating_sub(clock.elapsed());
+        let applied = self.guarded("let the target apply", self.admin.wait_applied(new, &written, left));
+        let (result, detail) = match applied.await {
+            Ok(true) => (
+                Ok(()),
+                format!("{} applied everything {} wrote ({written})", new.name, old.name),
+            ),
+            Ok(false) => (
+                Err(Stop::Failed),
+                format!("{} did not apply {written} within {limit:?}", new.name),
+            ),
+            Err(e) => (Err(Stop::of(&e)), e.to_string()),
+        };
+        let status = if result.is_ok() { Status::Ok } else { Status::Failed };
+        rec.audit(step, status, detail).await;
+        result
+    }
+
     /// Undo a switchover that stopped before its target was writable: the old master takes
     /// writes again (and a target whose promotion half-ran resumes replicating).
     async fn roll_back<S: RecordStore>(
@@ -130,14 +161,25 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         let limit = self.timeouts.promote_timeout;
         let mut problems = Vec::new();
         if let Some(n) = half_promoted {
-            if let Err(e) = self.admin.set_read_only(n, true, limit).await {
+            let ro = self.guarded(
+                "set the half-promoted target read-only",
+                self.admin.set_read_only(n, true, limit),
+            );
+            if let Err(e) = ro.await {
                 problems.push(e.to_string());
             }
-            if let Err(e) = self.admin.start_replication(n, limit).await {
+            let start = self.guarded("let the target replicate again", self.admin.start_replication(n, limit));
+            if let Err(e) = start.await {
                 problems.push(e.to_string());
             }
         }
-        match self.admin.set_read_only(old, false, limit).await {
+        match self
+            .guarded(
+                "give the old master its writes back",
+                self.admin.set_read_only(old, false, limit),
+            )
+            .await
+        {
             Ok(()) if problems.is_empty() => {
                 rec.audit(
                     step,

@@ -94,53 +94,10 @@ pub async fn run<A, V, S, L>(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(listener) = listener {
-        let app = crate::api::router(api);
-        tasks.spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            });
-            if let Err(e) = served.await {
-                error!("HTTP API stopped: {e}");
-            }
-        });
+        tasks.spawn(serve(listener, crate::api::router(api), stop_rx));
     }
-    for t in edges.tasks {
-        tasks.spawn(t);
-    }
-    let Edges {
-        mut clusters,
-        store,
-        lead,
-        outcomes,
-        ..
-    } = edges;
-    for c in &cfg.clusters {
-        let Some((admin, vip)) = clusters.remove(&c.name) else {
-            error!(cluster = %c.name, "no edges for this cluster: not watching it");
-            continue;
-        };
-        let lp = ClusterLoop::new(LoopParts {
-            cluster: Arc::new(c.clone()),
-            timing: cfg.timing.clone(),
-            failover: cfg.failover.clone(),
-            manager_id: manager_id.clone(),
-            admin,
-            vip,
-            store: store.clone(),
-            lead: lead.clone(),
-        })
-        .with_backup_schedule(cfg.backup.as_ref());
-        let lp = match txs.remove(&c.name) {
-            Some(tx) => lp.with_outputs(tx, metrics.clone()),
-            None => lp,
-        };
-        let lp = match &outcomes {
-            Some(o) => lp.with_outcomes(o.clone()),
-            None => lp,
-        };
-        info!(cluster = %c.name, nodes = c.nodes.len(), "watching cluster every {:?}", cfg.timing.probe_interval);
-        tasks.spawn(lp.run());
-    }
+    let lead = edges.lead.clone();
+    spawn_loops(&cfg, &manager_id, edges, txs, &metrics, &mut tasks);
     tokio::select! {
         biased;
         _ = shutdown => info!("shutting down"),
@@ -149,4 +106,66 @@ pub async fn run<A, V, S, L>(
     let _ = stop_tx.send(());
     tasks.shutdown().await;
     lead.resign_all().await;
+}
+
+/// The HTTP API on `listener` until `stop`.
+async fn serve(listener: TcpListener, app: axum::Router, stop: tokio::sync::oneshot::Receiver<()>) {
+    let served = axum::serve(listener, app).with_graceful_shutdown(async {
+        let _ = stop.await;
+    });
+    if let Err(e) = served.await {
+        error!("HTTP API stopped: {e}");
+    }
+}
+
+/// The edges' tasks and one loop per configured cluster, publishing to `views`.
+fn spawn_loops<A, V, S, L>(
+    cfg: &Config,
+    manager_id: &str,
+    edges: Edges<A, V, S, L>,
+    mut views: BTreeMap<String, crate::api::view::ViewTx>,
+    metrics: &Arc<Metrics>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) where
+    A: MysqlAdmin + 'static,
+    V: Vip + 'static,
+    S: Store + 'static,
+    L: Leadership + Clone + 'static,
+{
+    let Edges {
+        mut clusters,
+        store,
+        lead,
+        outcomes,
+        tasks: edge_tasks,
+        ..
+    } = edges;
+    for t in edge_tasks {
+        tasks.spawn(t);
+    }
+    for c in &cfg.clusters {
+        let Some((admin, vip)) = clusters.remove(&c.name) else {
+            error!(cluster = %c.name, "no edges for this cluster: not watching it");
+            continue;
+        };
+        let mut lp = ClusterLoop::new(LoopParts {
+            cluster: Arc::new(c.clone()),
+            timing: cfg.timing.clone(),
+            failover: cfg.failover.clone(),
+            manager_id: manager_id.to_string(),
+            admin,
+            vip,
+            store: store.clone(),
+            lead: lead.clone(),
+        })
+        .with_backup_schedule(cfg.backup.as_ref());
+        if let Some(tx) = views.remove(&c.name) {
+            lp = lp.with_outputs(tx, metrics.clone());
+        }
+        if let Some(o) = &outcomes {
+            lp = lp.with_outcomes(o.clone());
+        }
+        info!(cluster = %c.name, nodes = c.nodes.len(), "watching cluster every {:?}", cfg.timing.probe_interval);
+        tasks.spawn(lp.run());
+    }
 }

@@ -230,6 +230,34 @@ impl RecordStore for Sink {
 
 struct Refuse;
 
+/// Allows every step until `from`, refuses it and everything after (the lead was lost there).
+struct RefuseFrom {
+    from: &'static str,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+impl RefuseFrom {
+    fn new(from: &'static str) -> Self {
+        RefuseFrom {
+            from,
+            lost: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Guard for RefuseFrom {
+    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
+        use std::sync::atomic::Ordering;
+        if step.starts_with(self.from) {
+            self.lost.store(true, Ordering::SeqCst);
+        }
+        if self.lost.load(Ordering::SeqCst) {
+            return Refuse.may_act(step).await;
+        }
+        Ok(())
+    }
+}
+
 impl Guard for Refuse {
     async fn may_act(&self, step: &str) -> Result<(), GuardError> {
         Err(GuardError::Lead {

@@ -94,7 +94,7 @@ async fn a_manager_that_lost_the_lead_leaves_the_fence_to_the_new_leader() {
     let admin = Script::default()
         .expect("fence db1", Ok(true))
         .expect("wait db2 0-1-200", Ok(true));
-    let r = run(&admin, &FakeVip::at(None), &Refuse).await;
+    let r = run(&admin, &FakeVip::at(None), &RefuseFrom::new("promote")).await;
     assert_eq!(r.status, Status::Failed);
     assert!(
         step(&r, "promote db2")
@@ -103,4 +103,23 @@ async fn a_manager_that_lost_the_lead_leaves_the_fence_to_the_new_leader() {
         "{r:#?}"
     );
     assert_eq!(admin.calls(), ["fence db1", "wait db2 0-1-200"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manager_without_the_lead_fences_nothing() {
+    // any call would be unexpected
+    let admin = Script::default();
+    let r = run(&admin, &FakeVip::at(None), &Refuse).await;
+    assert_eq!(r.status, Status::Failed);
+    assert!(
+        step(&r, "fence db1")
+            .detail
+            .contains("leadership lost before fence the old master"),
+        "{r:#?}"
+    );
+    assert!(admin.calls().is_empty(), "{:?}", admin.calls());
+    assert!(
+        !r.steps.iter().any(|s| s.name.starts_with("roll back")),
+        "nothing to roll back: {r:#?}"
+    );
 }

@@ -12,6 +12,7 @@
 //! first settles what its predecessor left unfinished (`takeover.rs`).
 
 mod backup;
+mod dispatch;
 mod members;
 mod observe;
 mod outcome;
@@ -23,8 +24,8 @@ mod vip;
 pub use observe::Observed;
 pub use outcome::Outcome;
 
-use super::act::{Act, Concluded, Done};
-use super::chaos::{self, Pausing};
+use super::act::Act;
+use super::chaos::{self};
 use super::decide::{decide, Decision};
 use super::guard::TermGuard;
 use crate::api::view::ViewTx;
@@ -40,7 +41,7 @@ use crate::probe::Prober;
 use crate::vip::Vip;
 use std::mem::Discriminant;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// How long a failed action is not repeated: a broken node is not hammered four times a
@@ -258,49 +259,6 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             cluster: &self.cluster.name,
             term,
             epoch,
-        }
-    }
-
-    /// Run `decision` (which acts) through its executor.
-    async fn act(&mut self, decision: Decision, obs: &Observed, term: i64) -> Outcome {
-        let sentence = decision.to_string();
-        let guard = self.guard(term, obs.shared.epoch);
-        if let Decision::Failover { why, candidates } = &decision {
-            let pausing = Pausing {
-                inner: &guard,
-                step: self.chaos_pause.as_deref(),
-            };
-            let act = self.act_with(&pausing, term, obs.shared.epoch);
-            let detected = obs.actionable_since.unwrap_or_else(SystemTime::now);
-            let concluded = act.failover(candidates, why, detected, &obs.snapshot).await;
-            if concluded == Concluded::CommitPending {
-                // the next round settles it like a predecessor's
-                self.memory.settled_term = None;
-            }
-            return Outcome::Failover {
-                decision: sentence,
-                concluded,
-            };
-        }
-        let act = self.act_with(&guard, term, obs.shared.epoch);
-        let done = match &decision {
-            Decision::Fence { node, .. } => act.fence(node, &sentence).await,
-            Decision::Rejoin { node, master, from } => act.rejoin(node, master, *from, &sentence).await,
-            Decision::NeedsRebuild { node, errant } => act.mark_rebuild(node, errant, &sentence).await,
-            Decision::Rebuilt { node } => act.unmark(node, &sentence).await,
-            Decision::MoveVip { master, .. } => act.repair_vip(master, &sentence).await,
-            Decision::SemiSync { master, policy, .. } => act.semi_sync(master, *policy, &sentence).await,
-            Decision::Adopt { master, previous } => act.adopt(master, previous.as_deref(), &sentence).await,
-            Decision::Failover { .. }
-            | Decision::Nothing { .. }
-            | Decision::Blocked { .. }
-            | Decision::Paused { .. }
-            | Decision::NoCandidate { .. }
-            | Decision::WouldLose { .. } => Done::Ok("nothing to run".into()),
-        };
-        Outcome::Acted {
-            decision: sentence,
-            done,
         }
     }
 }

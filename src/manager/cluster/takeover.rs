@@ -94,20 +94,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             Recovery::Undo { old_master, why } => {
                 warn!(cluster = %self.name(), failover = %id, "unfinished switchover by {previous}: {why}; making {old_master} writable again");
                 let step = recorder.start(StepKind::TakenOver, taken_over).await;
-                let undone = async {
-                    let n = act.cluster.node(&old_master).ok_or("not a configured node")?;
-                    act.guard
-                        .may_act("give the old master its writes back")
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let limit = self.failover.promote_timeout;
-                    act.admin
-                        .set_read_only(n, false, limit)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                .await;
-                return match undone {
+                return match undo(&act, &old_master, self.failover.promote_timeout).await {
                     Ok(()) => {
                         let detail =
                             format!("{previous} stopped before promoting: {why}; {old_master} takes writes again");
@@ -148,4 +135,21 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             c => Settled::Done(format!("{id}: {c}")),
         }
     }
+}
+
+/// Give a switchover's old master its writes back (a predecessor fenced it, then stopped).
+async fn undo<A: MysqlAdmin, V: Vip, S: Store, G: Guard>(
+    act: &crate::manager::act::Act<'_, A, V, S, G>,
+    old_master: &str,
+    limit: std::time::Duration,
+) -> Result<(), String> {
+    let n = act.cluster.node(old_master).ok_or("not a configured node")?;
+    act.guard
+        .may_act("give the old master its writes back")
+        .await
+        .map_err(|e| e.to_string())?;
+    act.admin
+        .set_read_only(n, false, limit)
+        .await
+        .map_err(|e| e.to_string())
 }
