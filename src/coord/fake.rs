@@ -102,6 +102,27 @@ impl World {
         self.read(|d| d.actions.values().filter(|a| a.cluster == cluster).cloned().collect())
     }
 
+    /// Can `host` reach the ensemble? (Wakes waiters only on a change.)
+    pub fn set_reachable(&self, host: &str, reachable: bool) {
+        let changed = self.read(|d| d.unreachable.contains(host) == reachable);
+        if changed {
+            self.with(|d| {
+                if reachable {
+                    d.unreachable.remove(host);
+                } else {
+                    d.unreachable.insert(host.to_string());
+                }
+            });
+        }
+    }
+
+    /// The ensemble loses or regains its quorum.
+    pub fn set_down(&self, down: bool) {
+        if self.read(|d| d.down != down) {
+            self.with(|d| d.down = down);
+        }
+    }
+
     /// The session's connection drops (its ephemerals live on).
     pub fn disconnect(&self, session: i64) {
         self.with(|d| d.sessions.insert(session, SessionState::Disconnected));

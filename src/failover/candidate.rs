@@ -97,31 +97,40 @@ pub fn choose(
     // Among eligible nodes with the same (most) history, priority decides; among the rest,
     // the most advanced eligible one.
     let chosen = pool.iter().find(|(i, _, _)| !is_rejected(&cluster.nodes[*i].name));
-    let catch_up_from = match (most, chosen) {
-        (Some(m), Some(c)) => donor(snapshot, &c.1, &name(m.0)),
-        _ => None,
-    };
+    let donors: Vec<String> = pool
+        .iter()
+        .map(|(i, _, _)| name(*i))
+        .filter(|n| !excluded.contains_key(n) && applies(snapshot, n))
+        .collect();
+    let catch_up_from = chosen.and_then(|c| donor(snapshot, &c.1, &donors));
     Candidates {
         old_master: old_master.to_string(),
         ranking,
         chosen: chosen.map(|c| name(c.0)),
         most_advanced: most.map(|m| name(m.0)),
         catch_up_from,
+        donors,
         rejected,
     }
 }
 
-/// The replica `chosen` must catch up from first: `most` when it received what `chosen` has
-/// not, and can serve it (a donor must apply what it received before serving it).
-fn donor(snapshot: &Snapshot, chosen: &Gtids, most: &str) -> Option<String> {
-    let st = snapshot.node(most).and_then(|o| o.ok())?;
-    if chosen.contains(&st.received()) == Some(true) {
-        return None;
-    }
-    st.replica
-        .as_ref()
+/// Is `node`'s applier running (so it can apply what it received and serve it)?
+fn applies(snapshot: &Snapshot, node: &str) -> bool {
+    snapshot
+        .node(node)
+        .and_then(|o| o.ok())
+        .and_then(|s| s.replica.as_ref())
         .is_some_and(|r| r.sql_running)
-        .then(|| most.to_string())
+}
+
+/// The replica `chosen` must catch up from first: the most advanced of `donors`, when it
+/// received what `chosen` has not. Never a node with errant transactions: the new master
+/// would inherit them (and `MASTER_GTID_WAIT` on it would wait for its own GTIDs, which its
+/// replica position never reaches).
+fn donor(snapshot: &Snapshot, chosen: &Gtids, donors: &[String]) -> Option<String> {
+    let d = donors.first()?;
+    let st = snapshot.node(d).and_then(|o| o.ok())?;
+    (chosen.contains(&st.received()) != Some(true)).then(|| d.clone())
 }
 
 impl Candidates {
@@ -138,11 +147,8 @@ impl Candidates {
             .and_then(|o| o.ok())
             .map(|s| s.received())
             .ok_or_else(|| format!("{node} is not reachable"))?;
-        self.catch_up_from = self
-            .most_advanced
-            .as_deref()
-            .filter(|m| *m != node)
-            .and_then(|m| donor(snapshot, &received, m));
+        let donors: Vec<String> = self.donors.iter().filter(|d| *d != node).cloned().collect();
+        self.catch_up_from = donor(snapshot, &received, &donors);
         self.chosen = Some(node.to_string());
         Ok(self)
     }

@@ -20,11 +20,11 @@ use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{Candidates, Status, StepKind};
 use crate::mysql::{MysqlAdmin, OpError};
-use crate::topology::Snapshot;
+use crate::topology::{NodeState, ReplicaStatus, Snapshot};
 use crate::vip::{Vip, VipError};
 use futures_util::future::join_all;
+use std::collections::BTreeMap;
 use std::future::Future;
-use tokio::time::Instant;
 
 /// Why a guarded step may not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,11 +99,15 @@ pub(super) enum NotPromoted {
     Failed,
 }
 
-/// Who a failover moves: the old master, the candidate, its donor, the other replicas.
+/// Who a failover moves: the old master, the candidate, the replicas that could still
+/// acknowledge the old master (the candidate among them), and those to repoint.
 struct Plan<'c> {
     old: &'c NodeConfig,
     new: &'c NodeConfig,
-    donor: Option<&'c NodeConfig>,
+    /// Every reachable replica of the old master: each stops receiving before anything is
+    /// promoted, so none acknowledges the old master's waiting commits afterwards.
+    replicas: Vec<&'c NodeConfig>,
+    /// The replicas to repoint to the new master.
     others: Vec<&'c NodeConfig>,
 }
 
@@ -121,8 +125,25 @@ pub struct Edges<'a, A, V, G> {
     pub guard: &'a G,
 }
 
-fn received(snapshot: &Snapshot, node: &str) -> Option<Gtids> {
-    snapshot.node(node).and_then(|n| n.ok()).map(|s| s.received())
+/// Does replica status `r` name `master` as its source?
+fn replicates_from(r: &ReplicaStatus, master: &NodeConfig) -> bool {
+    r.master_host == master.address && r.master_port == master.port
+}
+
+/// What a stopped replica holds that others may need: what it received from its master and
+/// what its binlog has of other servers — not its own transactions (errant on a replica).
+fn clean(s: &NodeState) -> Gtids {
+    let binlog = s.binlog_state.without_server(s.server_id);
+    let received = s.replica.as_ref().map(|r| r.received.clone());
+    received.and_then(|r| r.union(&binlog)).unwrap_or(binlog)
+}
+
+/// Everything any stopped replica holds that others may need (see [`clean`]): with
+/// `AFTER_SYNC` semi-sync, a transaction one replica received may have been acknowledged.
+fn needed(after: &BTreeMap<String, NodeState>) -> Option<Gtids> {
+    let mut all = after.values().map(clean);
+    let first = all.next()?;
+    Some(all.fold(first, |acc, g| acc.union(&g).unwrap_or(acc)))
 }
 
 impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
@@ -146,47 +167,66 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         self.cluster.vip.address()
     }
 
-    /// Let `cand` apply everything it received — first from `donor` if that one received more.
+    /// Let `plan.new` apply everything any stopped replica received (`after`, read once they
+    /// stopped: nothing more arrives) — from a donor if it lacks some. Each replica's own
+    /// transactions are left out: on a replica they are errant, and no donor passes them on.
     async fn catch_up(
         &self,
-        snapshot: &Snapshot,
-        cand: &NodeConfig,
-        donor: Option<&NodeConfig>,
+        cand: &Candidates,
+        plan: &Plan<'_>,
+        after: &BTreeMap<String, NodeState>,
     ) -> Result<String, StepError> {
         let limit = self.timeouts.catch_up_timeout;
-        let missing = |n: &str| StepError::Plan(format!("{n} is not in the snapshot"));
-        let mut target = received(snapshot, &cand.name).ok_or_else(|| missing(&cand.name))?;
-        if let Some(d) = donor {
-            let donor_received = received(snapshot, &d.name).ok_or_else(|| missing(&d.name))?;
-            // the donor serves from its binlog: it must first apply its own relay log
-            if !self.admin.wait_applied(d, &donor_received, limit).await? {
+        let new = &plan.new.name;
+        let mine = after
+            .get(new)
+            .ok_or_else(|| StepError::Plan(format!("{new} did not stop receiving")))?;
+        let need = needed(after).unwrap_or_else(|| mine.received());
+        let mut via = String::new();
+        if mine.received().contains(&need) != Some(true) {
+            // the preferred donor first, then any other that may serve
+            let donor = cand
+                .catch_up_from
+                .iter()
+                .chain(cand.donors.iter())
+                .filter(|d| *d != new)
+                .find(|d| {
+                    after
+                        .get(*d)
+                        .is_some_and(|s| s.received().contains(&need) == Some(true))
+                })
+                .and_then(|d| self.node(d));
+            let Some(d) = donor else {
+                let missing = need
+                    .missing_from(&mine.received())
+                    .map(|m| m.to_string())
+                    .unwrap_or_default();
                 return Err(StepError::Plan(format!(
-                    "donor {} did not apply {donor_received} within {limit:?}",
+                    "after every replica stopped, {new} lacks {missing} and no replica that may serve it has it all"
+                )));
+            };
+            // the donor serves from its binlog: it first applies what it received (without
+            // its own transactions, which its replica position never reaches)
+            let own = after.get(&d.name).map(clean).unwrap_or_else(|| need.clone());
+            if !self.admin.wait_applied(d, &own, limit).await? {
+                return Err(StepError::Plan(format!(
+                    "donor {} did not apply {own} within {limit:?}",
                     d.name
                 )));
             }
             self.guard.may_act("repoint the candidate to its donor").await?;
             self.admin
-                .replicate_from(cand, d, StartFrom::ReplicaPosition, limit)
+                .replicate_from(plan.new, d, StartFrom::ReplicaPosition, limit)
                 .await?;
-            target = donor_received;
+            via = format!(" (caught up from {})", d.name);
         }
-        if target.is_empty() {
-            return Ok(format!("{} has nothing to apply", cand.name));
+        if need.is_empty() {
+            return Ok(format!("{new} has nothing to apply"));
         }
-        if !self.admin.wait_applied(cand, &target, limit).await? {
-            return Err(StepError::Plan(format!(
-                "{} did not apply {target} within {limit:?}",
-                cand.name
-            )));
+        if !self.admin.wait_applied(plan.new, &need, limit).await? {
+            return Err(StepError::Plan(format!("{new} did not apply {need} within {limit:?}")));
         }
-        Ok(format!(
-            "{} applied everything up to {target}{}",
-            cand.name,
-            donor
-                .map(|d| format!(" (caught up from {})", d.name))
-                .unwrap_or_default()
-        ))
+        Ok(format!("{new} applied everything up to {need}{via}"))
     }
 
     /// Run the failover of `cand.old_master` to `cand.chosen`. Returns how it went; the caller
@@ -205,193 +245,117 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         let Some(new) = self.node(new_name) else {
             return Status::Failed;
         };
+        let replicas: Vec<&NodeConfig> = snapshot
+            .nodes
+            .iter()
+            .filter(|n| n.name != old.name)
+            .filter(|n| {
+                n.ok()
+                    .and_then(|s| s.replica.as_ref())
+                    .is_some_and(|r| replicates_from(r, old))
+            })
+            .filter_map(|n| self.node(&n.name))
+            .collect();
+        let others = replicas.iter().copied().filter(|n| n.name != new.name).collect();
         let plan = Plan {
             old,
             new,
-            donor: cand.catch_up_from.as_deref().and_then(|d| self.node(d)),
-            // the other replicas of the old master: repointed once the new master is up
-            others: snapshot
-                .nodes
-                .iter()
-                .filter(|n| n.name != new.name && n.name != old.name)
-                .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
-                .filter_map(|n| self.node(&n.name))
-                .collect(),
+            replicas,
+            others,
         };
         // Steps are registered up front so the record shows the whole plan; their ends are
         // measured where they happen and audited after.
         let fence_step = rec.start(StepKind::Fence, format!("fence {}", old.name)).await;
-        let catch_step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
         let mut stop_steps = Vec::new();
-        for o in &plan.others {
+        for o in &plan.replicas {
             let name = format!("stop {} receiving from {}", o.name, old.name);
             stop_steps.push(rec.start(StepKind::StopReceiving, name).await);
         }
-        let clock = rec.clock();
-        let (promoted_tx, promoted_rx) = tokio::sync::oneshot::channel::<()>();
-        let main = async {
-            if !self
-                .fence_and_catch_up(rec, snapshot, &plan, (fence_step, catch_step))
-                .await
-            {
-                return None;
-            }
-            if self.promote(rec, new, "").await.is_err() {
-                return None;
-            }
-            let _ = promoted_tx.send(());
-            Some(self.vip_and_reset(rec, new).await)
+        let catch_step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
+        let Some(after) = self.fence_and_revoke(rec, &plan, fence_step, stop_steps).await else {
+            return Status::Failed;
         };
-        let side = self.side_sequence(&plan, clock, promoted_rx);
-        let (outcome, (stopped, repointed)) = tokio::join!(main, side);
-        let mut degraded = outcome.unwrap_or(false);
-        for (step, (r, end)) in stop_steps.into_iter().zip(stopped) {
-            match r {
-                Ok(()) => rec.audit_at(step, end, Status::Ok, "receiver stopped").await,
-                Err(e) => rec.audit_at(step, end, Status::Degraded, e.to_string()).await,
+        let caught = match self.catch_up(cand, &plan, &after).await {
+            Ok(detail) => {
+                rec.audit(catch_step, Status::Ok, detail).await;
+                true
             }
-        }
-        for (o, (r, began, end)) in plan.others.iter().zip(repointed.unwrap_or_default()) {
-            // ran concurrently with the main sequence: recorded now, with its real start
-            let name = format!("repoint {} to {}", o.name, new.name);
-            let step = rec.start_at(StepKind::Repoint, name, began).await;
-            match r {
-                Ok(()) => {
-                    let detail = format!("{} replicates from {} (GTID)", o.name, new.name);
-                    rec.audit_at(step, end, Status::Ok, detail).await
-                }
-                Err(e) => {
-                    degraded = true;
-                    rec.audit_at(step, end, Status::Degraded, e.to_string()).await;
-                }
+            Err(e) => {
+                rec.audit(catch_step, Status::Failed, e.to_string()).await;
+                false
             }
+        };
+        if !caught || self.promote(rec, new, "").await.is_err() {
+            self.resume(&plan.replicas).await;
+            return Status::Failed;
         }
-        match outcome {
-            None => Status::Failed,
-            Some(_) if degraded => Status::Degraded,
-            Some(_) => Status::Ok,
-        }
+        let repoint: Vec<(&NodeConfig, StartFrom)> =
+            plan.others.iter().map(|o| (*o, StartFrom::ReplicaPosition)).collect();
+        self.after_promotion(rec, new, &repoint).await.0
     }
 
-    /// Fence the old master while the candidate catches up (both audited). `false`: the
-    /// candidate could not catch up — nothing irreversible happened.
-    async fn fence_and_catch_up<S: RecordStore>(
+    /// Fence the old master (best effort) while every replica of it stops receiving (all
+    /// audited). `None` when a replica could not be stopped: it could still acknowledge the
+    /// old master, so nothing is promoted (the stopped ones receive again).
+    async fn fence_and_revoke<S: RecordStore>(
         &self,
         rec: &mut Recorder<'_, S>,
-        snapshot: &Snapshot,
         plan: &Plan<'_>,
-        (fence_step, catch_step): (usize, usize),
-    ) -> bool {
+        fence_step: usize,
+        stop_steps: Vec<usize>,
+    ) -> Option<BTreeMap<String, NodeState>> {
         let clock = rec.clock();
         let at = || clock.elapsed().as_millis() as u64;
         let fence = async {
             let f = self.admin.fence(plan.old, self.timeouts.fence_timeout);
             (self.guarded("fence the old master", f).await, at())
         };
-        let catch = async { (self.catch_up(snapshot, plan.new, plan.donor).await, at()) };
-        let ((fenced, fence_end), (caught, catch_end)) = tokio::join!(fence, catch);
+        let revoke = join_all(plan.replicas.iter().map(|o| async move {
+            let stop = self.admin.stop_receiving(o, self.timeouts.repoint_timeout);
+            (self.guarded("stop a replica receiving", stop).await, at())
+        }));
+        let ((fenced, fence_end), stopped) = tokio::join!(fence, revoke);
         match fenced {
             Ok(f) => {
                 let detail = format!("read_only=ON, {} client sessions ended", f.sessions_killed);
                 rec.audit_at(fence_step, fence_end, Status::Ok, detail).await;
             }
-            // Expected for a dead master: the route move below is what cuts clients off,
-            // and the node's configuration makes it come back read-only.
+            // Expected for a dead or unreachable master: stopping its replicas is what keeps
+            // it from acknowledging anything, and its configuration makes it restart read-only.
             Err(e) => {
                 let detail = format!("best effort, not fenced: {e}");
                 rec.audit_at(fence_step, fence_end, Status::Degraded, detail).await
             }
         }
-        match caught {
-            Ok(detail) => {
-                rec.audit_at(catch_step, catch_end, Status::Ok, detail).await;
-                true
-            }
-            Err(e) => {
-                rec.audit_at(catch_step, catch_end, Status::Failed, e.to_string()).await;
-                false
+        let mut after = BTreeMap::new();
+        let mut all = true;
+        for ((step, (r, end)), o) in stop_steps.into_iter().zip(stopped).zip(&plan.replicas) {
+            match r {
+                Ok(state) => {
+                    let detail = format!("receiver stopped; received {}", state.received());
+                    rec.audit_at(step, end, Status::Ok, detail).await;
+                    after.insert(o.name.clone(), state);
+                }
+                Err(e) => {
+                    all = false;
+                    rec.audit_at(step, end, Status::Failed, e.to_string()).await;
+                }
             }
         }
+        if all {
+            return Some(after);
+        }
+        self.resume(&plan.replicas).await;
+        None
     }
 
-    /// After the promotion: the VIP to `new` while its replication is reset. `true` when
-    /// either did not work (degraded).
-    async fn vip_and_reset<S: RecordStore>(&self, rec: &mut Recorder<'_, S>, new: &NodeConfig) -> bool {
-        let clock = rec.clock();
-        let at = || clock.elapsed().as_millis() as u64;
-        let vip_step = rec
-            .start(
-                StepKind::MoveVip,
-                format!("move VIP {} to {}", self.vip_address(), new.name),
-            )
-            .await;
-        let detach_step = rec
-            .start(StepKind::Reset, format!("reset replication on {}", new.name))
-            .await;
-        let vip = async { (self.move_vip_to(new).await, at()) };
-        let detach = async {
-            let d = self.admin.detach(new, self.timeouts.promote_timeout);
-            (self.guarded("reset replication on the new master", d).await, at())
-        };
-        let ((vip_result, vip_end), (detached, detach_end)) = tokio::join!(vip, detach);
-        let mut degraded = false;
-        match vip_result {
-            Ok(d) => rec.audit_at(vip_step, vip_end, Status::Ok, d).await,
-            Err(e) => {
-                degraded = true;
-                rec.audit_at(vip_step, vip_end, Status::Degraded, e.to_string()).await;
-            }
+    /// A failover that stopped before its promotion: the replicas receive again (if the old
+    /// master is alive they follow it, as before).
+    async fn resume(&self, replicas: &[&NodeConfig]) {
+        for o in replicas {
+            let start = self.admin.start_replication(o, self.timeouts.repoint_timeout);
+            let _ = self.guarded("let a replica receive again", start).await;
         }
-        match detached {
-            Ok(()) => {
-                let detail = "replication stopped and reset";
-                rec.audit_at(detach_step, detach_end, Status::Ok, detail).await
-            }
-            Err(e) => {
-                degraded = true;
-                rec.audit_at(detach_step, detach_end, Status::Degraded, e.to_string())
-                    .await;
-            }
-        }
-        degraded
-    }
-
-    /// The other replicas: detach their receivers from the dead master at once — with a
-    /// stuck master that takes a second or two and must not be on the critical path — then,
-    /// once the new master is up (`promoted`), repoint them; if the failover stops before
-    /// the promotion, let them receive again. Each result with when it ended (and, for the
-    /// repoints, began), on `clock`.
-    async fn side_sequence(
-        &self,
-        plan: &Plan<'_>,
-        clock: Instant,
-        promoted: tokio::sync::oneshot::Receiver<()>,
-    ) -> (
-        Vec<(Result<(), StepError>, u64)>,
-        Option<Vec<(Result<(), StepError>, u64, u64)>>,
-    ) {
-        let at = || clock.elapsed().as_millis() as u64;
-        let stopped = join_all(plan.others.iter().map(|o| async move {
-            let stop = self.admin.stop_receiving(o, self.timeouts.repoint_timeout);
-            (self.guarded("stop a replica receiving", stop).await, at())
-        }))
-        .await;
-        if promoted.await.is_err() {
-            for o in &plan.others {
-                let start = self.admin.start_replication(o, self.timeouts.repoint_timeout);
-                let _ = self.guarded("let a replica receive again", start).await;
-            }
-            return (stopped, None);
-        }
-        let repointed = join_all(plan.others.iter().map(|o| async move {
-            let began = at();
-            let repoint =
-                self.admin
-                    .replicate_from(o, plan.new, StartFrom::ReplicaPosition, self.timeouts.repoint_timeout);
-            (self.guarded("repoint a replica", repoint).await, began, at())
-        }))
-        .await;
-        (stopped, Some(repointed))
     }
 
     /// The promotion step: the guard, then `new` writable. On success the record names the

@@ -9,7 +9,7 @@
 use crate::detect::Acknowledged;
 use crate::gtid::Gtids;
 use crate::model::Candidates;
-use crate::topology::Snapshot;
+use crate::topology::{ProbeFailure, Snapshot};
 use serde::Serialize;
 use std::fmt;
 
@@ -20,14 +20,26 @@ pub struct Loss {
     pub candidate: String,
     /// What it would reach after catching up.
     pub reach: String,
-    /// The transactions it would not have.
+    /// The transactions it would not have (empty when what it would lose is not known yet:
+    /// see `unrevoked`).
     pub missing: String,
     /// Where each was seen (a master acknowledging alone, a replica that received them).
     pub sources: Vec<String>,
+    /// Replicas the failover cannot reach while the old master may be alive: they could
+    /// acknowledge its waiting commits after the promotion.
+    pub unrevoked: Vec<String>,
 }
 
 impl fmt::Display for Loss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.unrevoked.is_empty() {
+            return write!(
+                f,
+                "promoting {} could lose writes acknowledged after it: {}",
+                self.candidate,
+                self.sources.join("; ")
+            );
+        }
         write!(
             f,
             "promoting {} (it reaches {}) would lose {}, which clients may have been told is committed: {}",
@@ -44,11 +56,15 @@ fn received(snapshot: &Snapshot, node: &str) -> Option<Gtids> {
 }
 
 /// `Err` when promoting `c.chosen` — after it applied what it and its donor received — would
-/// lose something `acked` says may have been acknowledged. `Ok` when nothing is chosen.
+/// lose something `acked` says may have been acknowledged, or could lose what the old master
+/// acknowledges later ([`unrevoked`]). `Ok` when nothing is chosen.
 pub fn check(acked: &Acknowledged, snapshot: &Snapshot, c: &Candidates) -> Result<(), Loss> {
     let Some(chosen) = c.chosen.as_deref() else {
         return Ok(());
     };
+    if let Some(loss) = unrevoked(snapshot, c, chosen) {
+        return Err(loss);
+    }
     let Some(known) = acked.all() else { return Ok(()) };
     let Some(mut reach) = received(snapshot, chosen) else {
         return Ok(());
@@ -65,5 +81,48 @@ pub fn check(acked: &Acknowledged, snapshot: &Snapshot, c: &Candidates) -> Resul
         reach: reach.to_string(),
         missing,
         sources: acked.sources_beyond(&reach),
+        unrevoked: Vec::new(),
+    })
+}
+
+/// An old master that did not refuse connections but timed out may be alive — frozen, or
+/// cut off from the managers — holding commits that wait for a semi-sync acknowledgement,
+/// with clients waiting for them. Any of its replicas that the failover cannot stop
+/// receiving can send that acknowledgement later (when the old master thaws, when a
+/// partition heals), and every write so acknowledged is lost to the new master: with one
+/// acknowledgement needed, a failover is lossless only when it stops *every* replica — the
+/// rule Vitess's emergency reparent follows. A replica that does not answer the probe is
+/// one the failover cannot stop. An old master that refused the connection is not running:
+/// it lost its client sessions and comes back read-only.
+fn unrevoked(snapshot: &Snapshot, c: &Candidates, chosen: &str) -> Option<Loss> {
+    let old = snapshot.node(&c.old_master)?;
+    let down = matches!(&old.state, Err(ProbeFailure::Refused(_)));
+    if down {
+        return None;
+    }
+    let unreachable: Vec<&str> = snapshot
+        .nodes
+        .iter()
+        .filter(|n| n.name != c.old_master && n.ok().is_none())
+        .map(|n| n.name.as_str())
+        .collect();
+    if unreachable.is_empty() {
+        return None;
+    }
+    let why = match &old.state {
+        Err(f) => f.to_string(),
+        Ok(_) => "it answers".into(),
+    };
+    Some(Loss {
+        candidate: chosen.to_string(),
+        reach: received(snapshot, chosen).map(|g| g.to_string()).unwrap_or_default(),
+        missing: String::new(),
+        sources: vec![format!(
+            "{} may be alive ({why}) and {} cannot be reached to stop receiving from it: it could still acknowledge {}'s waiting commits",
+            c.old_master,
+            unreachable.join(", "),
+            c.old_master
+        )],
+        unrevoked: unreachable.into_iter().map(String::from).collect(),
     })
 }

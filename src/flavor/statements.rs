@@ -98,7 +98,11 @@ impl Flavor {
     pub fn wait_applied(self, gtids: &Gtids, limit: Duration) -> String {
         let secs = format!("{:.3}", limit.as_secs_f64());
         match self {
-            Flavor::MariaDb => format!("SELECT MASTER_GTID_WAIT({}, {secs})", quote(&gtids.to_string())),
+            // one GTID per domain, or the server refuses the list
+            Flavor::MariaDb => format!(
+                "SELECT MASTER_GTID_WAIT({}, {secs})",
+                quote(&gtids.position().to_string())
+            ),
             Flavor::MySql => format!(
                 "SELECT WAIT_FOR_EXECUTED_GTID_SET({}, {secs})",
                 quote(&gtids.to_string())

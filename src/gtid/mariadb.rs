@@ -91,6 +91,30 @@ impl MariaDbGtids {
         out
     }
 
+    /// Per domain, only the entry that reaches furthest: a position, as `MASTER_GTID_WAIT`
+    /// takes it (one GTID per domain).
+    pub fn position(&self) -> Self {
+        let mut best: BTreeMap<u32, (u32, u64)> = BTreeMap::new();
+        for (&(d, s), &q) in &self.entries {
+            let e = best.entry(d).or_insert((s, q));
+            if q > e.1 {
+                *e = (s, q);
+            }
+        }
+        let mut out = Self::default();
+        for (d, (s, q)) in best {
+            out.insert(d, s, q);
+        }
+        out
+    }
+
+    /// Without the entries of `server` (in every domain).
+    pub fn without_server(&self, server: u32) -> Self {
+        let mut out = self.clone();
+        out.entries.retain(|&(_, s), _| s != server);
+        out
+    }
+
     /// Entries whose sequence number lies beyond `other`'s position in their domain: what a
     /// node at `other` has not reached yet.
     pub fn beyond(&self, other: &Self) -> Self {

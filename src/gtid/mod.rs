@@ -109,6 +109,26 @@ impl Gtids {
         }
     }
 
+    /// As a position: MariaDB keeps one GTID per domain (the furthest); a MySQL set is its
+    /// own position.
+    pub fn position(&self) -> Gtids {
+        match self {
+            Gtids::MariaDb(g) => Gtids::MariaDb(g.position()),
+            Gtids::MySql(_) => self.clone(),
+        }
+    }
+
+    /// Without what `server_id` wrote itself: on a replica, its errant transactions. MariaDB
+    /// GTIDs name their server; MySQL's name the server's UUID, which the probe does not
+    /// read, so a MySQL list is returned whole (a failover then finds a replica's errant
+    /// transactions on no candidate, and stops rather than copy them).
+    pub fn without_server(&self, server_id: u32) -> Gtids {
+        match self {
+            Gtids::MariaDb(g) => Gtids::MariaDb(g.without_server(server_id)),
+            Gtids::MySql(_) => self.clone(),
+        }
+    }
+
     /// A number that grows with the amount of history: ranks lists that `compare` cannot.
     pub fn weight(&self) -> u128 {
         match self {

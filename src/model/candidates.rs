@@ -38,6 +38,11 @@ pub struct Candidates {
     pub most_advanced: Option<String>,
     /// When the chosen node is behind: the replica to catch up from before promotion.
     pub catch_up_from: Option<String>,
+    /// The replicas that may serve the chosen node what it lacks, most advanced first: never
+    /// one with errant transactions or marked for rebuild (it would pass its own
+    /// transactions on), nor one whose applier is broken (a donor serves from its binlog).
+    #[serde(default)]
+    pub donors: Vec<String>,
     /// Nodes that cannot be promoted.
     pub rejected: Vec<Rejected>,
 }

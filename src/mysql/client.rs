@@ -66,6 +66,7 @@ impl MysqlClient {
     async fn connect(&self, node: &NodeConfig, deadline: Instant) -> Result<Conn, ProbeFailure> {
         match timeout_at(deadline, Conn::new(self.opts(node))).await {
             Err(_) => Err(ProbeFailure::Timeout),
+            Ok(Err(e)) if refused(&e) => Err(ProbeFailure::Refused(e.to_string())),
             Ok(Err(e)) => Err(ProbeFailure::Connect(e.to_string())),
             Ok(Ok(c)) => Ok(c),
         }
@@ -94,6 +95,12 @@ impl MysqlClient {
         };
         f.parse(&rows).map_err(|e| ProbeFailure::Query(e.to_string()))
     }
+}
+
+/// Did the host refuse the connection (nothing listens: the server is not running)? A
+/// firewall that rejects rather than drops looks the same — see runbooks/server-settings.md.
+fn refused(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Io(mysql_async::IoError::Io(io)) if io.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 /// A connection for one operation, separate from the probe connection, with its own limit.
@@ -369,9 +376,15 @@ impl MysqlAdmin for MysqlClient {
         Ok(r == Some(0))
     }
 
-    async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
+    async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<NodeState, OpError> {
         let mut c = self.op_conn(node, "stop receiving", limit).await?;
-        c.exec(self.flavor.stop_receiver(), limit).await
+        c.exec(self.flavor.stop_receiver(), limit).await?;
+        let state = self.probe(node).await.map_err(|e| OpError::Connect {
+            node: node.name.clone(),
+            op: "read what it received",
+            message: e.to_string(),
+        })?;
+        Ok(state)
     }
 
     async fn start_replication(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {

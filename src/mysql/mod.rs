@@ -85,7 +85,13 @@ pub trait MysqlAdmin: Send + Sync {
     ) -> impl Future<Output = Result<bool, OpError>> + Send;
 
     /// Stop receiving from the master (IO thread only); may take seconds with a stuck master.
-    fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<(), OpError>> + Send;
+    /// Returns the node's state once stopped (it receives nothing more): a failover's
+    /// catch-up target is read after every replica stopped.
+    fn stop_receiving(
+        &self,
+        node: &NodeConfig,
+        limit: Duration,
+    ) -> impl Future<Output = Result<NodeState, OpError>> + Send;
 
     /// Start both replication threads.
     fn start_replication(&self, node: &NodeConfig, limit: Duration)

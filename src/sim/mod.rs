@@ -12,8 +12,10 @@
 //! (`biased`) — all of which this has.
 
 pub mod client;
+pub mod explore;
 pub mod mysql;
 pub mod net;
+pub mod schedule;
 pub mod vip;
 pub mod zk;
 
@@ -24,7 +26,7 @@ use crate::config::{
 use crate::coord::elector::{Elector, ElectorTiming};
 use crate::coord::fake::World as Ensemble;
 use crate::manager::{run, Edges, Task};
-use crate::model::{timestamp, FailoverRecord, Flavor, ManagerInfo, SharedState};
+use crate::model::{timestamp, FailoverRecord, Flavor, ManagerInfo, SessionState, SharedState};
 use client::{Ack, Client};
 use mysql::{Node, Process, SimAdmin};
 use net::Net;
@@ -40,7 +42,7 @@ use zk::SimCoord;
 /// The cluster's name in every simulation.
 pub const CLUSTER: &str = "sim";
 /// How often the world moves (replication, acknowledgements, clients, sessions).
-pub const TICK: Duration = Duration::from_millis(10);
+pub const TICK: Duration = Duration::from_millis(20);
 
 /// A call a manager made that changed a node or the VIP.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +81,14 @@ pub struct World {
     pub released: Vec<(u64, u64)>,
     /// Client sessions a server ended.
     pub dropped: Vec<u64>,
+    /// ZooKeeper has lost its quorum: no session can be made or kept, nothing expires.
+    pub zk_down: bool,
+    /// Errant transactions written on purpose (node, transaction), for the invariants.
+    pub errant: Vec<(String, mysql::Trx)>,
+    /// Invariants broken while the world ran (checked where they can break).
+    pub violations: Vec<String>,
+    /// The ensemble, to know who leads when a node or the VIP is changed.
+    ensemble: Ensemble,
     /// Per manager host: paused (SIGSTOP)?
     paused: BTreeMap<String, watch::Sender<bool>>,
     next_session: u64,
@@ -113,8 +123,16 @@ impl World {
         tx.send_replace(on);
     }
 
-    /// Note a change by `host`.
+    /// Note a change by `host`. Invariant (c): only the manager that leads the cluster at
+    /// that instant changes a node or the VIP.
     pub fn record_mutation(&mut self, host: &str, target: &str, op: &'static str) {
+        let leader = self.ensemble.leader(CLUSTER).map(|l| l.info.id);
+        if leader.as_deref() != Some(host) {
+            self.violations.push(format!(
+                "(c) {host} changed {target} ({op}) while {} led the cluster",
+                leader.as_deref().unwrap_or("nobody")
+            ));
+        }
         self.mutations.push(Mutation {
             at: Instant::now(),
             host: host.to_string(),
@@ -237,6 +255,7 @@ impl Sim {
         crate::model::time::simulate_wall_clock(std::time::UNIX_EPOCH + Duration::from_secs(1_796_000_000));
         let cfg = config(nodes);
         let (outcomes_tx, outcomes_rx) = tokio::sync::mpsc::unbounded_channel();
+        let zk = Ensemble::default();
         let mut world = World {
             nodes: BTreeMap::new(),
             net: Net::default(),
@@ -249,6 +268,10 @@ impl Sim {
             mutations: Vec::new(),
             released: Vec::new(),
             dropped: Vec::new(),
+            zk_down: false,
+            errant: Vec::new(),
+            violations: Vec::new(),
+            ensemble: zk.clone(),
             paused: BTreeMap::new(),
             next_session: 0,
         };
@@ -272,7 +295,7 @@ impl Sim {
         }
         Sim {
             world: Arc::new(Mutex::new(world)),
-            zk: Ensemble::default(),
+            zk,
             managers: BTreeMap::new(),
             cfg,
             zk_contact: BTreeMap::new(),
@@ -393,7 +416,7 @@ impl Sim {
         let now = Instant::now();
         let (down, contact): (bool, Vec<(String, bool)>) = {
             let w = self.w();
-            let down = !w.net.reachable("zk", "zk");
+            let down = w.zk_down;
             let c = self
                 .managers
                 .keys()
@@ -402,6 +425,18 @@ impl Sim {
             (down, c)
         };
         let zk = &self.zk;
+        zk.set_down(down);
+        if down {
+            // without a quorum nothing expires: the servers that come back give every
+            // session a fresh timeout (ZooKeeper's leader re-arms the session tracker)
+            for (id, m) in &self.managers {
+                self.zk_contact.insert(id.clone(), now);
+                if zk.session_state(m.coord.session_id()) == Some(SessionState::Connected) {
+                    zk.disconnect(m.coord.session_id());
+                }
+            }
+            return;
+        }
         self.dead.retain(|(session, since)| {
             let gone = now.saturating_duration_since(*since) >= timeout;
             if gone {
@@ -412,26 +447,22 @@ impl Sim {
         for (id, ok) in contact {
             let Some(m) = self.managers.get(&id) else { continue };
             let session = m.coord.session_id();
-            if ok && !down {
+            let state = zk.session_state(session);
+            zk.set_reachable(&id, ok);
+            if ok {
                 self.zk_contact.insert(id.clone(), now);
-                self.zk.with(|d| {
-                    d.unreachable.remove(&id);
-                });
-                if self.zk.session_state(session) == Some(crate::model::SessionState::Disconnected) {
-                    self.zk.reconnect(session);
+                if state == Some(SessionState::Disconnected) {
+                    zk.reconnect(session);
                 }
                 continue;
             }
             let since = now.saturating_duration_since(self.zk_contact.get(&id).copied().unwrap_or(now));
-            self.zk.with(|d| {
-                d.unreachable.insert(id.clone());
-            });
             if since >= timeout {
-                self.zk.expire(session);
-            } else if since >= timeout / 2
-                && self.zk.session_state(session) == Some(crate::model::SessionState::Connected)
-            {
-                self.zk.disconnect(session);
+                if state != Some(SessionState::Expired) {
+                    zk.expire(session);
+                }
+            } else if since >= timeout / 2 && state == Some(SessionState::Connected) {
+                zk.disconnect(session);
             }
         }
     }

@@ -233,7 +233,11 @@ impl Node {
                 last_io_error: r.io_error.clone(),
                 last_sql_error: None,
                 seconds_behind: (r.io == IoThread::Yes && r.sql).then_some(0),
-                received: Node::position(self.last_received()),
+                received: Node::position(
+                    self.relay
+                        .last()
+                        .or_else(|| self.log.iter().rev().find(|t| t.server != self.server_id)),
+                ),
                 heartbeats: r.heartbeats,
                 heartbeat_period_ms: HEARTBEAT.as_millis() as u64,
                 read_position: format!("mysql-bin.000001:{received}"),
@@ -512,6 +516,7 @@ impl MysqlAdmin for SimAdmin {
         match self.reach(&node.name, "probe", limit).await {
             Ok(()) => {}
             Err(OpError::Timeout { .. }) => return Err(ProbeFailure::Timeout),
+            Err(e @ OpError::Connect { .. }) => return Err(ProbeFailure::Refused(e.to_string())),
             Err(e) => return Err(ProbeFailure::Connect(e.to_string())),
         }
         let w = self.lock();
@@ -563,13 +568,37 @@ impl MysqlAdmin for SimAdmin {
         }
     }
 
-    async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
+    async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<NodeState, OpError> {
+        // a receiver connected to a master that does not answer (frozen, cut off) first tries
+        // to end its dump thread there: MariaDB's semi-sync replica gives up after
+        // rpl_semi_sync_slave_kill_conn_timeout (1 s in the lab)
+        let stuck = {
+            let w = self.lock();
+            w.nodes.get(&node.name).and_then(|n| n.repl.as_ref()).is_some_and(|r| {
+                r.io == IoThread::Yes
+                    && (!w.net.reachable(&node.name, &r.master)
+                        || w.nodes.get(&r.master).is_none_or(|m| m.process != Process::Running))
+            })
+        };
         self.mutate(&node.name, "stop receiving", limit, |w, n| {
             if let Some(r) = w.nodes.get_mut(n).and_then(|x| x.repl.as_mut()) {
                 r.io = IoThread::No;
             }
         })
-        .await
+        .await?;
+        if stuck {
+            sleep(Duration::from_secs(1).min(limit)).await;
+        }
+        let w = self.lock();
+        let address_of = |n: &str| n.to_string();
+        match w.nodes.get(&node.name) {
+            Some(n) if n.process == Process::Running => Ok(n.observe(&address_of)),
+            _ => Err(OpError::Timeout {
+                node: node.name.clone(),
+                op: "read what it received",
+                limit,
+            }),
+        }
     }
 
     async fn start_replication(&self, node: &NodeConfig, limit: Duration) -> Result<(), OpError> {
@@ -694,5 +723,35 @@ impl World {
     /// The nodes' binlogs by name (for the invariants).
     pub fn logs(&self) -> BTreeMap<String, Vec<Trx>> {
         self.nodes.iter().map(|(k, n)| (k.clone(), n.log.clone())).collect()
+    }
+
+    /// A privileged session writes on `node` whatever its `read_only` (a DBA's fix-up, a
+    /// monitoring job): a transaction of that server nobody else has — errant, on a replica.
+    pub fn errant_write(&mut self, node: &str) -> Option<Trx> {
+        let n = self.nodes.get_mut(node).filter(|n| n.process == Process::Running)?;
+        let trx = Trx {
+            server: n.server_id,
+            seq: n.next_seq(),
+            write: 0,
+        };
+        n.append(trx);
+        Some(trx)
+    }
+
+    /// Would `node` acknowledge a commit now: running, writable, and with semi-sync either
+    /// off or able to get a replica's acknowledgement (a connected semi-sync replica).
+    pub fn acknowledges(&self, node: &str) -> bool {
+        let Some(n) = self.nodes.get(node).filter(|n| n.accepts_writes()) else {
+            return false;
+        };
+        if !(n.semi_master && n.semi_active) {
+            return true;
+        }
+        self.nodes.values().any(|r| {
+            r.process == Process::Running
+                && r.repl
+                    .as_ref()
+                    .is_some_and(|x| x.master == node && x.io == IoThread::Yes)
+        })
     }
 }

@@ -92,7 +92,7 @@ pub fn replica(name: &str, r: ReplicaStatus) -> N {
 pub fn down(name: &str) -> N {
     node(
         name,
-        Err(ProbeFailure::Connect("Connection refused (os error 111)".into())),
+        Err(ProbeFailure::Refused("Connection refused (os error 111)".into())),
     )
 }
 

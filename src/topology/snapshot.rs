@@ -11,7 +11,10 @@ use tokio::time::Instant;
 pub enum ProbeFailure {
     /// Connecting or a query took longer than the probe timeout (a hung or cut-off node).
     Timeout,
-    /// The connection was refused or broke (a dead server, or a reachable host without it).
+    /// The host answered that nothing listens on the port (`ECONNREFUSED`): the server
+    /// process is not running — it holds no client session, and comes back read-only.
+    Refused(String),
+    /// The connection failed otherwise or broke.
     Connect(String),
     /// The server answered with an error or something the flavor could not parse.
     Query(String),
@@ -21,7 +24,7 @@ impl std::fmt::Display for ProbeFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ProbeFailure::Timeout => f.write_str("timed out"),
-            ProbeFailure::Connect(e) => write!(f, "cannot connect: {e}"),
+            ProbeFailure::Refused(e) | ProbeFailure::Connect(e) => write!(f, "cannot connect: {e}"),
             ProbeFailure::Query(e) => write!(f, "query failed: {e}"),
         }
     }

@@ -34,7 +34,7 @@ impl MysqlAdmin for Untouchable {
     async fn wait_applied(&self, n: &NodeConfig, _: &Gtids, _: Duration) -> Result<bool, OpError> {
         touched("wait_applied", n)
     }
-    async fn stop_receiving(&self, n: &NodeConfig, _: Duration) -> Result<(), OpError> {
+    async fn stop_receiving(&self, n: &NodeConfig, _: Duration) -> Result<NodeState, OpError> {
         touched("stop_receiving", n)
     }
     async fn start_replication(&self, n: &NodeConfig, _: Duration) -> Result<(), OpError> {

@@ -1,0 +1,49 @@
+//! Random fault schedules against three whole managers (`myha::sim::explore`): every CI run
+//! explores `MYHA_SIM_SCHEDULES` (10,000) schedules from seed `MYHA_SIM_FROM` (0) and fails
+//! on the first invariant broken, printing the seed, the schedule and its timeline.
+//! `MYHA_SIM_SEED=N` replays one schedule exactly and prints its timeline; a soak is the
+//! same test with a large budget and another start, e.g.
+//! `MYHA_SIM_SCHEDULES=1000000 MYHA_SIM_FROM=$RANDOM$RANDOM cargo test --release --test simulation -- --nocapture`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use myha::sim::explore::{explore, run_seed};
+use std::time::Instant;
+
+fn env(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    Some(v.parse().unwrap_or_else(|_| panic!("{name}={v}: not a number")))
+}
+
+#[test]
+fn random_fault_schedules_keep_every_invariant() {
+    if let Some(seed) = env("MYHA_SIM_SEED") {
+        let report = run_seed(seed);
+        println!("{report}");
+        assert!(report.violations.is_empty(), "schedule {seed} broke an invariant");
+        return;
+    }
+    let count = env("MYHA_SIM_SCHEDULES").unwrap_or(10_000);
+    let from = env("MYHA_SIM_FROM").unwrap_or(0);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let started = Instant::now();
+    let summary = explore(from..from + count, threads, 3);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{} schedules in {secs:.1} s ({:.0} schedules per second on {threads} threads): {} failovers, {} writes acknowledged, {} schedules broke an invariant",
+        summary.schedules,
+        summary.schedules as f64 / secs,
+        summary.failovers,
+        summary.acks,
+        summary.failed.len()
+    );
+    for r in &summary.failed {
+        println!("\n{r}\n");
+    }
+    let seeds: Vec<u64> = summary.failed.iter().map(|r| r.schedule.seed).collect();
+    assert!(
+        seeds.is_empty(),
+        "schedules {seeds:?} broke an invariant (timelines above)"
+    );
+    assert_eq!(summary.schedules, count);
+}
