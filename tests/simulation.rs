@@ -8,7 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use myha::sim::explore::{explore, run_seed};
-use std::time::Instant;
+// wall time: the test thread has no runtime, so this is the real clock
+use tokio::time::Instant;
 
 fn env(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;

@@ -47,8 +47,9 @@ pub trait Leadership: Send + Sync {
     /// This manager's standing now (no I/O).
     fn standing(&self, cluster: &str) -> Standing;
 
-    /// Re-check with the coordinator that this manager still leads `cluster` in `term`.
-    fn confirm(&self, cluster: &str, term: i64) -> impl Future<Output = Result<(), LeadError>> + Send;
+    /// Re-check with the coordinator that this manager still leads `cluster` in `term`;
+    /// `Ok` says until when the lead is known to hold (see `model::Lease`).
+    fn confirm(&self, cluster: &str, term: i64) -> impl Future<Output = Result<Instant, LeadError>> + Send;
 
     /// Give up every lead held (clean shutdown), so standbys take over at once instead of
     /// after the session timeout.
@@ -66,8 +67,9 @@ impl Leadership for Solo {
         Standing::Leader { term: 0 }
     }
 
-    async fn confirm(&self, _cluster: &str, _term: i64) -> Result<(), LeadError> {
-        Ok(())
+    async fn confirm(&self, _cluster: &str, _term: i64) -> Result<Instant, LeadError> {
+        // nobody else can lead: the lead never passes
+        Ok(Instant::now() + Duration::from_secs(365 * 24 * 3600))
     }
 }
 
@@ -80,6 +82,10 @@ pub struct ElectorTiming {
     pub grace: Duration,
     /// Pause between attempts to make a new session.
     pub reconnect_pause: Duration,
+    /// How long a confirmed lead is known to hold, counted from before the check: half the
+    /// session timeout — the servers cannot expire the session sooner, and the client
+    /// itself stops acting at half the timeout without an answer.
+    pub lease: Duration,
 }
 
 impl ElectorTiming {
@@ -90,6 +96,7 @@ impl ElectorTiming {
             tick: Duration::from_secs(1),
             grace: cfg.claim_grace(),
             reconnect_pause: cfg.reconnect_pause,
+            lease: cfg.session_timeout / 2,
         }
     }
 }
@@ -98,6 +105,7 @@ impl ElectorTiming {
 pub struct Elected<C> {
     coord: Arc<C>,
     rx: watch::Receiver<BTreeMap<String, Standing>>,
+    lease: Duration,
 }
 
 impl<C> Clone for Elected<C> {
@@ -105,6 +113,7 @@ impl<C> Clone for Elected<C> {
         Elected {
             coord: self.coord.clone(),
             rx: self.rx.clone(),
+            lease: self.lease,
         }
     }
 }
@@ -152,13 +161,14 @@ impl<C: Coordinator> Leadership for Elected<C> {
         })
     }
 
-    async fn confirm(&self, cluster: &str, term: i64) -> Result<(), LeadError> {
+    async fn confirm(&self, cluster: &str, term: i64) -> Result<Instant, LeadError> {
+        let asked = Instant::now();
         let (session, state) = self.coord.session();
         if state != SessionState::Connected {
             return Err(LeadError::NotConnected(state));
         }
         match self.coord.leader(cluster).await {
-            Ok(Some(l)) if l.owner == session && l.term == term => Ok(()),
+            Ok(Some(l)) if l.owner == session && l.term == term => Ok(asked + self.lease),
             Ok(Some(l)) if l.owner == session => Err(LeadError::NewerTerm(l.term)),
             Ok(Some(l)) => Err(LeadError::OtherLeader(l.info.id)),
             Ok(None) => Err(LeadError::Vacant),
@@ -190,6 +200,7 @@ impl<C: Coordinator> Elector<C> {
         let elected = Elected {
             coord: coord.clone(),
             rx,
+            lease: timing.lease,
         };
         let elector = Elector {
             coord,

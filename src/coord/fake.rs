@@ -411,6 +411,7 @@ pub fn timing() -> ElectorTiming {
         tick: Duration::from_secs(1),
         grace: GRACE,
         reconnect_pause: Duration::from_millis(500),
+        lease: Duration::from_secs(2),
     }
 }
 

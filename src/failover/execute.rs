@@ -18,7 +18,7 @@ use crate::coord::elector::LeadError;
 use crate::coord::{RecordStore, StoreError};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
-use crate::model::{Candidates, Status, StepKind};
+use crate::model::{lease, Candidates, Lease, Status, StepKind};
 use crate::mysql::{MysqlAdmin, OpError};
 use crate::topology::{NodeState, ReplicaStatus, Snapshot};
 use crate::vip::{Vip, VipError};
@@ -77,7 +77,7 @@ pub enum StepError {
 /// to act, at the epoch it started from?
 pub trait Guard: Send + Sync {
     /// `Err` stops before the step.
-    fn may_act(&self, step: &str) -> impl Future<Output = Result<(), GuardError>> + Send;
+    fn may_act(&self, step: &str) -> impl Future<Output = Result<Lease, GuardError>> + Send;
 }
 
 /// A guard that always allows (tests of the executor itself).
@@ -86,8 +86,11 @@ pub struct Alone;
 
 #[cfg(test)]
 impl Guard for Alone {
-    async fn may_act(&self, _step: &str) -> Result<(), GuardError> {
-        Ok(())
+    async fn may_act(&self, _step: &str) -> Result<Lease, GuardError> {
+        Ok(Lease {
+            term: 0,
+            until: tokio::time::Instant::now() + std::time::Duration::from_secs(3600),
+        })
     }
 }
 
@@ -138,6 +141,14 @@ fn clean(s: &NodeState) -> Gtids {
     received.and_then(|r| r.union(&binlog)).unwrap_or(binlog)
 }
 
+/// Everything a stopped replica has, per server: received (relay included) and in its binlog.
+fn holds(s: &NodeState) -> Gtids {
+    let received = s.replica.as_ref().map(|r| r.received.clone());
+    received
+        .and_then(|r| r.union(&s.binlog_state))
+        .unwrap_or_else(|| s.binlog_state.clone())
+}
+
 /// Everything any stopped replica holds that others may need (see [`clean`]): with
 /// `AFTER_SYNC` semi-sync, a transaction one replica received may have been acknowledged.
 fn needed(after: &BTreeMap<String, NodeState>) -> Option<Gtids> {
@@ -158,8 +169,8 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         what: &str,
         call: impl Future<Output = Result<T, OpError>>,
     ) -> Result<T, StepError> {
-        self.guard.may_act(what).await?;
-        Ok(call.await?)
+        let lease = self.guard.may_act(what).await?;
+        Ok(lease::under(lease, call).await?)
     }
 
     /// The VIP's address, for step names.
@@ -183,7 +194,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             .ok_or_else(|| StepError::Plan(format!("{new} did not stop receiving")))?;
         let need = needed(after).unwrap_or_else(|| mine.received());
         let mut via = String::new();
-        if mine.received().contains(&need) != Some(true) {
+        if holds(mine).contains_each(&need) != Some(true) {
             // the preferred donor first, then any other that may serve
             let donor = cand
                 .catch_up_from
@@ -193,12 +204,12 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
                 .find(|d| {
                     after
                         .get(*d)
-                        .is_some_and(|s| s.received().contains(&need) == Some(true))
+                        .is_some_and(|s| holds(s).contains_each(&need) == Some(true))
                 })
                 .and_then(|d| self.node(d));
             let Some(d) = donor else {
                 let missing = need
-                    .missing_from(&mine.received())
+                    .missing_from(&holds(mine))
                     .map(|m| m.to_string())
                     .unwrap_or_default();
                 return Err(StepError::Plan(format!(
@@ -208,22 +219,24 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             // the donor serves from its binlog: it first applies what it received (without
             // its own transactions, which its replica position never reaches)
             let own = after.get(&d.name).map(clean).unwrap_or_else(|| need.clone());
-            if !self.admin.wait_applied(d, &own, limit).await? {
+            let wait = self.admin.wait_applied(d, &own, limit);
+            if !self.guarded("let the donor apply what it received", wait).await? {
                 return Err(StepError::Plan(format!(
                     "donor {} did not apply {own} within {limit:?}",
                     d.name
                 )));
             }
-            self.guard.may_act("repoint the candidate to its donor").await?;
-            self.admin
-                .replicate_from(plan.new, d, StartFrom::ReplicaPosition, limit)
-                .await?;
+            let repoint = self
+                .admin
+                .replicate_from(plan.new, d, StartFrom::ReplicaPosition, limit);
+            self.guarded("repoint the candidate to its donor", repoint).await?;
             via = format!(" (caught up from {})", d.name);
         }
         if need.is_empty() {
             return Ok(format!("{new} has nothing to apply"));
         }
-        if !self.admin.wait_applied(plan.new, &need, limit).await? {
+        let wait = self.admin.wait_applied(plan.new, &need, limit);
+        if !self.guarded("let the candidate apply everything", wait).await? {
             return Err(StepError::Plan(format!("{new} did not apply {need} within {limit:?}")));
         }
         Ok(format!("{new} applied everything up to {need}{via}"))
@@ -367,13 +380,17 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         refused_note: &str,
     ) -> Result<(), NotPromoted> {
         let step = rec.start(StepKind::Promote, format!("promote {}", new.name)).await;
-        if let Err(why) = self.guard.may_act("promote").await {
-            rec.audit(step, Status::Failed, format!("not promoting: {why}{refused_note}"))
-                .await;
-            return Err(NotPromoted::Refused);
-        }
+        let lease = match self.guard.may_act("promote").await {
+            Ok(lease) => lease,
+            Err(why) => {
+                rec.audit(step, Status::Failed, format!("not promoting: {why}{refused_note}"))
+                    .await;
+                return Err(NotPromoted::Refused);
+            }
+        };
         let policy = self.timeouts.semi_sync_policy();
-        if let Err(e) = self.admin.promote(new, policy, self.timeouts.promote_timeout).await {
+        let promote = self.admin.promote(new, policy, self.timeouts.promote_timeout);
+        if let Err(e) = lease::under(lease, promote).await {
             rec.audit(step, Status::Failed, e.to_string()).await;
             return Err(NotPromoted::Failed);
         }
@@ -474,7 +491,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
 
     /// Point the VIP at `new`, verified.
     async fn move_vip_to(&self, new: &NodeConfig) -> Result<String, StepError> {
-        self.guard.may_act("move VIP").await?;
-        Ok(self.vip.point_at(&new.name).await?.detail)
+        let lease = self.guard.may_act("move VIP").await?;
+        Ok(lease::under(lease, self.vip.point_at(&new.name)).await?.detail)
     }
 }

@@ -75,12 +75,15 @@ impl Flavor {
         }
     }
 
-    /// Everything a node has applied or written itself. MariaDB's `MASTER_GTID_WAIT` looks
-    /// at `gtid_slave_pos` only, so it never returns for a former master whose own binlog
-    /// holds the transactions (its replica position is stale): check this first.
+    /// Everything a node has applied or written itself, per server. MariaDB's
+    /// `MASTER_GTID_WAIT` looks at `gtid_slave_pos` only, so it never returns for a former
+    /// master whose own binlog holds the transactions (its replica position is stale): check
+    /// this first — per (domain, server) (`Gtids::contains_each`): a position such as
+    /// `gtid_current_pos` would count an errant write with a higher sequence number as
+    /// having what the relay log has not applied yet.
     pub fn applied_query(self) -> &'static str {
         match self {
-            Flavor::MariaDb => "SELECT @@gtid_current_pos",
+            Flavor::MariaDb => "SELECT @@gtid_binlog_state",
             Flavor::MySql => "SELECT @@gtid_executed",
         }
     }

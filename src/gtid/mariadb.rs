@@ -68,6 +68,14 @@ impl MariaDbGtids {
             .all(|(d, q)| mine.get(d).is_some_and(|m| m >= q))
     }
 
+    /// Does this list have, for every (domain, server) of `other`, at least its sequence number?
+    pub fn contains_each(&self, other: &Self) -> bool {
+        other
+            .entries
+            .iter()
+            .all(|(k, q)| self.entries.get(k).is_some_and(|m| m >= q))
+    }
+
     /// Per (domain, server), the higher of the two sequence numbers.
     pub fn union(&self, other: &Self) -> Self {
         let mut out = self.clone();

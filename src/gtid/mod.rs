@@ -62,6 +62,19 @@ impl Gtids {
         }
     }
 
+    /// Has self (a `gtid_binlog_state`, or a union of states and positions) reached every
+    /// server's last transaction in `other`? MariaDB compares per (domain, server): unlike
+    /// [`Gtids::contains`], a node whose own transaction took a higher sequence number does
+    /// not count as having what another server wrote below it (an errant write on a replica
+    /// with a relay log not yet applied). MySQL: set containment. `None` across flavors.
+    pub fn contains_each(&self, other: &Gtids) -> Option<bool> {
+        match (self, other) {
+            (Gtids::MariaDb(a), Gtids::MariaDb(b)) => Some(a.contains_each(b)),
+            (Gtids::MySql(a), Gtids::MySql(b)) => Some(a.contains(b)),
+            _ => None,
+        }
+    }
+
     /// Partial order by containment: `Greater` = self is strictly ahead of other; `None` when
     /// neither contains the other (diverged) or across flavors.
     pub fn compare(&self, other: &Gtids) -> Option<Ordering> {

@@ -29,7 +29,7 @@ pub struct Pausing<'a, G> {
 }
 
 impl<G: Guard> Guard for Pausing<'_, G> {
-    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
+    async fn may_act(&self, step: &str) -> Result<crate::model::Lease, GuardError> {
         if self.step == Some(step) && !PAUSED_ONCE.swap(true, Ordering::SeqCst) {
             warn!("chaos: pausing {PAUSE:?} before {step} ({PAUSE_BEFORE} is set)");
             tokio::time::sleep(PAUSE).await;

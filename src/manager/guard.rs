@@ -6,6 +6,7 @@
 use crate::coord::elector::Leadership;
 use crate::coord::Store;
 use crate::failover::{Guard, GuardError};
+use crate::model::Lease;
 
 /// Leadership and epoch, as they were when the failover started.
 pub struct TermGuard<'a, L, S> {
@@ -22,8 +23,9 @@ pub struct TermGuard<'a, L, S> {
 }
 
 impl<L: Leadership, S: Store> Guard for TermGuard<'_, L, S> {
-    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
-        self.lead
+    async fn may_act(&self, step: &str) -> Result<Lease, GuardError> {
+        let until = self
+            .lead
             .confirm(self.cluster, self.term)
             .await
             .map_err(|source| GuardError::Lead {
@@ -44,7 +46,7 @@ impl<L: Leadership, S: Store> Guard for TermGuard<'_, L, S> {
                 started: self.epoch,
             });
         }
-        Ok(())
+        Ok(Lease { term: self.term, until })
     }
 }
 
@@ -74,7 +76,9 @@ mod tests {
             term,
             epoch: 3,
         };
-        assert_eq!(guard.may_act("promote").await, Ok(()));
+        let lease = guard.may_act("promote").await.expect("the leader may act");
+        assert_eq!(lease.term, term);
+        assert!(!lease.ended());
 
         // another manager recorded a new master meanwhile
         let other = world.client();

@@ -149,6 +149,7 @@ impl OpConn<'_> {
 
     /// Run one statement within `bound` (and what is left of the operation's time).
     async fn exec_within(&mut self, sql: &str, bound: Duration, limit: Duration) -> Result<(), OpError> {
+        super::lease_check(self.node, self.op)?;
         match timeout(bound.min(self.remaining()), self.conn.query_drop(sql)).await {
             Err(_) => Err(self.timeout_err(limit)),
             Ok(r) => r.map_err(|e| self.map_err(e)),
@@ -363,7 +364,7 @@ impl MysqlAdmin for MysqlClient {
             .await?
             .unwrap_or_default();
         if let Ok(applied) = self.flavor.parse_gtids(&applied) {
-            if applied.contains(gtids) == Some(true) {
+            if applied.contains_each(gtids) == Some(true) {
                 return Ok(true);
             }
         }

@@ -40,6 +40,29 @@ pub enum OpError {
         /// why
         message: String,
     },
+    /// Not sent: the lease this change runs under ended (the process was paused or waited
+    /// past what the lead is known to hold for). Another manager may lead now.
+    #[error("{node}: {op}: not sent: this manager's lead (term {term}) is no longer certain")]
+    LeaseEnded {
+        /// the node
+        node: String,
+        /// the operation
+        op: &'static str,
+        /// the term of the lease
+        term: i64,
+    },
+    /// The node refused the change: it has seen a newer leadership term (fencing token).
+    #[error("{node}: {op}: refused: the node has seen term {seen}, this manager acts in term {term}")]
+    Fenced {
+        /// the node
+        node: String,
+        /// the operation
+        op: &'static str,
+        /// the term of this manager
+        term: i64,
+        /// the newest term the node has seen
+        seen: i64,
+    },
     /// The server refused a statement.
     #[error("{node}: {op}: server error {code}: {message}")]
     Server {
@@ -52,6 +75,19 @@ pub enum OpError {
         /// server message
         message: String,
     },
+}
+
+/// `Err` when the current call runs under a lease that ended: the change must not leave the
+/// process (see `model::Lease`). Returns the lease's term, if there is one.
+pub fn lease_check(node: &str, op: &'static str) -> Result<Option<i64>, OpError> {
+    match crate::model::lease::current() {
+        Some(l) if l.ended() => Err(OpError::LeaseEnded {
+            node: node.to_string(),
+            op,
+            term: l.term,
+        }),
+        l => Ok(l.map(|l| l.term)),
+    }
 }
 
 /// What fencing an old master achieved (best effort: each part may fail on its own).

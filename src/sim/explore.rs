@@ -188,7 +188,9 @@ impl Runner {
                 if let Some(n) = self.one(w) {
                     let mut world = self.sim.w();
                     if let Some(t) = world.errant_write(&n) {
-                        world.errant.push((n, t));
+                        world.errant.push((n.clone(), t));
+                        drop(world);
+                        self.note(format!("errant write 0-{}-{} on {n}", t.server, t.seq));
                     }
                 }
                 Some(Applied::Nothing)
@@ -410,10 +412,21 @@ impl Runner {
                 .map(|a| a.write)
                 .collect();
             if !lost.is_empty() {
+                let first = lost[0];
+                let ack = w.acks.iter().find(|a| a.write == first);
+                let on: Vec<&str> = w
+                    .nodes
+                    .values()
+                    .filter(|n| n.has_write(first))
+                    .map(|n| n.name.as_str())
+                    .collect();
                 found.push(format!(
-                    "(a) {} acknowledged writes missing on the master of record {master}: {:?}",
+                    "(a) {} acknowledged writes missing on the master of record {master}: {:?}; the first acknowledged by server {} at {:.3}s, now on [{}]",
                     lost.len(),
-                    &lost[..lost.len().min(8)]
+                    &lost[..lost.len().min(8)],
+                    ack.map(|a| a.server).unwrap_or(0),
+                    ack.map(|a| a.at.saturating_duration_since(self.t0).as_secs_f64()).unwrap_or(0.0),
+                    on.join(", ")
                 ));
             }
             let errant: Vec<String> = w

@@ -287,6 +287,7 @@ impl Sim {
                     io: crate::topology::IoThread::Yes,
                     sql: true,
                     io_error: None,
+                    sql_error: None,
                     last_heard: Instant::now(),
                     heartbeats: 0,
                 });

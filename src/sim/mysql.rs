@@ -22,7 +22,7 @@ use super::World;
 use crate::config::NodeConfig;
 use crate::flavor::StartFrom;
 use crate::gtid::{Gtids, MariaDbGtids};
-use crate::model::SemiSyncPolicy;
+use crate::model::{lease, SemiSyncPolicy};
 use crate::mysql::{Fenced, MysqlAdmin, OpError};
 use crate::topology::{IoThread, NodeState, ProbeFailure, ReplicaStatus, SemiSync};
 use std::collections::BTreeMap;
@@ -69,6 +69,8 @@ pub struct Repl {
     pub sql: bool,
     /// Why the receiver stopped (1236: diverged).
     pub io_error: Option<String>,
+    /// Why the applier stopped (gtid strict mode: a sequence number out of order).
+    pub sql_error: Option<String>,
     /// When it last heard from the master.
     pub last_heard: Instant,
     /// Heartbeats received.
@@ -124,6 +126,8 @@ pub struct Node {
     pub unacked_at_kill: Vec<Trx>,
     /// Whether this server's next restart truncates them.
     pub truncates: bool,
+    /// The newest leadership term a change came with (`myha.fence`, survives restarts).
+    pub fence_term: i64,
 }
 
 impl Node {
@@ -146,6 +150,7 @@ impl Node {
             sessions: Vec::new(),
             unacked_at_kill: Vec::new(),
             truncates: true,
+            fence_term: 0,
         }
     }
 
@@ -154,6 +159,30 @@ impl Node {
         self.log.push(t);
         let e = self.state.entry(t.server).or_insert(t.seq);
         *e = (*e).max(t.seq);
+    }
+
+    /// Apply the relay log. With `gtid_strict_mode`, a transaction whose sequence number is
+    /// not above everything in the binlog stops the applier (an errant write on this replica
+    /// took that number first).
+    fn apply_relay(&mut self) {
+        let relay = std::mem::take(&mut self.relay);
+        let mut rest = relay.into_iter();
+        for t in rest.by_ref() {
+            let top = self.state.values().copied().max().unwrap_or(0);
+            if t.seq <= top && !self.log.contains(&t) {
+                if let Some(r) = self.repl.as_mut() {
+                    r.sql = false;
+                    r.sql_error = Some(format!(
+                        "An attempt was made to binlog GTID 0-{}-{} which would create an out-of-order sequence number with existing GTID 0-x-{top}, and gtid strict mode is enabled",
+                        t.server, t.seq
+                    ));
+                }
+                self.relay.push(t);
+                break;
+            }
+            self.append(t);
+        }
+        self.relay.extend(rest);
     }
 
     /// Drop `cut` from the binlog's tail (crash recovery).
@@ -169,6 +198,13 @@ impl Node {
     /// The last transaction received (relayed, else applied).
     pub fn last_received(&self) -> Option<&Trx> {
         self.relay.last().or(self.log.last())
+    }
+
+    /// The last transaction received from a master (not written here).
+    pub fn last_from_master(&self) -> Option<&Trx> {
+        self.relay
+            .last()
+            .or_else(|| self.log.iter().rev().find(|t| t.server != self.server_id))
     }
 
     /// Everything received: applied, then relayed.
@@ -231,13 +267,9 @@ impl Node {
                 io: r.io,
                 sql_running: r.sql,
                 last_io_error: r.io_error.clone(),
-                last_sql_error: None,
+                last_sql_error: r.sql_error.clone(),
                 seconds_behind: (r.io == IoThread::Yes && r.sql).then_some(0),
-                received: Node::position(
-                    self.relay
-                        .last()
-                        .or_else(|| self.log.iter().rev().find(|t| t.server != self.server_id)),
-                ),
+                received: Node::position(self.last_from_master()),
                 heartbeats: r.heartbeats,
                 heartbeat_period_ms: HEARTBEAT.as_millis() as u64,
                 read_position: format!("mysql-bin.000001:{received}"),
@@ -311,15 +343,13 @@ impl World {
             self.receive(r, net, now);
             if let Some(n) = self.nodes.get_mut(r) {
                 if n.process == Process::Running && n.repl.as_ref().is_some_and(|x| x.sql) {
-                    for t in std::mem::take(&mut n.relay) {
-                        n.append(t);
-                    }
+                    n.apply_relay();
                 }
             }
         }
         let mut released = Vec::new();
         for m in &names {
-            released.extend(self.acknowledge(m, now));
+            released.extend(self.acknowledge(m, net, now));
         }
         released
     }
@@ -393,7 +423,7 @@ impl World {
 
     /// Master `m`'s waiting commits that a semi-sync replica received (or whose deadline
     /// passed: then acknowledged alone, and semi-sync falls back to async).
-    fn acknowledge(&mut self, m: &str, now: Instant) -> Vec<(u64, u64)> {
+    fn acknowledge(&mut self, m: &str, net: &Net, now: Instant) -> Vec<(u64, u64)> {
         let Some(master) = self.nodes.get(m) else {
             return Vec::new();
         };
@@ -402,12 +432,14 @@ impl World {
         }
         // what each connected replica received: its history is a prefix of the master's
         // binlog, and sequence numbers grow along it
+        // (its own transactions — errant writes — are not something it received, and an
+        // acknowledgement needs the network between them)
         let received: Vec<u64> = self
             .nodes
             .values()
-            .filter(|n| n.process == Process::Running)
+            .filter(|n| n.process == Process::Running && net.reachable(&n.name, m))
             .filter(|n| n.repl.as_ref().is_some_and(|r| r.master == m && r.io == IoThread::Yes))
-            .map(|n| n.last_received().map(|t| t.seq).unwrap_or(0))
+            .map(|n| n.last_from_master().map(|t| t.seq).unwrap_or(0))
             .collect();
         let Some(master) = self.nodes.get_mut(m) else {
             return Vec::new();
@@ -505,6 +537,35 @@ impl SimAdmin {
                 limit,
             });
         }
+        // as MysqlClient: the lease is looked at before the change leaves the process, and
+        // the node checks the term in the same batch as the change
+        let Some(lease) = lease::current() else {
+            w.violations
+                .push(format!("(c) {} changed {node} ({op}) without a lease", self.host));
+            return Err(OpError::LeaseEnded {
+                node: node.into(),
+                op,
+                term: -1,
+            });
+        };
+        if lease.ended() {
+            return Err(OpError::LeaseEnded {
+                node: node.into(),
+                op,
+                term: lease.term,
+            });
+        }
+        if let Some(n) = w.nodes.get_mut(node) {
+            if n.fence_term > lease.term {
+                return Err(OpError::Fenced {
+                    node: node.into(),
+                    op,
+                    term: lease.term,
+                    seen: n.fence_term,
+                });
+            }
+            n.fence_term = lease.term;
+        }
         w.record_mutation(&self.host, node, op);
         Ok(f(&mut w, node))
     }
@@ -548,6 +609,7 @@ impl MysqlAdmin for SimAdmin {
         self.mutate(&node.name, "wait for relay log", limit, |w, n| {
             if let Some(r) = w.nodes.get_mut(n).and_then(|x| x.repl.as_mut()) {
                 r.sql = true;
+                r.sql_error = None;
             }
         })
         .await?;
@@ -556,7 +618,7 @@ impl MysqlAdmin for SimAdmin {
                 let w = self.lock();
                 w.nodes
                     .get(&node.name)
-                    .is_some_and(|n| n.executed().contains(gtids) == Some(true))
+                    .is_some_and(|n| n.binlog_state().contains_each(gtids) == Some(true))
             };
             if done {
                 return Ok(true);
@@ -672,6 +734,7 @@ impl MysqlAdmin for SimAdmin {
                 io: IoThread::Connecting,
                 sql: true,
                 io_error: None,
+                sql_error: None,
                 last_heard: Instant::now(),
                 heartbeats: 0,
             });
@@ -729,9 +792,10 @@ impl World {
     /// monitoring job): a transaction of that server nobody else has — errant, on a replica.
     pub fn errant_write(&mut self, node: &str) -> Option<Trx> {
         let n = self.nodes.get_mut(node).filter(|n| n.process == Process::Running)?;
+        // the next sequence number after the binlog's (the relay log does not count)
         let trx = Trx {
             server: n.server_id,
-            seq: n.next_seq(),
+            seq: n.state.values().copied().max().unwrap_or(0) + 1,
             write: 0,
         };
         n.append(trx);
@@ -749,6 +813,7 @@ impl World {
         }
         self.nodes.values().any(|r| {
             r.process == Process::Running
+                && self.net.reachable(&r.name, node)
                 && r.repl
                     .as_ref()
                     .is_some_and(|x| x.master == node && x.io == IoThread::Yes)

@@ -119,6 +119,11 @@ impl Vip for SimVip {
             let view = {
                 let mut w = self.world.lock().unwrap_or_else(|e| e.into_inner());
                 let now = Instant::now();
+                if crate::model::lease::current().is_none() {
+                    w.violations
+                        .push(format!("(c) {} moved the VIP without a lease", self.host));
+                }
+                crate::vip::lease_check("ReplaceRoute")?;
                 let parts: Vec<String> = w.vip.parts.keys().cloned().collect();
                 for p in parts {
                     if w.vip.parts.get(&p).cloned().flatten().as_deref() == Some(node) {

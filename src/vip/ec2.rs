@@ -91,6 +91,7 @@ impl Ec2RouteTables {
     }
 
     async fn replace(&self, table: &str, vip: Ipv4Addr, eni: &str) -> Result<(), VipError> {
+        super::lease_check("ReplaceRoute")?;
         self.client
             .replace_route()
             .route_table_id(table)
@@ -103,6 +104,7 @@ impl Ec2RouteTables {
     }
 
     async fn create(&self, table: &str, vip: Ipv4Addr, eni: &str) -> Result<(), VipError> {
+        super::lease_check("CreateRoute")?;
         self.client
             .create_route()
             .route_table_id(table)

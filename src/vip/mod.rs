@@ -75,4 +75,21 @@ pub enum VipError {
     /// Written, but the read-back does not show every part at the node.
     #[error("{0}")]
     NotMoved(String),
+    /// Not sent: the lease the move runs under ended (see `model::Lease`).
+    #[error("{op} not sent: this manager's lead (term {term}) is no longer certain")]
+    LeaseEnded {
+        /// the operation
+        op: &'static str,
+        /// the term of the lease
+        term: i64,
+    },
+}
+
+/// `Err` when the current call runs under a lease that ended: a change must not leave the
+/// process then (a cloud API has no fencing token to stop it later).
+pub fn lease_check(op: &'static str) -> Result<(), VipError> {
+    match crate::model::lease::current() {
+        Some(l) if l.ended() => Err(VipError::LeaseEnded { op, term: l.term }),
+        _ => Ok(()),
+    }
 }

@@ -262,7 +262,7 @@ impl RefuseFrom {
 }
 
 impl Guard for RefuseFrom {
-    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
+    async fn may_act(&self, step: &str) -> Result<crate::model::Lease, GuardError> {
         use std::sync::atomic::Ordering;
         if step.starts_with(self.from) {
             self.lost.store(true, Ordering::SeqCst);
@@ -270,12 +270,12 @@ impl Guard for RefuseFrom {
         if self.lost.load(Ordering::SeqCst) {
             return Refuse.may_act(step).await;
         }
-        Ok(())
+        Alone.may_act(step).await
     }
 }
 
 impl Guard for Refuse {
-    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
+    async fn may_act(&self, step: &str) -> Result<crate::model::Lease, GuardError> {
         Err(GuardError::Lead {
             step: step.to_string(),
             source: crate::coord::elector::LeadError::Vacant,

@@ -5,7 +5,7 @@ use super::{now, Act, Done};
 use crate::coord::Store;
 use crate::failover::Guard;
 use crate::flavor::StartFrom;
-use crate::model::{ActionKind, SemiSyncPolicy};
+use crate::model::{lease, ActionKind, SemiSyncPolicy};
 use crate::mysql::MysqlAdmin;
 use crate::vip::Vip;
 use std::time::Duration;
@@ -20,11 +20,9 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
         let started = now();
         let r = async {
             let n = self.node(node)?;
-            self.guard.may_act(&format!("fence {node}")).await?;
-            let f = self
-                .admin
-                .fence(n, self.failover.fence_timeout.max(FENCE_AT_LEAST))
-                .await?;
+            let lease = self.guard.may_act(&format!("fence {node}")).await?;
+            let fence = self.admin.fence(n, self.failover.fence_timeout.max(FENCE_AT_LEAST));
+            let f = lease::under(lease, fence).await?;
             Ok(format!("read_only=ON, {} client sessions ended", f.sessions_killed))
         }
         .await;
@@ -37,10 +35,10 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
         let limit = self.failover.repoint_timeout;
         let r = async {
             let (n, m) = (self.node(node)?, self.node(master)?);
-            self.guard.may_act(&format!("set {node} read-only")).await?;
-            self.admin.set_read_only(n, true, limit).await?;
-            self.guard.may_act(&format!("point {node} at {master}")).await?;
-            self.admin.replicate_from(n, m, from, limit).await?;
+            let lease = self.guard.may_act(&format!("set {node} read-only")).await?;
+            lease::under(lease, self.admin.set_read_only(n, true, limit)).await?;
+            let lease = self.guard.may_act(&format!("point {node} at {master}")).await?;
+            lease::under(lease, self.admin.replicate_from(n, m, from, limit)).await?;
             Ok(format!("{node} replicates from {master}"))
         }
         .await;
@@ -52,10 +50,9 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
         let started = now();
         let r = async {
             let n = self.node(master)?;
-            self.guard.may_act(&format!("set semi-sync on {master}")).await?;
-            self.admin
-                .set_semi_sync(n, policy, self.failover.repoint_timeout)
-                .await?;
+            let lease = self.guard.may_act(&format!("set semi-sync on {master}")).await?;
+            let set = self.admin.set_semi_sync(n, policy, self.failover.repoint_timeout);
+            lease::under(lease, set).await?;
             Ok(format!(
                 "AFTER_SYNC, timeout {} ms, waits without replicas",
                 policy.timeout.as_millis()

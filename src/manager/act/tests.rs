@@ -64,7 +64,7 @@ impl MysqlAdmin for Untouchable {
 struct Deposed;
 
 impl Guard for Deposed {
-    async fn may_act(&self, step: &str) -> Result<(), GuardError> {
+    async fn may_act(&self, step: &str) -> Result<crate::model::Lease, GuardError> {
         Err(GuardError::Lead {
             step: step.to_string(),
             source: LeadError::OtherLeader("mgr2".into()),

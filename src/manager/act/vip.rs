@@ -3,7 +3,7 @@
 use super::{now, Act, Done};
 use crate::coord::Store;
 use crate::failover::Guard;
-use crate::model::ActionKind;
+use crate::model::{lease, ActionKind};
 use crate::mysql::MysqlAdmin;
 use crate::vip::Vip;
 
@@ -12,8 +12,8 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
     pub async fn repair_vip(&self, master: &str, decision: &str) -> Done {
         let started = now();
         let r = async {
-            self.guard.may_act(&format!("point the VIP at {master}")).await?;
-            let moved = self.vip.point_at(master).await?;
+            let lease = self.guard.may_act(&format!("point the VIP at {master}")).await?;
+            let moved = lease::under(lease, self.vip.point_at(master)).await?;
             self.update_shared("record the VIP's target", |st| st.vip = Some(master.to_string()))
                 .await?;
             Ok(moved.detail)

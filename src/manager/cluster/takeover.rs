@@ -144,12 +144,12 @@ async fn undo<A: MysqlAdmin, V: Vip, S: Store, G: Guard>(
     limit: std::time::Duration,
 ) -> Result<(), String> {
     let n = act.cluster.node(old_master).ok_or("not a configured node")?;
-    act.guard
+    let lease = act
+        .guard
         .may_act("give the old master its writes back")
         .await
         .map_err(|e| e.to_string())?;
-    act.admin
-        .set_read_only(n, false, limit)
+    crate::model::lease::under(lease, act.admin.set_read_only(n, false, limit))
         .await
         .map_err(|e| e.to_string())
 }
