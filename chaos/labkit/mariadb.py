@@ -57,6 +57,9 @@ sync_binlog=1
 innodb_flush_log_at_trx_commit=1
 # every node starts read-only: a returning old master must not take writes
 read_only=ON
+# a restarted replica waits for the manager: on its own it would reconnect to whatever master
+# it had, possibly a deposed one that acknowledges its waiting commits through it
+skip_slave_start=ON
 # replicas notice a dead master in ~4 s instead of 60 s (heartbeat is set per CHANGE MASTER)
 slave_net_timeout=4
 rpl_semi_sync_slave_enabled=ON

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 type Params = Query<BTreeMap<String, String>>;
 
@@ -175,9 +176,29 @@ pub async fn is_master<S: Store>(
 ) -> Result<Json<Value>, ApiError> {
     only(&p, &[])?;
     let (v, node) = node_view(&st, &cluster, &node)?;
+    // Only what this manager can vouch for now: a view of a loop that is stuck, or a shared
+    // state it could not read lately, may name a master another manager replaced meanwhile.
+    let age = |t: Instant| Instant::now().saturating_duration_since(t);
+    if age(v.snapshot.at) > v.valid_for {
+        return Err(ApiError::Unavailable(format!(
+            "this manager's last probe of the cluster is {:?} old: cannot vouch for a master",
+            age(v.snapshot.at)
+        )));
+    }
+    match v.shared_at.map(age) {
+        Some(a) if a <= v.valid_for => {}
+        a => {
+            return Err(ApiError::Unavailable(format!(
+                "this manager cannot read the cluster state ({}): cannot vouch for a master",
+                a.map(|a| format!("last read {a:?} ago"))
+                    .unwrap_or_else(|| "never read".into())
+            )))
+        }
+    }
+    let of_record = v.shared.master.as_deref() == Some(node);
     let obs = v.snapshot.node(node).and_then(|n| n.ok());
     match obs {
-        Some(s) if !s.read_only && v.diagnosis.state.master() == Some(node) => {
+        Some(s) if !s.read_only && of_record && v.diagnosis.state.master() == Some(node) => {
             Ok(Json(json!({"node": node, "role": "master", "writable": true})))
         }
         Some(s) if !s.read_only => Err(ApiError::Unavailable(format!(

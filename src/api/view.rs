@@ -7,7 +7,9 @@ use crate::model::{SharedState, Standing, VipState};
 use crate::topology::Snapshot;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// One cluster as this manager last saw it.
 #[derive(Debug, Clone)]
@@ -22,6 +24,10 @@ pub struct ClusterView {
     pub decision: String,
     /// The shared state, as last read.
     pub shared: SharedState,
+    /// When it was read (`None`: never).
+    pub shared_at: Option<Instant>,
+    /// How long the view (its snapshot, its shared state) may be taken as the present.
+    pub valid_for: Duration,
     /// This manager's standing on the cluster.
     pub standing: Standing,
     /// The route tables, when known.

@@ -159,6 +159,21 @@ fn writable(s: &Snapshot) -> Vec<&NodeObservation> {
         .collect()
 }
 
+/// Test-only switches that put a fixed defect back, to show the simulator finds it.
+#[cfg(any(test, feature = "testkit"))]
+pub mod planted {
+    use std::sync::atomic::AtomicBool;
+
+    /// Defect 1 as it was: one writable node in one snapshot is the master, whatever the
+    /// master of record (a stale old master that returns while the new one misses a probe
+    /// is adopted).
+    pub static DEFECT_1: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn defect_1() -> bool {
+        DEFECT_1.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Without a master of record: the one writable node, else the node replicas follow, else the
 /// last master an earlier snapshot saw.
 fn find_master<'a>(history: &[&'a Snapshot]) -> Option<&'a str> {
@@ -254,6 +269,8 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing, record: Option<&str>) -
         };
     }
     let all_unreachable = latest.nodes.iter().all(|n| n.state.is_err());
+    #[cfg(any(test, feature = "testkit"))]
+    let record = record.filter(|_| !planted::defect_1() || w.is_empty());
     let Some(master) = record.or_else(|| find_master(history)) else {
         return if all_unreachable {
             ClusterState::AllUnreachable { master: None }

@@ -310,6 +310,14 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
     for issue in &s.diagnosis.issues {
         let node = match issue {
             NodeIssue::NotReplicating { node } | NodeIssue::WrongMaster { node, .. } => node,
+            // stopped without an error: restarted with skip_slave_start, or a failover that
+            // stopped it did not get to repoint it — started again from where it is
+            NodeIssue::ReplicaBroken {
+                node,
+                io: IoThread::No,
+                error: None,
+                ..
+            } => node,
             _ => continue,
         };
         if s.shared.needs_rebuild.contains_key(node) {

@@ -524,9 +524,12 @@ impl Sim {
                 n.read_only = true;
                 n.semi_master = false;
                 n.semi_active = false;
+                // skip_slave_start: replication waits for the manager, which knows whether
+                // its master is still the master (a restarted replica of a deposed master
+                // must not reconnect to it and acknowledge its waiting commits)
                 if let Some(r) = n.repl.as_mut() {
-                    r.io = crate::topology::IoThread::Connecting;
-                    r.sql = true;
+                    r.io = crate::topology::IoThread::No;
+                    r.sql = false;
                     r.last_heard = Instant::now();
                 }
             }

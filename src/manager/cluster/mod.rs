@@ -119,6 +119,8 @@ pub struct ClusterLoop<A, V, S, L> {
     /// The shared state as last read: while the coordinator cannot be read, decisions (for
     /// the log) are made on it.
     shared: SharedState,
+    /// When it was read.
+    shared_at: Option<Instant>,
     /// Between rounds.
     memory: Memory,
     /// The API's view and the metrics, when published.
@@ -145,6 +147,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             store: p.store,
             lead: p.lead,
             shared: SharedState::default(),
+            shared_at: None,
             memory: Memory::default(),
             outputs: None,
             backup_every: None,

@@ -15,6 +15,7 @@ use crate::vip::Vip;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// One round's view of the cluster: what the decision is made from. Nothing in it is read
@@ -27,6 +28,8 @@ pub struct Observed {
     pub diagnosis: Diagnosis,
     /// The shared state, as read this round (or last read, when the coordinator cannot be).
     pub shared: SharedState,
+    /// When the shared state was read.
+    pub shared_at: Option<Instant>,
     /// This manager's standing.
     pub standing: Standing,
     /// Where the VIP leads, when known.
@@ -79,7 +82,10 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         // Degraded: the coordinator cannot be read; decide (for the log) on the last state seen.
         if !matches!(standing, Standing::Degraded { .. }) {
             match self.store.load(self.name()).await {
-                Ok(s) => self.shared = s.value,
+                Ok(s) => {
+                    self.shared = s.value;
+                    self.shared_at = Some(Instant::now());
+                }
                 Err(e) if leads => {
                     warn!(cluster = %self.name(), error = %e, "cannot read the cluster state: not acting this round");
                     return Err(Outcome::NotActing(format!("cannot read the cluster state: {e}")));
@@ -97,6 +103,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             snapshot,
             diagnosis,
             shared: self.shared.clone(),
+            shared_at: self.shared_at,
             standing,
             vip: self.memory.vip.as_ref().map(|(_, v)| v.clone()),
             errant: self.history.errant().clone(),
@@ -118,6 +125,9 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             diagnosis: obs.diagnosis.clone(),
             decision: decision.to_string(),
             shared: obs.shared.clone(),
+            shared_at: obs.shared_at,
+            // a round and a half, and the probe timeout: older, the loop is stuck
+            valid_for: self.timing.probe_interval * 3 / 2 + self.timing.probe_timeout,
             standing: obs.standing.clone(),
             vip: obs.vip.clone(),
             errant: obs.errant.clone(),
