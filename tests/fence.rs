@@ -158,3 +158,59 @@ fn a_fence_never_lets_a_waiting_commit_be_acknowledged() {
         "the client's commit ended only when the semi-sync timeout released it"
     );
 }
+
+/// Defect 7: a client-side timeout does not cancel the statement on the server. A
+/// `read_only=ON` that times out behind a lock must not land once the lock is gone — after a
+/// switchover's rollback, that would leave the old master read-only (no node takes writes),
+/// or a half-promoted target's late `read_only=OFF` would make two writable nodes.
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn a_statement_that_timed_out_does_not_land_later() {
+    let lab = Lab::up();
+    let st = lab.status.clone();
+    let cfg = config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/lab.toml")).expect("config/lab.toml");
+    let mgr_ns = st.namespace("mgr1").to_string();
+    let s = st.clone();
+    let (timed_out, read_only) = run_in(&mgr_ns, move || async move {
+        admin_sql(
+            &s,
+            "db1",
+            "CREATE TABLE IF NOT EXISTS app.lock_test (id INT PRIMARY KEY)",
+        )
+        .await;
+        // a session holding a table write lock: `SET GLOBAL read_only=ON` waits for it
+        let mut holder = Conn::new(opts(&s.node("db1").ip, s.user("admin")))
+            .await
+            .expect("connect");
+        holder
+            .query_drop("LOCK TABLES app.lock_test WRITE")
+            .await
+            .expect("lock");
+        let cluster = cfg.clusters[0].clone();
+        let db1 = cluster.node("db1").unwrap().clone();
+        let client = MysqlClient::new(&cluster, cfg.timing.probe_timeout);
+        let r = client.set_read_only(&db1, true, Duration::from_millis(500)).await;
+        // what a rollback does next: the node takes writes again (it never stopped here)
+        client
+            .set_read_only(&db1, false, Duration::from_secs(2))
+            .await
+            .expect("set writable");
+        holder.query_drop("UNLOCK TABLES").await.expect("unlock");
+        let _ = holder.disconnect().await;
+        sleep(Duration::from_millis(500)).await;
+        let ro = admin_sql(&s, "db1", "SELECT @@read_only").await[0].get::<u64, _>(0);
+        (r, ro)
+    });
+    println!("set read-only behind a lock: {timed_out:?}; read_only after the lock went: {read_only:?}");
+    lab_cmd(&["reset"]);
+    drop(lab);
+    assert!(
+        matches!(timed_out, Err(myha::mysql::OpError::Timeout { .. })),
+        "the statement waits for the lock: {timed_out:?}"
+    );
+    assert_eq!(
+        read_only,
+        Some(0),
+        "the timed-out read_only=ON landed after the node was made writable again"
+    );
+}

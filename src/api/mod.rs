@@ -6,7 +6,7 @@
 //! GET  /api/v1/clusters                                every cluster in one line each
 //! GET  /api/v1/clusters/{c}                            topology, diagnosis, leader, epoch, VIP, block
 //! GET  /api/v1/clusters/{c}/history?limit=N            failover records with their step timelines
-//! GET  /api/v1/clusters/{c}/nodes/{n}/master           200 if n is the writable master, else 503
+//! GET  /api/v1/clusters/{c}/nodes/{n}/master           200 if n is the writable master of record (fresh view), else 503
 //! GET  /api/v1/clusters/{c}/nodes/{n}/replica?max_lag= 200 if n replicates from the master within the lag bound
 //! POST /api/v1/clusters/{c}/pause | resume | ack       token; change the shared state (the leader reads it every round)
 //! POST /api/v1/clusters/{c}/switchover {to?, wait?}    token; planned switchover, run by the leader; returns its record

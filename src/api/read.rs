@@ -201,6 +201,10 @@ pub async fn is_master<S: Store>(
         Some(s) if !s.read_only && of_record && v.diagnosis.state.master() == Some(node) => {
             Ok(Json(json!({"node": node, "role": "master", "writable": true})))
         }
+        Some(s) if !s.read_only && !of_record => Err(ApiError::Unavailable(format!(
+            "{node} is writable but the master of record is {}",
+            v.shared.master.as_deref().unwrap_or("none")
+        ))),
         Some(s) if !s.read_only => Err(ApiError::Unavailable(format!(
             "{node} is writable but not the master: {}",
             v.diagnosis
@@ -266,4 +270,98 @@ pub async fn metrics<S: Store>(State(st): State<ApiState<S>>) -> impl IntoRespon
         )],
         st.metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Timing;
+    use crate::coord::file::FileStore;
+    use crate::detect::diagnose;
+    use crate::metrics::Metrics;
+    use crate::testkit::{cluster, master, replica, replica_of, snapshot};
+    use crate::topology::Snapshot;
+    use std::time::Duration;
+
+    /// db1 writable, db2 its replica; the view published now, the shared state naming `record`.
+    fn view(record: Option<&str>) -> ClusterView {
+        let snap = snapshot(vec![master("db1"), replica("db2", replica_of("db1"))]);
+        let diagnosis = diagnose(&[&snap], &Timing::default(), record).expect("a diagnosis");
+        ClusterView {
+            config: Arc::new(cluster(&["db1", "db2"])),
+            snapshot: Arc::new(snap),
+            diagnosis,
+            decision: String::new(),
+            shared: crate::model::SharedState {
+                master: record.map(str::to_string),
+                ..Default::default()
+            },
+            shared_at: Some(Instant::now()),
+            valid_for: Duration::from_secs(1),
+            standing: Standing::Standby { leader: None },
+            vip: None,
+            errant: Default::default(),
+            acked: None,
+        }
+    }
+
+    async fn ask(v: ClusterView, node: &str) -> Result<Json<Value>, ApiError> {
+        let (tx, rx) = super::super::view::channel();
+        tx.send_replace(Some(Arc::new(v)));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let st = ApiState {
+            manager: "m1".into(),
+            clusters: Arc::new(BTreeMap::from([("c1".to_string(), rx)])),
+            store: Arc::new(FileStore::new(dir.path())),
+            metrics: Arc::new(Metrics::new()),
+            token: None,
+            session: Arc::new(|| None),
+            max_replica_lag: Duration::from_secs(10),
+            max_switchover_lag: Duration::from_secs(10),
+            lossless: true,
+        };
+        is_master(State(st), Path(("c1".into(), node.into())), Query(BTreeMap::new())).await
+    }
+
+    fn refused(r: Result<Json<Value>, ApiError>) -> String {
+        match r {
+            Ok(j) => panic!("answered 200: {j:?}"),
+            Err(ApiError::Unavailable(why)) => why,
+            Err(e) => panic!("not a 503: {e:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_master_of_record_in_a_fresh_view_is_the_master() {
+        assert!(ask(view(Some("db1")), "db1").await.is_ok());
+        assert!(refused(ask(view(Some("db1")), "db2").await).contains("read-only"));
+    }
+
+    // Defect 5: the endpoint answered from the local snapshot alone.
+    #[tokio::test(start_paused = true)]
+    async fn a_writable_node_that_is_not_the_master_of_record_is_not_the_master() {
+        let why = refused(ask(view(Some("db2")), "db1").await);
+        assert!(why.contains("master of record is db2"), "{why}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_view_vouches_for_nobody() {
+        let v = view(Some("db1"));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let why = refused(ask(v, "db1").await);
+        assert!(why.contains("last probe of the cluster is"), "{why}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shared_state_not_read_lately_vouches_for_nobody() {
+        let mut v = view(Some("db1"));
+        v.shared_at = None;
+        assert!(refused(ask(v.clone(), "db1").await).contains("never read"));
+        v.snapshot = Arc::new(Snapshot {
+            at: Instant::now(),
+            ..(*v.snapshot).clone()
+        });
+        v.shared_at = Some(Instant::now() - Duration::from_secs(5));
+        assert!(refused(ask(v, "db1").await).contains("last read"));
+    }
 }

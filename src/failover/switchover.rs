@@ -173,13 +173,21 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
                 problems.push(e.to_string());
             }
         }
-        match self
+        let writable = self
             .guarded(
                 "give the old master its writes back",
                 self.admin.set_read_only(old, false, limit),
             )
-            .await
-        {
+            .await;
+        // what the servers say now, not what the statements answered: a statement of the
+        // switchover that timed out could still have landed
+        let mut writable = writable.map_err(|e| e.to_string());
+        if writable.is_ok() {
+            let (old_state, others) = self.verify_rolled_back(old, half_promoted).await;
+            problems.extend(others);
+            writable = old_state;
+        }
+        match writable {
             Ok(()) if problems.is_empty() => {
                 rec.audit(
                     step,
@@ -195,7 +203,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             Err(e) => {
                 // the cluster has no writable master now: say so loudly, the DBA must act
                 tracing::error!(node = %old.name, error = %e, "switchover rolled back but the old master is still read-only: no node takes writes");
-                problems.push(e.to_string());
+                problems.push(e);
                 let detail = format!(
                     "{} is still read-only (no node takes writes): {}",
                     old.name,
@@ -205,5 +213,28 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             }
         }
         Status::Failed
+    }
+
+    /// Read back a rollback's result: `old` writable (`Err`: it is not, or cannot be read),
+    /// `half_promoted` read-only (else the problems).
+    async fn verify_rolled_back(
+        &self,
+        old: &NodeConfig,
+        half_promoted: Option<&NodeConfig>,
+    ) -> (Result<(), String>, Vec<String>) {
+        let old_state = match self.admin.probe(old).await {
+            Ok(st) if st.read_only => Err(format!("{} reads back read-only", old.name)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("cannot read {} back: {e}", old.name)),
+        };
+        let mut problems = Vec::new();
+        if let Some(n) = half_promoted {
+            match self.admin.probe(n).await {
+                Ok(st) if !st.read_only => problems.push(format!("{} reads back writable: two writable nodes", n.name)),
+                Ok(_) => {}
+                Err(e) => problems.push(format!("cannot read {} back: {e}", n.name)),
+            }
+        }
+        (old_state, problems)
     }
 }

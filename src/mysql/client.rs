@@ -108,6 +108,8 @@ struct OpConn<'a> {
     conn: Conn,
     /// The server's id of this connection (`CONNECTION_ID()`), to kill its statement.
     id: u32,
+    client: &'a MysqlClient,
+    config: &'a NodeConfig,
     node: &'a str,
     op: &'static str,
     deadline: Instant,
@@ -151,7 +153,17 @@ impl OpConn<'_> {
     async fn exec_within(&mut self, sql: &str, bound: Duration, limit: Duration) -> Result<(), OpError> {
         super::lease_check(self.node, self.op)?;
         match timeout(bound.min(self.remaining()), self.conn.query_drop(sql)).await {
-            Err(_) => Err(self.timeout_err(limit)),
+            Err(_) => {
+                // A client-side timeout leaves the statement running on the server (the
+                // connection stays open: mysql_async drains it), where it could land later —
+                // a `read_only=ON` after a rollback made the node writable again, measured on
+                // MariaDB 10.11 (tests/fence.rs). Cancel it before saying it failed.
+                if let Err(e) = self.client.kill_statement(self.config, self.id).await {
+                    tracing::error!(node = %self.node, op = self.op, statement = %sql, error = %e,
+                        "a timed-out statement could not be cancelled: it may still take effect");
+                }
+                Err(self.timeout_err(limit))
+            }
             Ok(r) => r.map_err(|e| self.map_err(e)),
         }
     }
@@ -180,7 +192,7 @@ impl OpConn<'_> {
 
 impl MysqlClient {
     async fn op_conn<'a>(
-        &self,
+        &'a self,
         node: &'a NodeConfig,
         op: &'static str,
         limit: Duration,
@@ -200,6 +212,8 @@ impl MysqlClient {
             Ok(Ok(conn)) => Ok(OpConn {
                 id: conn.id(),
                 conn,
+                client: self,
+                config: node,
                 node: &node.name,
                 op,
                 deadline,
@@ -226,15 +240,39 @@ impl MysqlClient {
     }
 
     /// Kill the statement running on connection `id` of `node` (ours, after a client-side
-    /// timeout), from a fresh connection, by `deadline`.
-    async fn kill_statement(&self, node: &NodeConfig, id: u32, deadline: Instant) -> Result<(), OpError> {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(200));
-        let mut k = self.op_conn(node, "kill a timed-out statement", left).await?;
-        match k.exec(&format!("KILL QUERY {id}"), left).await {
-            Ok(()) | Err(OpError::Server { code: 1094, .. }) => Ok(()),
-            Err(e) => Err(e),
+    /// timeout) from a fresh connection, and wait until it has stopped. Its own bound: it
+    /// runs when the operation's time is already used up. No lease check: cancelling a
+    /// manager's own change is never a change of its own.
+    async fn kill_statement(&self, node: &NodeConfig, id: u32) -> Result<(), OpError> {
+        const KILL_LIMIT: Duration = Duration::from_secs(2);
+        let op = "cancel a timed-out statement";
+        let deadline = Instant::now() + KILL_LIMIT;
+        let fail = |message: String| OpError::Connect {
+            node: node.name.clone(),
+            op,
+            message,
+        };
+        let mut k = match timeout(KILL_LIMIT, Conn::new(self.opts(node))).await {
+            Err(_) => return Err(fail("cannot connect within 2s".into())),
+            Ok(r) => r.map_err(|e| fail(e.to_string()))?,
+        };
+        let left = || deadline.saturating_duration_since(Instant::now());
+        match timeout(left(), k.query_drop(format!("KILL QUERY {id}"))).await {
+            Err(_) => return Err(fail("KILL QUERY timed out".into())),
+            // 1094: no such thread — the statement's connection is already gone
+            Ok(Err(mysql_async::Error::Server(e))) if e.code == 1094 => return Ok(()),
+            Ok(r) => r.map_err(|e| fail(e.to_string()))?,
+        }
+        // KILL QUERY only flags the statement; it stops at its next check
+        let running =
+            format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND COMMAND = 'Query'");
+        loop {
+            match timeout(left(), k.query_first::<u64, _>(running.as_str())).await {
+                Ok(Ok(Some(0))) | Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some(_))) if !left().is_zero() => tokio::time::sleep(Duration::from_millis(20)).await,
+                Ok(Ok(Some(_))) | Err(_) => return Err(fail("killed, but still running after 2s".into())),
+                Ok(Err(e)) => return Err(fail(e.to_string())),
+            }
         }
     }
 }
@@ -312,12 +350,9 @@ impl MysqlAdmin for MysqlClient {
             if !blocked {
                 break;
             }
-            // A client-side timeout leaves the statement running on the server, where it
-            // could land later (after a rollback made the node writable again): kill it.
-            // The connection is unusable after a timeout either way.
-            let id = c.id;
+            // the blocked statement was cancelled on the server (exec_within); the
+            // connection is unusable after a timeout
             drop(c);
-            self.kill_statement(node, id, deadline).await?;
             if Instant::now() >= deadline {
                 return Err(OpError::Timeout {
                     node: node.name.clone(),

@@ -168,8 +168,14 @@ impl Script {
 }
 
 impl MysqlAdmin for Script {
+    /// Only to read a node back: scripted as "read back node" → its read_only.
     async fn probe(&self, node: &NodeConfig) -> Result<NodeState, ProbeFailure> {
-        panic!("unexpected probe of {}", node.name)
+        let read_only = self
+            .answer(format!("read back {}", node.name))
+            .map_err(|e| ProbeFailure::Query(e.to_string()))?;
+        let mut st = crate::testkit::master(&node.name).0.state.expect("a state");
+        st.read_only = read_only;
+        Ok(st)
     }
     async fn fence(&self, node: &NodeConfig, _: Duration) -> Result<Fenced, OpError> {
         self.answer(format!("fence {}", node.name)).map(|_| Fenced {

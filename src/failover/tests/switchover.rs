@@ -58,7 +58,8 @@ async fn a_target_that_does_not_catch_up_gives_the_old_master_its_writes_back() 
     let admin = Script::default()
         .expect("fence db1", Ok(true))
         .expect("wait db2 0-1-200", Ok(false))
-        .expect("read_only db1 false", Ok(true));
+        .expect("read_only db1 false", Ok(true))
+        .expect("read back db1", Ok(false));
     let routes = FakeVip::at(None);
     let r = run(&admin, &routes, &Alone).await;
     assert_eq!(r.status, Status::Failed);
@@ -83,10 +84,49 @@ async fn a_half_done_promotion_is_undone_on_both_sides() {
         )
         .expect("read_only db2 true", Ok(true))
         .expect("start db2", Ok(true))
-        .expect("read_only db1 false", Ok(true));
+        .expect("read_only db1 false", Ok(true))
+        .expect("read back db1", Ok(false))
+        .expect("read back db2", Ok(true));
     let r = run(&admin, &FakeVip::at(None), &Alone).await;
     assert_eq!(r.status, Status::Failed);
     assert!(admin.index("read_only db2 true") < admin.index("read_only db1 false"));
+    assert_eq!(step(&r, "roll back: db1 writable again").status, Status::Ok);
+}
+
+// Defect 7, the rollback's half: a statement that timed out can still land on the server, so
+// the rollback believes what the servers say afterwards, not what its statements answered.
+#[tokio::test(start_paused = true)]
+async fn a_rollback_reads_the_nodes_back() {
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-200", Ok(true))
+        .expect(
+            "promote db2",
+            Err(OpError::Timeout {
+                node: "db2".into(),
+                op: "promote",
+                limit: Duration::from_secs(10),
+            }),
+        )
+        .expect("read_only db2 true", Ok(true))
+        .expect("start db2", Ok(true))
+        .expect("read_only db1 false", Ok(true))
+        // the fence's read_only=ON landed after all; the promotion's read_only=OFF too
+        .expect("read back db1", Ok(true))
+        .expect("read back db2", Ok(false));
+    let r = run(&admin, &FakeVip::at(None), &Alone).await;
+    let rollback = step(&r, "roll back: db1 writable again");
+    assert_eq!(rollback.status, Status::Failed, "{r:#?}");
+    assert!(
+        rollback.detail.contains("db1 reads back read-only"),
+        "{}",
+        rollback.detail
+    );
+    assert!(
+        rollback.detail.contains("db2 reads back writable"),
+        "{}",
+        rollback.detail
+    );
 }
 
 #[tokio::test(start_paused = true)]
