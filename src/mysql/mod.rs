@@ -181,3 +181,30 @@ pub trait MysqlAdmin: Send + Sync {
         limit: Duration,
     ) -> impl Future<Output = Result<(), OpError>> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::lease::{under, Lease};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    // Defect 2, at the edge: a manager paused between its guard's check and the call resumes
+    // with a lease that ended meanwhile — nothing may leave the process.
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_sent_after_the_lease_ended() {
+        let lease = Lease {
+            term: 7,
+            until: Instant::now() + Duration::from_secs(5),
+        };
+        let check = || async { lease_check("db2", "promote") };
+        assert_eq!(under(lease, check()).await.ok(), Some(Some(7)));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        match under(lease, check()).await {
+            Err(OpError::LeaseEnded { term: 7, .. }) => {}
+            r => panic!("sent after the lease ended: {r:?}"),
+        }
+        // outside any lease (a CLI tool, a test of the client) the edge does not refuse
+        assert_eq!(check().await.ok(), Some(None));
+    }
+}

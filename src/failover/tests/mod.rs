@@ -67,6 +67,31 @@ fn an_ineligible_most_advanced_replica_becomes_the_donor() {
     );
 }
 
+/// db3 received the most and wrote a transaction of its own (errant): 0-3-5.
+fn errant_db3() -> (Snapshot, BTreeMap<String, String>) {
+    let snap = snapshot(vec![
+        down("db1"),
+        replica("db2", replica_of("db1")).received("0-1-150"),
+        replica("db3", replica_of("db1"))
+            .received("0-1-160")
+            .with(|s| s.binlog_state = gtids("0-1-160,0-3-5")),
+    ]);
+    let errant: BTreeSet<String> = ["db3".to_string()].into();
+    (snap, excluded(&errant, &BTreeMap::new()))
+}
+
+// Defect 4: the most advanced replica was the catch-up donor even when rejected for errant
+// transactions, and the new master inherited them.
+#[test]
+fn an_errant_replica_is_never_the_donor() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let (snap, excluded) = errant_db3();
+    let cand = choose(&snap, &c, "db1", &excluded);
+    assert_eq!(cand.chosen.as_deref(), Some("db2"));
+    assert_eq!(cand.catch_up_from, None, "{cand}");
+    assert!(!cand.donors.contains(&"db3".to_string()), "{:?}", cand.donors);
+}
+
 #[test]
 fn rejected_nodes_carry_their_reason() {
     let c = cluster(&["db1", "db2", "db3", "db4", "db5"]);
@@ -296,10 +321,22 @@ async fn run<G: Guard>(
     snap: &Snapshot,
     c: &crate::config::ClusterConfig,
 ) -> FailoverRecord {
+    run_excluding(admin, routes, guard, snap, c, &BTreeMap::new()).await
+}
+
+/// [`run`], with `excluded` nodes (errant, marked for rebuild) not eligible.
+async fn run_excluding<G: Guard>(
+    admin: &Script,
+    routes: &FakeVip,
+    guard: &G,
+    snap: &Snapshot,
+    c: &crate::config::ClusterConfig,
+    excluded: &BTreeMap<String, String>,
+) -> FailoverRecord {
     let rig = Rig::new(c);
     let edges = rig.edges(admin, routes, guard);
     admin.knowing(snap);
-    let cand = choose(snap, c, "db1", &BTreeMap::new());
+    let cand = choose(snap, c, "db1", excluded);
     let sink = Sink::default();
     let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
     // the executor returns the status; closing the record is the caller's (after the commit)
@@ -547,6 +584,36 @@ async fn a_route_table_that_will_not_move_leaves_a_degraded_failover() {
     assert_eq!(r.status, Status::Degraded);
     assert_eq!(r.new_master.as_deref(), Some("db2"));
     assert!(r.errors.iter().any(|e| e.contains("rt-a")), "{:?}", r.errors);
+}
+
+// Defect 4, the executor's half: what only an errant replica holds is not fetched from it
+// (its own transactions would come along) — the failover stops and names what is missing,
+// and nothing was promoted.
+#[tokio::test(start_paused = true)]
+async fn a_candidate_never_catches_up_from_an_errant_replica() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let (snap, excluded) = errant_db3();
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("stop-io db2", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("start db2", Ok(true))
+        .expect("start db3", Ok(true));
+    let r = run_excluding(&admin, &FakeVip::at(None), &Alone, &snap, &c, &excluded).await;
+    assert_eq!(r.status, Status::Failed, "{r:#?}");
+    assert!(
+        !admin
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("repoint") || c.starts_with("promote")),
+        "{:?}",
+        admin.calls()
+    );
+    let detail = &step(&r, "catch up db2").detail;
+    assert!(
+        detail.contains("db2 lacks 0-1-160 and no replica that may serve it"),
+        "{detail}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
