@@ -2,6 +2,7 @@
 //! rows into a [`NodeState`]. Parsing is pure (rows in, state out), so MySQL is tested on
 //! recorded server output and MariaDB on recorded and live output alike.
 
+pub mod fencing;
 mod mariadb;
 mod mysql;
 mod statements;

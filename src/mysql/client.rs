@@ -6,7 +6,7 @@
 
 use super::{Fenced, MysqlAdmin, OpError};
 use crate::config::{ClusterConfig, NodeConfig, Secret};
-use crate::flavor::{is_unknown_variable, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
+use crate::flavor::{fencing, is_unknown_variable, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
 use crate::gtid::Gtids;
 use crate::model::{Flavor, SemiSyncPolicy};
 use crate::topology::{NodeState, ProbeFailure};
@@ -110,6 +110,8 @@ struct OpConn<'a> {
     id: u32,
     client: &'a MysqlClient,
     config: &'a NodeConfig,
+    /// This connection raised the node's fencing term to its lease's already.
+    recorded: bool,
     node: &'a str,
     op: &'static str,
     deadline: Instant,
@@ -151,7 +153,47 @@ impl OpConn<'_> {
 
     /// Run one statement within `bound` (and what is left of the operation's time).
     async fn exec_within(&mut self, sql: &str, bound: Duration, limit: Duration) -> Result<(), OpError> {
-        super::lease_check(self.node, self.op)?;
+        let term = super::lease_check(self.node, self.op)?.filter(|t| *t > 0);
+        let Some(term) = term else {
+            return self.send(sql, bound, limit).await;
+        };
+        let Some(fenced) = self.client.flavor.under_term(sql, term, !self.recorded) else {
+            return self.send(sql, bound, limit).await;
+        };
+        let mut r = self.send(&fenced, bound, limit).await;
+        if matches!(&r, Err(OpError::Server { code, .. }) if fencing::is_missing_table(*code)) {
+            // first change by any manager on this node: the statement failed at its first
+            // read, before it changed anything — create the table and send it again
+            for ddl in fencing::FENCE_TABLE {
+                self.send(ddl, bound, limit).await?;
+            }
+            r = self.send(&fenced, bound, limit).await;
+        }
+        match r {
+            Err(OpError::Server { code, message, .. }) => Err(match fencing::refused_by(code, &message) {
+                Some(seen) => OpError::Fenced {
+                    node: self.node.to_string(),
+                    op: self.op,
+                    term,
+                    seen,
+                },
+                None => OpError::Server {
+                    node: self.node.to_string(),
+                    op: self.op,
+                    code,
+                    message,
+                },
+            }),
+            Ok(()) => {
+                self.recorded = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Send one statement as it is.
+    async fn send(&mut self, sql: &str, bound: Duration, limit: Duration) -> Result<(), OpError> {
         match timeout(bound.min(self.remaining()), self.conn.query_drop(sql)).await {
             Err(_) => {
                 // A client-side timeout leaves the statement running on the server (the
@@ -159,7 +201,7 @@ impl OpConn<'_> {
                 // a `read_only=ON` after a rollback made the node writable again, measured on
                 // MariaDB 10.11 (tests/fence.rs). Cancel it before saying it failed.
                 if let Err(e) = self.client.kill_statement(self.config, self.id).await {
-                    tracing::error!(node = %self.node, op = self.op, statement = %sql, error = %e,
+                    tracing::error!(node = %self.node, op = self.op, error = %e,
                         "a timed-out statement could not be cancelled: it may still take effect");
                 }
                 Err(self.timeout_err(limit))
@@ -214,6 +256,7 @@ impl MysqlClient {
                 conn,
                 client: self,
                 config: node,
+                recorded: false,
                 node: &node.name,
                 op,
                 deadline,

@@ -52,7 +52,7 @@ pub enum OpError {
         term: i64,
     },
     /// The node refused the change: it has seen a newer leadership term (fencing token).
-    #[error("{node}: {op}: refused: the node has seen term {seen}, this manager acts in term {term}")]
+    #[error("{node}: {op}: refused by the node: it has seen leadership term {seen}, this manager acts in term {term} (another manager led since; after a ZooKeeper ensemble is rebuilt from scratch, see runbooks/server-settings.md, \"Fencing\")")]
     Fenced {
         /// the node
         node: String,
