@@ -74,8 +74,9 @@ pub fn choose(
         pool.push((i, st.received(), n.priority));
         if n.no_promote {
             rejected.push(reject("no_promote".into()));
-        } else if !r.sql_running {
-            let why = r.last_sql_error.as_deref().unwrap_or("stopped");
+        } else if let (false, Some(why)) = (r.sql_running, r.last_sql_error.as_deref()) {
+            // A stopped applier without an error (a DBA's STOP SLAVE SQL_THREAD, a paused
+            // applier) is not a broken one: the catch-up starts it.
             rejected.push(reject(format!("SQL thread not running: {why}")));
         } else if let Some(why) = excluded.get(&n.name) {
             rejected.push(reject(why.clone()));
@@ -114,13 +115,14 @@ pub fn choose(
     }
 }
 
-/// Is `node`'s applier running (so it can apply what it received and serve it)?
+/// Can `node`'s applier apply what it received (running, or stopped without an error: the
+/// catch-up starts it), so that it can serve it?
 fn applies(snapshot: &Snapshot, node: &str) -> bool {
     snapshot
         .node(node)
         .and_then(|o| o.ok())
         .and_then(|s| s.replica.as_ref())
-        .is_some_and(|r| r.sql_running)
+        .is_some_and(|r| r.sql_running || r.last_sql_error.is_none())
 }
 
 /// The replica `chosen` must catch up from first: the most advanced of `donors`, when it

@@ -288,6 +288,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         let Some(after) = self.fence_and_revoke(rec, &plan, fence_step, stop_steps).await else {
             return Status::Failed;
         };
+        rec.begins_now(catch_step);
         let caught = match self.catch_up(cand, &plan, &after).await {
             Ok(detail) => {
                 rec.audit(catch_step, Status::Ok, detail).await;

@@ -55,6 +55,15 @@ impl<'s, S: RecordStore> Recorder<'s, S> {
         self.rec.steps.len() - 1
     }
 
+    /// A step registered up front with the plan begins now (after the steps before it), so
+    /// its duration is its own.
+    pub fn begins_now(&mut self, step: usize) {
+        let now = self.elapsed_ms();
+        if let Some(s) = self.rec.steps.get_mut(step) {
+            s.offset_ms = now;
+        }
+    }
+
     /// The instant step offsets are measured from (for steps that run concurrently and
     /// measure their own end).
     pub fn clock(&self) -> Instant {

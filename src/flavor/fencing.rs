@@ -47,6 +47,10 @@ impl Flavor {
         match self {
             Flavor::MySql => None,
             Flavor::MariaDb => {
+                // a compound statement itself becomes a block of this one
+                let sql = sql
+                    .strip_prefix("BEGIN NOT ATOMIC ")
+                    .map_or_else(|| sql.to_string(), |b| format!("BEGIN {b}"));
                 let record = if record {
                     format!(
                         "SET SESSION sql_log_bin=0; \
@@ -95,5 +99,18 @@ mod tests {
             .expect("MariaDB fences")
             .contains("INSERT"));
         assert_eq!(Flavor::MySql.under_term("STOP REPLICA", 7, true), None);
+    }
+
+    #[test]
+    fn a_compound_statement_nests_as_a_block() {
+        let kill = Flavor::MariaDb.end_sessions(&[3, 4]).remove(0);
+        let sql = Flavor::MariaDb.under_term(&kill, 7, false).expect("MariaDB fences");
+        assert_eq!(sql.matches("NOT ATOMIC").count(), 1, "{sql}");
+        assert!(
+            sql.contains(
+                "BEGIN DECLARE CONTINUE HANDLER FOR 1094 BEGIN END; KILL CONNECTION 3; KILL CONNECTION 4; END"
+            ),
+            "{sql}"
+        );
     }
 }

@@ -47,14 +47,36 @@ impl Flavor {
     }
 
     /// Client sessions to end when fencing: everything but replication, system threads and
-    /// the manager's own connections.
+    /// the manager's own connections — those waiting for a semi-sync acknowledgement last
+    /// (see [`Flavor::end_sessions`]).
     pub fn client_sessions_query(self, admin_user: &str) -> String {
         format!(
             "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
              AND USER NOT IN ('system user', 'event_scheduler', {}) \
-             AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Connect')",
+             AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Connect') \
+             ORDER BY COALESCE(STATE, '') LIKE '%semi-sync%', ID",
             quote(admin_user)
         )
+    }
+
+    /// End the sessions `ids`, in this order, as close together as the server allows.
+    ///
+    /// Binlog group commit: the group's leader waits for the semi-sync acknowledgement on
+    /// behalf of the whole group, and when it is killed the group commits and its other
+    /// members answer OK to their clients — acknowledged, though no replica has them (seen on
+    /// the lab: two writes of a group lost per freeze drill, one run in three). A killed
+    /// session's socket is shut at once, so the members go first (they do not wait for the
+    /// acknowledgement themselves) and the waiters last. On MariaDB all in one compound
+    /// statement, microseconds apart; a session that ended meanwhile (1094) is skipped.
+    pub fn end_sessions(self, ids: &[u64]) -> Vec<String> {
+        let kills = ids.iter().map(|id| format!("KILL CONNECTION {id}"));
+        match self {
+            Flavor::MariaDb if !ids.is_empty() => vec![format!(
+                "BEGIN NOT ATOMIC DECLARE CONTINUE HANDLER FOR 1094 BEGIN END; {}; END",
+                kills.collect::<Vec<_>>().join("; ")
+            )],
+            _ => kills.collect(),
+        }
     }
 
     /// Whether a node refuses client writes now (1) or not (0): read back after fencing.

@@ -270,16 +270,14 @@ impl MysqlClient {
     /// and the manager's own connections stay. Returns how many were ended.
     async fn end_client_sessions(&self, c: &mut OpConn<'_>, limit: Duration) -> Result<u32, OpError> {
         let ids = c.ids(&self.flavor.client_sessions_query(&self.user), limit).await?;
-        let mut n = 0;
-        for id in ids {
-            match c.exec(&format!("KILL CONNECTION {id}"), limit).await {
-                Ok(()) => n += 1,
-                // the session ended by itself in between
-                Err(OpError::Server { code: 1094, .. }) => {}
+        for sql in self.flavor.end_sessions(&ids) {
+            match c.exec(&sql, limit).await {
+                // the session ended by itself in between (MySQL: one KILL per statement)
+                Ok(()) | Err(OpError::Server { code: 1094, .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(n)
+        Ok(ids.len() as u32)
     }
 
     /// Kill the statement running on connection `id` of `node` (ours, after a client-side

@@ -92,6 +92,22 @@ fn an_errant_replica_is_never_the_donor() {
     assert!(!cand.donors.contains(&"db3".to_string()), "{:?}", cand.donors);
 }
 
+// Liveness: replicas whose applier a DBA stopped (no error) when the master died were all
+// rejected, and no node was ever promoted.
+#[test]
+fn a_stopped_applier_without_an_error_is_not_broken() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let stopped = |s: &mut NodeState| s.replica.as_mut().expect("a replica").sql_running = false;
+    let snap = snapshot(vec![
+        down("db1"),
+        replica("db2", replica_of("db1")).received("0-1-150").with(stopped),
+        replica("db3", replica_of("db1")).received("0-1-160").with(stopped),
+    ]);
+    let cand = choose(&snap, &c, "db1", &BTreeMap::new());
+    assert_eq!(cand.chosen.as_deref(), Some("db3"), "{cand}");
+    assert!(cand.rejected.is_empty(), "{cand}");
+}
+
 #[test]
 fn rejected_nodes_carry_their_reason() {
     let c = cluster(&["db1", "db2", "db3", "db4", "db5"]);
