@@ -80,6 +80,17 @@ def kill_master(ctx: Context) -> dict:
     return _failover(ctx, ("kill", ctx.old_master), ("start", ctx.old_master))
 
 
+def replicas_applier_stopped(ctx: Context) -> dict:
+    """A DBA stopped the applier of both replicas (`STOP SLAVE SQL_THREAD`, no error); writes go
+    on for 2 s (received, not applied); then the master is killed. A stopped applier is not a
+    broken one: the candidate's catch-up starts it, and a writable master follows."""
+    old = ctx.old_master
+    for r in [n["name"] for n in lab.status()["nodes"] if n["name"] != old]:
+        _root_sql(r, "STOP SLAVE SQL_THREAD")
+    time.sleep(2.0)
+    return _failover(ctx, ("kill", old), ("start", old))
+
+
 def freeze_master(ctx: Context) -> dict:
     return _failover(ctx, ("freeze", ctx.old_master), ("thaw", ctx.old_master))
 
@@ -611,6 +622,7 @@ STARTS = {"kill-leader-mid-failover": start_with_paused_leader, "add-replica": w
 
 SCENARIOS = {
     "kill-master": kill_master,
+    "replicas-applier-stopped": replicas_applier_stopped,
     "freeze-master": freeze_master,
     "isolate-master": isolate_master,
     "manager-cut-from-master": manager_cut_from_master,

@@ -455,7 +455,9 @@ impl MysqlAdmin for MysqlClient {
 
     async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<NodeState, OpError> {
         let mut c = self.op_conn(node, "stop receiving", limit).await?;
-        c.exec(self.flavor.stop_receiver(), limit).await?;
+        for sql in self.flavor.stop_receiver() {
+            c.exec(sql, limit).await?;
+        }
         let state = self.probe(node).await.map_err(|e| OpError::Connect {
             node: node.name.clone(),
             op: "read what it received",
