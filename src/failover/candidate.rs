@@ -7,10 +7,10 @@
 //! itself, e.g. `no_promote`), it first catches up from that replica: semi-sync guarantees
 //! every acknowledged commit is on *some* replica, not on the one we like best.
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, NodeConfig};
 use crate::gtid::Gtids;
 use crate::model::{Candidates, Ranked, Rejected};
-use crate::topology::Snapshot;
+use crate::topology::{ReplicaStatus, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Nodes that may not be promoted whatever they received, and why: those the detector saw
@@ -72,14 +72,8 @@ pub fn choose(
         }
         // Ranked even when not eligible: it may hold transactions others need.
         pool.push((i, st.received(), n.priority));
-        if n.no_promote {
-            rejected.push(reject("no_promote".into()));
-        } else if let (false, Some(why)) = (r.sql_running, r.last_sql_error.as_deref()) {
-            // A stopped applier without an error (a DBA's STOP SLAVE SQL_THREAD, a paused
-            // applier) is not a broken one: the catch-up starts it.
-            rejected.push(reject(format!("SQL thread not running: {why}")));
-        } else if let Some(why) = excluded.get(&n.name) {
-            rejected.push(reject(why.clone()));
+        if let Some(why) = ineligible(n, r, excluded) {
+            rejected.push(reject(why));
         }
     }
     // Most received first (weight agrees with GTID containment), then priority, then config order.
@@ -113,6 +107,19 @@ pub fn choose(
         donors,
         rejected,
     }
+}
+
+/// Why a ranked replica may not be promoted, if it may not.
+fn ineligible(n: &NodeConfig, r: &ReplicaStatus, excluded: &BTreeMap<String, String>) -> Option<String> {
+    if n.no_promote {
+        return Some("no_promote".into());
+    }
+    // A stopped applier without an error (a DBA's STOP SLAVE SQL_THREAD, a paused applier) is
+    // not a broken one: the catch-up starts it.
+    if let (false, Some(why)) = (r.sql_running, r.last_sql_error.as_deref()) {
+        return Some(format!("SQL thread not running: {why}"));
+    }
+    excluded.get(&n.name).cloned()
 }
 
 /// Can `node`'s applier apply what it received (running, or stopped without an error: the

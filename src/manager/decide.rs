@@ -294,6 +294,22 @@ fn stale_writable(d: &Diagnosis) -> Option<(&str, &str)> {
     })
 }
 
+/// The node an issue says should replicate from the master again, if any.
+fn to_rejoin(issue: &NodeIssue) -> Option<&String> {
+    match issue {
+        NodeIssue::NotReplicating { node } | NodeIssue::WrongMaster { node, .. } => Some(node),
+        // stopped without an error: restarted with skip_slave_start, or a failover that
+        // stopped it did not get to repoint it — started again from where it is
+        NodeIssue::ReplicaBroken {
+            node,
+            io: IoThread::No,
+            error: None,
+            ..
+        } => Some(node),
+        _ => None,
+    }
+}
+
 fn healthy(s: &Situation, master: &str, why: String) -> Decision {
     if s.shared.master.as_deref() != Some(master) {
         return Decision::Adopt {
@@ -307,19 +323,7 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
     if let Some(d) = semi_sync(s, master, m) {
         return d;
     }
-    for issue in &s.diagnosis.issues {
-        let node = match issue {
-            NodeIssue::NotReplicating { node } | NodeIssue::WrongMaster { node, .. } => node,
-            // stopped without an error: restarted with skip_slave_start, or a failover that
-            // stopped it did not get to repoint it — started again from where it is
-            NodeIssue::ReplicaBroken {
-                node,
-                io: IoThread::No,
-                error: None,
-                ..
-            } => node,
-            _ => continue,
-        };
+    for node in s.diagnosis.issues.iter().filter_map(to_rejoin) {
         if s.shared.needs_rebuild.contains_key(node) {
             continue;
         }
