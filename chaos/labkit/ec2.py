@@ -49,7 +49,12 @@ def run_helper(*args: str) -> str:
     p = in_ns(t.ROUTER_NS, [python(), "-m", "labkit.ec2_client", *args], check=False, timeout=60,
               cwd=CHAOS_DIR)
     if p.returncode != 0:
-        raise LabError(f"EC2 API call {args[0]} failed: {p.stderr.strip()}")
+        # boto3 prints a traceback; its last line says what went wrong
+        lines = p.stderr.strip().splitlines()
+        why = lines[-1] if lines else f"exit code {p.returncode}"
+        if "Could not connect to the endpoint" in why:
+            why += " — the lab's EC2 API (moto) is not running: `chaos/lab up` starts it"
+        raise LabError(f"EC2 API call {args[0]} failed: {why}")
     return p.stdout
 
 
