@@ -19,14 +19,11 @@ pub mod schedule;
 pub mod vip;
 pub mod zk;
 
-use crate::config::{
-    ClusterConfig, Config, Credentials, FailoverConfig, ManagerConfig, NodeConfig, RouteTableVipConfig, Secret, Timing,
-    VipConfig, ZookeeperConfig,
-};
+use crate::config::{Config, FailoverConfig, ManagerConfig, Timing, ZookeeperConfig};
 use crate::coord::elector::{Elector, ElectorTiming};
 use crate::coord::fake::World as Ensemble;
 use crate::manager::{run, Edges, Task};
-use crate::model::{timestamp, FailoverRecord, Flavor, ManagerInfo, SessionState, SharedState};
+use crate::model::{timestamp, FailoverRecord, ManagerInfo, SessionState, SharedState};
 use client::{Ack, Client};
 use mysql::{Node, Process, SimAdmin};
 use net::Net;
@@ -187,42 +184,17 @@ pub struct Sim {
     driver: Option<JoinHandle<()>>,
 }
 
-fn creds(user: &str) -> Credentials {
-    Credentials {
-        user: user.into(),
-        password_env: None,
-        password_file: None,
-        password: Secret::new("sim"),
-    }
-}
-
-/// The managers' configuration for `nodes` (the first is the initial master).
+/// The managers' configuration for `nodes` (the first is the initial master): the test
+/// cluster, named for the simulation, its nodes in two AZs without ENIs, the third less
+/// preferred.
 pub fn config(nodes: &[&str]) -> Config {
-    let cluster = ClusterConfig {
-        name: CLUSTER.into(),
-        flavor: Flavor::MariaDb,
-        vip: VipConfig::RouteTable(RouteTableVipConfig {
-            address: [10, 90, 0, 10].into(),
-            route_tables: vec!["rtb-a".into(), "rtb-b".into()],
-            route_table_tag: None,
-        }),
-        admin: creds("myha"),
-        replication: creds("repl"),
-        nodes: nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| NodeConfig {
-                name: n.to_string(),
-                address: n.to_string(),
-                port: 3306,
-                eni: None,
-                az: if i % 2 == 0 { "a".into() } else { "b".into() },
-                priority: if i == 2 { 50 } else { 100 },
-                no_promote: false,
-                datadir: None,
-            })
-            .collect(),
-    };
+    let mut cluster = crate::testkit::cluster(nodes);
+    cluster.name = CLUSTER.into();
+    for (i, n) in cluster.nodes.iter_mut().enumerate() {
+        n.eni = None;
+        n.az = if i % 2 == 0 { "a".into() } else { "b".into() };
+        n.priority = if i == 2 { 50 } else { 100 };
+    }
     Config {
         manager: ManagerConfig::default(),
         zookeeper: Some(ZookeeperConfig {

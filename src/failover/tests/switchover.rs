@@ -69,9 +69,10 @@ async fn a_target_that_does_not_catch_up_gives_the_old_master_its_writes_back() 
     assert_eq!(r.write_pause_ms, None);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_half_done_promotion_is_undone_on_both_sides() {
-    let admin = Script::default()
+/// A switchover whose promotion of db2 times out, rolled back; db1 and db2 then read back
+/// with these read_only values.
+fn half_promoted(db1_read_only: bool, db2_read_only: bool) -> Script {
+    Script::default()
         .expect("fence db1", Ok(true))
         .expect("wait db2 0-1-200", Ok(true))
         .expect(
@@ -85,8 +86,13 @@ async fn a_half_done_promotion_is_undone_on_both_sides() {
         .expect("read_only db2 true", Ok(true))
         .expect("start db2", Ok(true))
         .expect("read_only db1 false", Ok(true))
-        .expect("read back db1", Ok(false))
-        .expect("read back db2", Ok(true));
+        .expect("read back db1", Ok(db1_read_only))
+        .expect("read back db2", Ok(db2_read_only))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_done_promotion_is_undone_on_both_sides() {
+    let admin = half_promoted(false, true);
     let r = run(&admin, &FakeVip::at(None), &Alone).await;
     assert_eq!(r.status, Status::Failed);
     assert!(admin.index("read_only db2 true") < admin.index("read_only db1 false"));
@@ -97,23 +103,8 @@ async fn a_half_done_promotion_is_undone_on_both_sides() {
 // the rollback believes what the servers say afterwards, not what its statements answered.
 #[tokio::test(start_paused = true)]
 async fn a_rollback_reads_the_nodes_back() {
-    let admin = Script::default()
-        .expect("fence db1", Ok(true))
-        .expect("wait db2 0-1-200", Ok(true))
-        .expect(
-            "promote db2",
-            Err(OpError::Timeout {
-                node: "db2".into(),
-                op: "promote",
-                limit: Duration::from_secs(10),
-            }),
-        )
-        .expect("read_only db2 true", Ok(true))
-        .expect("start db2", Ok(true))
-        .expect("read_only db1 false", Ok(true))
-        // the fence's read_only=ON landed after all; the promotion's read_only=OFF too
-        .expect("read back db1", Ok(true))
-        .expect("read back db2", Ok(false));
+    // the fence's read_only=ON landed after all; the promotion's read_only=OFF too
+    let admin = half_promoted(true, false);
     let r = run(&admin, &FakeVip::at(None), &Alone).await;
     let rollback = step(&r, "roll back: db1 writable again");
     assert_eq!(rollback.status, Status::Failed, "{r:#?}");
