@@ -80,3 +80,14 @@ fn a_replica_the_failover_cannot_reach_refuses_a_lossless_failover() {
 fn a_restarted_replica_waits_for_the_manager() {
     stays_fixed(9575);
 }
+
+/// The VIP's API hung through a failover (the VIP stayed on the old master), then the new
+/// master died before any client reached it: the anti-flap block held the second failover
+/// back although the first never succeeded, and the restarted master of record stayed
+/// read-only with the VIP elsewhere (issue 18 item 4). 27581 is the same with the leader
+/// paused instead of the master isolated.
+#[test]
+fn a_failover_whose_master_never_served_blocks_nothing() {
+    stays_fixed(29544);
+    stays_fixed(27581);
+}

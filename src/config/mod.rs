@@ -339,6 +339,11 @@ pub struct FailoverConfig {
     /// unless a DBA acknowledges (`myha ack`).
     #[serde(default = "d_block", with = "humantime_serde")]
     pub block_period: Duration,
+    /// The block holds only once the promoted master served this long: seen writable, the
+    /// VIP on it, this long after the failover. Until then the failover has not succeeded
+    /// and blocks nothing (once: a second unserved failover in a row blocks at once).
+    #[serde(default = "d_served", with = "humantime_serde")]
+    pub served_before_block: Duration,
     /// Best-effort fencing of the old master (read-only, end sessions).
     #[serde(default = "d_fence", with = "humantime_serde")]
     pub fence_timeout: Duration,
@@ -403,6 +408,9 @@ fn d_fence() -> Duration {
 fn d_catch_up() -> Duration {
     Duration::from_secs(30)
 }
+fn d_served() -> Duration {
+    Duration::from_secs(20)
+}
 fn d_promote() -> Duration {
     Duration::from_secs(10)
 }
@@ -435,6 +443,7 @@ impl Default for FailoverConfig {
     fn default() -> Self {
         FailoverConfig {
             block_period: d_block(),
+            served_before_block: d_served(),
             fence_timeout: d_fence(),
             catch_up_timeout: d_catch_up(),
             promote_timeout: d_promote(),

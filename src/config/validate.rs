@@ -174,6 +174,12 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
             Duration::ZERO,
             Duration::from_secs(7 * 24 * 3600),
         ),
+        (
+            "failover.served_before_block",
+            f.served_before_block,
+            Duration::ZERO,
+            Duration::from_secs(24 * 3600),
+        ),
         // MySQL's rpl_semi_sync_source_timeout is at most 2^32 - 1 ms
         (
             "failover.semi_sync_timeout",

@@ -115,10 +115,14 @@ pub enum ClusterState {
         /// rounds needed to adopt it
         needed: u32,
     },
-    /// The node replicas follow is reachable but read-only.
+    /// The node replicas follow is reachable but read-only, and no node is writable.
     MasterReadOnly {
         /// the master
         master: String,
+        /// consecutive newest rounds seen so
+        rounds: u32,
+        /// rounds before the master of record is made writable again
+        needed: u32,
     },
     /// More than one node is writable.
     SplitBrain {
@@ -147,7 +151,7 @@ impl ClusterState {
             | ClusterState::DeadMaster { master, .. }
             | ClusterState::DeadMasterAndSomeReplicas { master, .. }
             | ClusterState::DeadMasterWithoutReplicas { master, .. }
-            | ClusterState::MasterReadOnly { master }
+            | ClusterState::MasterReadOnly { master, .. }
             | ClusterState::MasterMoved { record: master, .. } => Some(master),
             ClusterState::AllUnreachable { master } => master.as_deref(),
             ClusterState::SplitBrain { .. } | ClusterState::NoMaster => None,
@@ -294,7 +298,7 @@ impl fmt::Display for ClusterState {
                 f,
                 "master of record {record} is read-only and {to}, the only writable node, has everything {record} wrote ({rounds}/{needed} rounds): the master was moved to {to}"
             ),
-            ClusterState::MasterReadOnly { master } => {
+            ClusterState::MasterReadOnly { master, .. } => {
                 write!(f, "master {master} is read-only: replicas follow it but no node takes writes")
             }
             ClusterState::SplitBrain { writable } => write!(f, "split brain: {} are all writable", list(writable)),

@@ -17,6 +17,7 @@ pub use acked::{Acknowledged, Unprotected};
 pub use diagnosis::{ClusterState, Diagnosis, Lost, NodeIssue};
 
 use crate::config::Timing;
+use crate::gtid::Gtids;
 use crate::topology::{IoThread, NodeObservation, Snapshot};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -34,6 +35,9 @@ pub struct History {
     /// Nodes with errant transactions, as last judged while the master was healthy (they
     /// cannot be judged without a master).
     errant: BTreeSet<String>,
+    /// The master's binlog state when it was last reachable (for the errant check that
+    /// needs no master: see [`History::observe`]).
+    master_binlog: Option<(String, Gtids)>,
     /// When the current actionable state (a dead master) was first seen.
     actionable_since: Option<SystemTime>,
 }
@@ -50,6 +54,7 @@ impl History {
             capacity,
             acked: None,
             errant: BTreeSet::new(),
+            master_binlog: None,
             actionable_since: None,
         }
     }
@@ -75,7 +80,28 @@ impl History {
                 })
                 .collect();
         }
+        self.errant.extend(self.own_writes_beyond_master());
         Some(d)
+    }
+
+    /// Replicas holding transactions of their own server that the master's binlog did not
+    /// have when it was last reachable. A master gets a server's GTIDs only by replicating
+    /// from that server, so these were written on the replica: errant, even when the master
+    /// died in the same instant and no round ever saw both (the usual check needs a master).
+    fn own_writes_beyond_master(&self) -> Vec<String> {
+        let (Some(latest), Some((master, binlog))) = (self.snapshots.back(), &self.master_binlog) else {
+            return Vec::new();
+        };
+        latest
+            .nodes
+            .iter()
+            .filter(|n| n.name != *master)
+            .filter_map(|n| {
+                let st = n.ok().filter(|st| st.replica.is_some())?;
+                let own = st.binlog_state.of_server(st.server_id).errant_vs(binlog)?;
+                (!own.is_empty()).then(|| n.name.clone())
+            })
+            .collect()
     }
 
     /// Nodes seen with errant transactions while the master was up.
@@ -98,6 +124,9 @@ impl History {
         self.snapshots.push_back(s.clone());
         let v: Vec<&Snapshot> = self.snapshots.iter().map(Arc::as_ref).collect();
         let master = record.filter(|r| s.node(r).is_some()).or_else(|| find_master(&v));
+        if let Some((m, st)) = master.and_then(|m| Some((m, s.node(m)?.ok()?))) {
+            self.master_binlog = Some((m.to_string(), st.binlog_state.clone()));
+        }
         if let Some(m) = master {
             if self.acked.as_ref().is_none_or(|a| a.master != m) {
                 self.acked = Some(Acknowledged::new(m));
@@ -238,6 +267,16 @@ fn moved_rounds(history: &[&Snapshot], record: &str, to: &str) -> u32 {
         .count() as u32
 }
 
+/// Consecutive newest snapshots in which `master` answered read-only and no node was
+/// writable.
+fn read_only_rounds(history: &[&Snapshot], master: &str) -> u32 {
+    history
+        .iter()
+        .rev()
+        .take_while(|s| s.node(master).and_then(|n| n.ok()).is_some_and(|m| m.read_only) && writable(s).is_empty())
+        .count() as u32
+}
+
 /// Diagnose a cluster from its recent snapshots (oldest first). `None` without snapshots.
 ///
 /// `record` is the master of record. With one, the master *is* that node: another node seen
@@ -305,7 +344,11 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing, record: Option<&str>) -
                     };
                 }
             }
-            ClusterState::MasterReadOnly { master }
+            ClusterState::MasterReadOnly {
+                rounds: read_only_rounds(history, &master),
+                master,
+                needed: timing.failures_before_suspect.max(2),
+            }
         }
         Some(_) => {
             let replicating = replicas_of_master

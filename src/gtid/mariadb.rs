@@ -123,6 +123,13 @@ impl MariaDbGtids {
         out
     }
 
+    /// Only the entries of `server` (in every domain).
+    pub fn of_server(&self, server: u32) -> Self {
+        let mut out = self.clone();
+        out.entries.retain(|&(_, s), _| s == server);
+        out
+    }
+
     /// Entries whose sequence number lies beyond `other`'s position in their domain: what a
     /// node at `other` has not reached yet.
     pub fn beyond(&self, other: &Self) -> Self {

@@ -142,6 +142,15 @@ impl Gtids {
         }
     }
 
+    /// Only what `server_id` wrote itself. MariaDB GTIDs name their server; MySQL's name its
+    /// UUID, which the probe does not read: empty (nothing can be told apart).
+    pub fn of_server(&self, server_id: u32) -> Gtids {
+        match self {
+            Gtids::MariaDb(g) => Gtids::MariaDb(g.of_server(server_id)),
+            Gtids::MySql(_) => Gtids::MySql(Default::default()),
+        }
+    }
+
     /// A number that grows with the amount of history: ranks lists that `compare` cannot.
     pub fn weight(&self) -> u128 {
         match self {

@@ -124,6 +124,22 @@ pub enum Decision {
         /// the settings it gets
         policy: SemiSyncPolicy,
     },
+    /// Make the master of record writable again: it answers read-only (restarted, or left
+    /// fenced by a failover that did not finish), no node takes writes, and no node has
+    /// anything it lacks.
+    Reopen {
+        /// the master of record
+        master: String,
+        /// the lossless policy's semi-sync, set before it takes writes
+        policy: Option<SemiSyncPolicy>,
+    },
+    /// Arm the anti-flap block: the master its failover promoted has served.
+    Served {
+        /// the master
+        master: String,
+        /// the failover that set the block
+        failover: String,
+    },
     /// Record the observed writable master as the master of record.
     Adopt {
         /// the master
@@ -187,6 +203,14 @@ impl fmt::Display for Decision {
             Decision::MoveVip { master, wrong } => {
                 write!(f, "the VIP does not lead to master {master} ({}): pointing it at {master}", wrong.join(", "))
             }
+            Decision::Reopen { master, .. } => write!(
+                f,
+                "master of record {master} is read-only, no node takes writes and none has a transaction {master} lacks: making it writable"
+            ),
+            Decision::Served { master, failover } => write!(
+                f,
+                "{master}, promoted by failover {failover}, served: the anti-flap block holds from now"
+            ),
             Decision::Adopt { master, previous } => match previous {
                 Some(p) => write!(f, "{master} is the writable master now (was {p}): recording it"),
                 None => write!(f, "{master} is the writable master: recording it"),
@@ -242,6 +266,11 @@ pub fn decide(s: &Situation) -> Decision {
             },
         },
         ClusterState::Healthy { master, .. } => healthy(s, master, why),
+        ClusterState::MasterReadOnly { master, rounds, needed }
+            if rounds >= needed && stale_writable(s.diagnosis).is_none() =>
+        {
+            reopen(s, master, why)
+        }
         ClusterState::MasterMoved {
             to,
             rounds,
@@ -323,6 +352,24 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
     if let Some(d) = semi_sync(s, master, m) {
         return d;
     }
+    // clients first: a rejoin that fails round after round must not keep the VIP away
+    if let Some(vip) = s.vip {
+        let wrong = vip.not_at(master);
+        if !wrong.is_empty() {
+            return Decision::MoveVip {
+                master: master.to_string(),
+                wrong,
+            };
+        }
+        if let Some(b) = s.shared.block_in_period(s.now_ms) {
+            if !b.armed && b.master.as_deref() == Some(master) && s.now_ms >= b.arms_at_ms {
+                return Decision::Served {
+                    master: master.to_string(),
+                    failover: b.failover.clone(),
+                };
+            }
+        }
+    }
     for node in s.diagnosis.issues.iter().filter_map(to_rejoin) {
         if s.shared.needs_rebuild.contains_key(node) {
             continue;
@@ -371,14 +418,56 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
             return Decision::Rebuilt { node: node.clone() };
         }
     }
-    if let Some(vip) = s.vip {
-        let wrong = vip.not_at(master);
-        if !wrong.is_empty() {
-            return Decision::MoveVip {
-                master: master.to_string(),
-                wrong,
-            };
+    Decision::Nothing { why }
+}
+
+/// The master of record, read-only with no node writable, made writable again — unless a
+/// node has a transaction it lacks (it lost its binlog's tail in a crash: that node should
+/// be the master, and only a DBA can say so) or it lacks what may have been acknowledged.
+/// Nodes marked for rebuild or seen errant do not count: what they have is not the cluster's.
+/// A node that is not acting as a master (replication configured) is never made writable.
+fn reopen(s: &Situation, master: &str, why: String) -> Decision {
+    if s.shared.master.as_deref() != Some(master) {
+        return Decision::Nothing { why };
+    }
+    if s.shared.paused {
+        return Decision::Paused { why };
+    }
+    // one that replicates from another node is that node's replica, not a master to reopen
+    let Some(m) = s
+        .snapshot
+        .node(master)
+        .and_then(|n| n.ok())
+        .filter(|m| m.replica.is_none())
+    else {
+        return Decision::Nothing { why };
+    };
+    let ex = excluded(s.errant, &s.shared.needs_rebuild);
+    let mut ahead: Vec<String> = s
+        .snapshot
+        .nodes
+        .iter()
+        .filter(|n| n.name != master && !ex.contains_key(&n.name))
+        .filter_map(|n| {
+            let missing = n.ok()?.received().missing_from(&m.executed)?;
+            (!missing.is_empty()).then(|| format!("{} has {missing}", n.name))
+        })
+        .collect();
+    if let (Some(_), Some(known)) = (s.policy, s.acked.and_then(|a| a.all())) {
+        if let Some(missing) = known.missing_from(&m.executed).filter(|g| !g.is_empty()) {
+            ahead.push(format!("{missing} may have been acknowledged"));
         }
     }
-    Decision::Nothing { why }
+    if !ahead.is_empty() {
+        return Decision::Nothing {
+            why: format!(
+                "{why}; not making {master} writable, it lacks transactions ({}): fail over by hand to the node that has them",
+                ahead.join("; ")
+            ),
+        };
+    }
+    Decision::Reopen {
+        master: master.to_string(),
+        policy: s.policy,
+    }
 }

@@ -102,6 +102,9 @@ fn the_anti_flap_block_stops_a_second_automatic_failover() {
         until_ms: w.now_ms + 60_000,
         until: "2026-11-22T09:00:00Z".into(),
         failover: "c1-f1".into(),
+        master: Some("db1".into()),
+        armed: true,
+        arms_at_ms: 0,
     });
     let d = w.decide();
     assert!(!d.acts());
@@ -486,4 +489,133 @@ fn a_masters_semi_sync_is_set_to_the_policy() {
     let lost = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
     w.history = history(vec![vec![master("db1").with(off), lost("db2"), lost("db3")]; 2]);
     assert!(matches!(w.decide(), Decision::Nothing { .. }));
+}
+
+fn block(armed: bool, arms_at_ms: u64) -> Block {
+    Block {
+        until_ms: 2_000_000,
+        until: "2026-11-22T09:00:00Z".into(),
+        failover: "c1-f1".into(),
+        master: Some("db1".into()),
+        armed,
+        arms_at_ms,
+    }
+}
+
+fn vip_at(node: &str) -> VipState {
+    let parts = [("rtb-a".to_string(), Some(node.to_string()))].into();
+    VipState::from_parts(parts, serde_json::Value::Null)
+}
+
+#[test]
+fn a_failover_whose_master_never_served_blocks_nothing() {
+    // db1 was promoted by c1-f1 and died before it served
+    let mut w = dead_master();
+    w.shared.block = Some(block(false, w.now_ms - 1));
+    assert!(matches!(w.decide(), Decision::Failover { .. }), "{}", w.decide());
+}
+
+#[test]
+fn the_block_is_armed_once_its_master_served() {
+    let mut w = healthy(replica("db2", replica_of("db1")), replica("db3", replica_of("db1")));
+    w.shared.block = Some(block(false, w.now_ms + 1));
+    w.vip = Some(vip_at("db1"));
+    // too early: not yet served
+    assert!(matches!(w.decide(), Decision::Nothing { .. }), "{}", w.decide());
+    w.now_ms += 1;
+    // the VIP elsewhere: moved first, not served yet
+    w.vip = Some(vip_at("db2"));
+    assert!(matches!(w.decide(), Decision::MoveVip { .. }), "{}", w.decide());
+    // the VIP not known: not served
+    w.vip = None;
+    assert!(matches!(w.decide(), Decision::Nothing { .. }), "{}", w.decide());
+    w.vip = Some(vip_at("db1"));
+    let d = w.decide();
+    assert_eq!(
+        d,
+        Decision::Served {
+            master: "db1".into(),
+            failover: "c1-f1".into()
+        }
+    );
+    assert_eq!(
+        d.to_string(),
+        "db1, promoted by failover c1-f1, served: the anti-flap block holds from now"
+    );
+    w.shared.block = Some(block(true, w.now_ms));
+    assert!(matches!(w.decide(), Decision::Nothing { .. }), "{}", w.decide());
+}
+
+#[test]
+fn the_vip_is_repaired_before_a_replica_is_rejoined() {
+    let stopped = replica("db2", replica_of("db1")).io(IoThread::No);
+    let mut w = healthy(stopped, replica("db3", replica_of("db1")));
+    assert!(matches!(w.decide(), Decision::Rejoin { .. }), "{}", w.decide());
+    w.vip = Some(vip_at("db3"));
+    assert!(matches!(w.decide(), Decision::MoveVip { .. }), "{}", w.decide());
+}
+
+fn read_only_master(db1: N, rounds: usize) -> World {
+    let connecting = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
+    World::new(vec![vec![db1, connecting("db2"), connecting("db3")]; rounds])
+}
+
+fn restarted(name: &str) -> N {
+    master(name).with(|s| s.read_only = true)
+}
+
+#[test]
+fn a_read_only_master_of_record_is_made_writable_again() {
+    let w = read_only_master(restarted("db1"), 1);
+    assert!(
+        matches!(w.decide(), Decision::Nothing { .. }),
+        "one round is not enough: {}",
+        w.decide()
+    );
+    let w = read_only_master(restarted("db1"), 2);
+    let d = w.decide();
+    assert_eq!(
+        d,
+        Decision::Reopen {
+            master: "db1".into(),
+            policy: w.policy
+        }
+    );
+    assert_eq!(
+        d.to_string(),
+        "master of record db1 is read-only, no node takes writes and none has a transaction db1 lacks: making it writable"
+    );
+    let mut paused = read_only_master(restarted("db1"), 2);
+    paused.shared.paused = true;
+    assert!(
+        matches!(paused.decide(), Decision::Paused { .. }),
+        "{}",
+        paused.decide()
+    );
+    // not the master of record: nothing to reopen
+    let mut other = read_only_master(restarted("db1"), 2);
+    other.shared.master = Some("db2".into());
+    assert!(!other.decide().acts(), "{}", other.decide());
+}
+
+#[test]
+fn a_read_only_master_that_lacks_a_replicas_transactions_stays_read_only() {
+    // it lost its binlog's tail in a crash that db2 had received
+    let connecting = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
+    let ahead = connecting("db2").received("0-1-103");
+    let mut w = World::new(vec![vec![restarted("db1"), ahead, connecting("db3")]; 2]);
+    let d = w.decide();
+    assert!(!d.acts(), "{d}");
+    assert!(
+        d.to_string().ends_with(
+            "; not making db1 writable, it lacks transactions (db2 has 0-1-103; 0-1-103 may have been acknowledged): fail over by hand to the node that has them"
+        ),
+        "{d}"
+    );
+    // a node marked for rebuild does not count (the lossless policy off: under it, what db2
+    // received may have been acknowledged whatever db2 is)
+    w.shared.needs_rebuild.insert("db2".into(), "errant".into());
+    assert!(!w.decide().acts(), "{}", w.decide());
+    w.policy = None;
+    assert!(matches!(w.decide(), Decision::Reopen { .. }), "{}", w.decide());
 }

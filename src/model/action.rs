@@ -24,6 +24,10 @@ pub enum ActionKind {
     SemiSync,
     /// The VIP pointed at the master again.
     VipRepair,
+    /// The master of record made writable again (it was read-only, no node took writes).
+    Reopen,
+    /// The anti-flap block armed: the master its failover promoted served.
+    ArmBlock,
 }
 
 impl fmt::Display for ActionKind {
@@ -36,6 +40,8 @@ impl fmt::Display for ActionKind {
             ActionKind::Unmark => "unmark",
             ActionKind::SemiSync => "semi_sync",
             ActionKind::VipRepair => "vip_repair",
+            ActionKind::Reopen => "reopen",
+            ActionKind::ArmBlock => "arm_block",
         })
     }
 }

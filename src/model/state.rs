@@ -6,7 +6,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// An automatic failover of the cluster is blocked until `until_ms` (anti-flapping).
+/// An automatic failover of the cluster is blocked until `until_ms` (anti-flapping) — once
+/// the master that failover promoted has served. A failover whose master died before it
+/// served, or that the VIP never reached, did not succeed: blocking the next one would leave
+/// the cluster without a master (Orchestrator #1296). Flapping is a master that served and
+/// died again; a second failover in a row whose master never served arms its block at once,
+/// so an unserved master gets one retry, not a cascade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Block {
     /// Unix milliseconds.
@@ -15,6 +20,20 @@ pub struct Block {
     pub until: String,
     /// The failover that set the block.
     pub failover: String,
+    /// The master it promoted (absent in blocks written before the field: they hold at once).
+    #[serde(default)]
+    pub master: Option<String>,
+    /// Whether the block holds: that master was seen writable, the VIP on it, at or after
+    /// `arms_at_ms`.
+    #[serde(default = "holds")]
+    pub armed: bool,
+    /// Unix milliseconds: the failover plus `failover.served_before_block`.
+    #[serde(default)]
+    pub arms_at_ms: u64,
+}
+
+fn holds() -> bool {
+    true
 }
 
 /// What every manager of a cluster agrees on.
@@ -63,8 +82,13 @@ pub struct Refused {
 }
 
 impl SharedState {
-    /// The block, if it is still in force at `now_ms`.
+    /// The block, if it is in force at `now_ms`: armed, and its period not over.
     pub fn active_block(&self, now_ms: u64) -> Option<&Block> {
+        self.block_in_period(now_ms).filter(|b| b.armed)
+    }
+
+    /// The block, armed or waiting for its master to serve, if its period is not over.
+    pub fn block_in_period(&self, now_ms: u64) -> Option<&Block> {
         self.block.as_ref().filter(|b| now_ms < b.until_ms)
     }
 }

@@ -209,6 +209,7 @@ pub fn config(nodes: &[&str]) -> Config {
         timing: Timing::default(),
         failover: FailoverConfig {
             block_period: Duration::from_secs(600),
+            served_before_block: Duration::from_secs(5),
             fence_timeout: Duration::from_millis(300),
             catch_up_timeout: Duration::from_secs(10),
             promote_timeout: Duration::from_secs(10),

@@ -790,8 +790,13 @@ impl World {
 
     /// A privileged session writes on `node` whatever its `read_only` (a DBA's fix-up, a
     /// monitoring job): a transaction of that server nobody else has — errant, on a replica.
+    /// `None` when `node` is down or writable (it became the master meanwhile: a write there
+    /// is the cluster's, not errant).
     pub fn errant_write(&mut self, node: &str) -> Option<Trx> {
-        let n = self.nodes.get_mut(node).filter(|n| n.process == Process::Running)?;
+        let n = self
+            .nodes
+            .get_mut(node)
+            .filter(|n| n.process == Process::Running && n.read_only)?;
         // the next sequence number after the binlog's (the relay log does not count)
         let trx = Trx {
             server: n.server_id,

@@ -153,6 +153,9 @@ fn a_manual_failover_needs_a_dead_master_and_automation_paused_or_blocked() {
         until_ms: 2_000_000,
         until: "later".into(),
         failover: "f1".into(),
+        master: None,
+        armed: true,
+        arms_at_ms: 0,
     });
     assert_eq!(c.failover(None), Ok("db2".into()));
 }

@@ -128,6 +128,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
     async fn commit(&self, rec: &FailoverRecord, new_master: &str, started: SystemTime) -> Result<(), CommitError> {
         let vip_moved = rec.step_ok(StepKind::MoveVip);
         let block_until = started + self.failover.block_period;
+        let committed = crate::model::time::now();
         // a manager that lost the lead leaves the record running: its successor settles it
         self.guard.may_act("record the new master").await?;
         coord::try_update(self.store, &self.cluster.name, |st: &mut SharedState| {
@@ -149,10 +150,15 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
             st.last_failover = Some(rec.id.clone());
             st.refused = None;
             if rec.kind == Kind::Automatic {
+                // the previous failover's master never served: this is its one retry
+                let retry = st.block_in_period(unix_ms(committed)).is_some_and(|b| !b.armed);
                 st.block = Some(Block {
                     until_ms: unix_ms(block_until),
                     until: timestamp(block_until),
                     failover: rec.id.clone(),
+                    master: Some(new_master.to_string()),
+                    armed: retry,
+                    arms_at_ms: unix_ms(committed + self.failover.served_before_block),
                 });
             }
             Ok(())

@@ -1,5 +1,6 @@
 //! Actions on one database node: fence a stale master, rejoin a returning node as a replica,
-//! set a master's semi-sync to the lossless policy.
+//! set a master's semi-sync to the lossless policy, make a read-only master of record
+//! writable again.
 
 use super::{now, Act, Done};
 use crate::coord::Store;
@@ -60,5 +61,24 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
         }
         .await;
         self.audit(ActionKind::SemiSync, master, decision, started, r).await
+    }
+
+    /// Make the master of record `master` writable again, its semi-sync set to `policy` first
+    /// (a restarted server may come back without it, and must not acknowledge alone).
+    pub async fn reopen(&self, master: &str, policy: Option<SemiSyncPolicy>, decision: &str) -> Done {
+        let started = now();
+        let limit = self.failover.repoint_timeout;
+        let r = async {
+            let n = self.node(master)?;
+            if let Some(p) = policy {
+                let lease = self.guard.may_act(&format!("set semi-sync on {master}")).await?;
+                lease::under(lease, self.admin.set_semi_sync(n, p, limit)).await?;
+            }
+            let lease = self.guard.may_act(&format!("make {master} writable")).await?;
+            lease::under(lease, self.admin.set_read_only(n, false, limit)).await?;
+            Ok(format!("{master} takes writes again"))
+        }
+        .await;
+        self.audit(ActionKind::Reopen, master, decision, started, r).await
     }
 }

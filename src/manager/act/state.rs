@@ -1,5 +1,5 @@
 //! Actions on the shared state only: adopt a moved master, mark a diverged node for rebuild,
-//! unmark a rebuilt one. Each is a compare-and-set on the epoch the decision saw.
+//! unmark a rebuilt one, arm the anti-flap block once the failover's master served. Each is a compare-and-set on the epoch the decision saw.
 
 use super::{now, Act, Done};
 use crate::coord::Store;
@@ -59,5 +59,25 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
         }
         .await;
         self.audit(ActionKind::Unmark, node, decision, started, r).await
+    }
+
+    /// Arm the block `failover` set: its master, `master`, served.
+    pub async fn arm_block(&self, master: &str, failover: &str, decision: &str) -> Done {
+        let started = now();
+        let r = async {
+            let v = self
+                .update_shared(&format!("arm the block of failover {failover}"), |st| {
+                    if let Some(b) = st.block.as_mut().filter(|b| b.failover == failover) {
+                        b.armed = true;
+                    }
+                })
+                .await?;
+            match v.value.block.as_ref().filter(|b| b.failover == failover) {
+                Some(b) => Ok(format!("automatic failover blocked until {}", b.until)),
+                None => Err(StepError::Plan(format!("the block is no longer failover {failover}'s"))),
+            }
+        }
+        .await;
+        self.audit(ActionKind::ArmBlock, master, decision, started, r).await
     }
 }

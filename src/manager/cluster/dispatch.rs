@@ -40,6 +40,8 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             Decision::MoveVip { master, .. } => act.repair_vip(master, &sentence).await,
             Decision::SemiSync { master, policy, .. } => act.semi_sync(master, *policy, &sentence).await,
             Decision::Adopt { master, previous } => act.adopt(master, previous.as_deref(), &sentence).await,
+            Decision::Reopen { master, policy } => act.reopen(master, *policy, &sentence).await,
+            Decision::Served { master, failover } => act.arm_block(master, failover, &sentence).await,
             Decision::Failover { .. }
             | Decision::Nothing { .. }
             | Decision::Blocked { .. }
