@@ -91,3 +91,24 @@ fn a_failover_whose_master_never_served_blocks_nothing() {
     stays_fixed(29544);
     stays_fixed(27581);
 }
+
+/// A leader died mid-failover, the killed master came back read-only and was made writable
+/// again while a freeze followed: 9 writes it acknowledged were lost and two nodes took
+/// writes — in the model only, whose semi-sync, switched on, stayed inactive without a
+/// replica (MariaDB's is ON at once with rpl_semi_sync_master_wait_no_slave). Kept: the
+/// reopened master must wait for a replica like any other.
+#[test]
+fn a_reopened_master_acknowledges_only_with_a_replica() {
+    stays_fixed(29540);
+}
+
+/// Liveness, invariant (f): a replica's errant write broke its replication (1236, diverged)
+/// and it was neither rebuilt nor marked — "healthy, 1/2 replicas replicating" for ever
+/// (issue 18 item 12). 4997: the restarted master of record was kept read-only because the
+/// fenced old master "had more" — its own writes past the failover, which are not the
+/// cluster's.
+#[test]
+fn a_diverged_replica_is_marked_and_a_deposed_masters_own_writes_keep_nothing_read_only() {
+    stays_fixed(10035);
+    stays_fixed(4997);
+}

@@ -240,9 +240,13 @@ def manager_cut_from_master(ctx: Context) -> dict:
 BLOCK_WATCH_S = 8.0
 
 
+ARMED = "the anti-flap block holds from now"
+
+
 def flap(ctx: Context) -> dict:
-    """Kill the master, let it fail over, then kill the new master inside the block period:
-    the second death must not be failed over automatically."""
+    """Kill the master, let it fail over, wait until the new master served (the block is
+    armed: config/lab.toml served_before_block), then kill it inside the block period: the
+    second death must not be failed over automatically."""
     ctx.fault("kill", ctx.old_master)
     first = ctx.first_ack_elsewhere(ctx.t_fault, [_server_id(ctx.old_master)], 30)
     if not first:
@@ -250,6 +254,10 @@ def flap(ctx: Context) -> dict:
         return {"expect_failovers": 1, "first_new_ack": None}
     second = lab.node_by_server_id(lab.status(), first["sid"])
     time.sleep(SETTLE_S)
+    try:
+        lab.wait_for("the block to be armed", lambda: any(ARMED in ctx.managers.log(h) for h in ctx.managers.hosts), 30)
+    except lab.DrillError as e:
+        ctx.notes.append(str(e))
     t2 = time.time()
     lab.lab("kill", second)
     third = ctx.first_ack_elsewhere(t2, [_server_id(ctx.old_master), first["sid"]], BLOCK_WATCH_S)

@@ -103,6 +103,14 @@ pub enum Decision {
         /// its errant GTIDs
         errant: String,
     },
+    /// A replica's replication stopped on an error (diverged: `1236`; an applier error): it
+    /// must be rebuilt or fixed by hand, and is not promoted meanwhile.
+    Broken {
+        /// the node
+        node: String,
+        /// the error
+        error: String,
+    },
     /// A node marked for rebuild replicates healthily again (it was rebuilt).
     Rebuilt {
         /// the node
@@ -198,6 +206,10 @@ impl fmt::Display for Decision {
             Decision::NeedsRebuild { node, errant } => write!(
                 f,
                 "{node} needs a rebuild: it has transactions the master has not ({errant}); it will not be rejoined (`myha bootstrap --rebuild --node {node}`)"
+            ),
+            Decision::Broken { node, error } => write!(
+                f,
+                "{node}'s replication stopped on an error ({error}): marking it for rebuild, not promoted until it replicates again (`myha bootstrap --rebuild --node {node}`, or fix it by hand)"
             ),
             Decision::Rebuilt { node } => write!(f, "{node} replicates from the master again: no longer marked for rebuild"),
             Decision::MoveVip { master, wrong } => {
@@ -401,6 +413,9 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
             None => continue,
         }
     }
+    if let Some(d) = diverged(s) {
+        return d;
+    }
     for node in s.shared.needs_rebuild.keys() {
         let replicating = s
             .snapshot
@@ -421,10 +436,38 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
     Decision::Nothing { why }
 }
 
+/// A replica not marked yet whose transactions the master lacks (seen while the master is
+/// up), or whose replication stopped for good on an error: marked for rebuild. A receiver
+/// that keeps reconnecting with an error is not stopped for good (a network blip).
+fn diverged(s: &Situation) -> Option<Decision> {
+    s.diagnosis.issues.iter().find_map(|i| match i {
+        NodeIssue::ErrantTransactions { node, gtids } if !s.shared.needs_rebuild.contains_key(node) => {
+            Some(Decision::NeedsRebuild {
+                node: node.clone(),
+                errant: gtids.clone(),
+            })
+        }
+        NodeIssue::ReplicaBroken { node, .. } if !s.shared.needs_rebuild.contains_key(node) => {
+            let r = s.snapshot.node(node)?.ok()?.replica.as_ref()?;
+            let error = match (&r.last_sql_error, &r.last_io_error) {
+                (Some(e), _) if !r.sql_running => e,
+                (_, Some(e)) if r.io == IoThread::No => e,
+                _ => return None,
+            };
+            Some(Decision::Broken {
+                node: node.clone(),
+                error: error.clone(),
+            })
+        }
+        _ => None,
+    })
+}
+
 /// The master of record, read-only with no node writable, made writable again — unless a
 /// node has a transaction it lacks (it lost its binlog's tail in a crash: that node should
 /// be the master, and only a DBA can say so) or it lacks what may have been acknowledged.
-/// Nodes marked for rebuild or seen errant do not count: what they have is not the cluster's.
+/// Nodes marked for rebuild or seen errant do not count, nor what a node wrote itself (a
+/// deposed master's writes past its failover, a replica's errant ones): not the cluster's.
 /// A node that is not acting as a master (replication configured) is never made writable.
 fn reopen(s: &Situation, master: &str, why: String) -> Decision {
     if s.shared.master.as_deref() != Some(master) {
@@ -449,7 +492,8 @@ fn reopen(s: &Situation, master: &str, why: String) -> Decision {
         .iter()
         .filter(|n| n.name != master && !ex.contains_key(&n.name))
         .filter_map(|n| {
-            let missing = n.ok()?.received().missing_from(&m.executed)?;
+            let st = n.ok()?;
+            let missing = st.received().without_server(st.server_id).missing_from(&m.executed)?;
             (!missing.is_empty()).then(|| format!("{} has {missing}", n.name))
         })
         .collect();

@@ -619,3 +619,56 @@ fn a_read_only_master_that_lacks_a_replicas_transactions_stays_read_only() {
     w.policy = None;
     assert!(matches!(w.decide(), Decision::Reopen { .. }), "{}", w.decide());
 }
+
+#[test]
+fn a_diverged_replica_whose_receiver_stopped_is_marked_for_rebuild() {
+    let diverged = replica("db3", replica_of("db1")).io(IoThread::No).with(|s| {
+        s.replica.as_mut().unwrap().last_io_error =
+            Some("Got fatal error 1236 from master: the replica's position is not in its binlog".into())
+    });
+    let mut w = healthy(replica("db2", replica_of("db1")), diverged);
+    let d = w.decide();
+    assert_eq!(
+        d,
+        Decision::Broken {
+            node: "db3".into(),
+            error: "Got fatal error 1236 from master: the replica's position is not in its binlog".into()
+        }
+    );
+    assert!(d.acts());
+    // once marked, it is left alone
+    w.shared
+        .needs_rebuild
+        .insert("db3".into(), "replication stopped".into());
+    assert!(!w.decide().acts(), "{}", w.decide());
+}
+
+#[test]
+fn a_replica_whose_applier_stopped_on_an_error_is_marked_but_a_reconnecting_one_is_not() {
+    let applier = replica("db3", replica_of("db1")).with(|s| {
+        let r = s.replica.as_mut().unwrap();
+        r.sql_running = false;
+        r.last_sql_error = Some("Duplicate entry '7' for key 'PRIMARY'".into());
+    });
+    let w = healthy(replica("db2", replica_of("db1")), applier);
+    assert!(matches!(w.decide(), Decision::Broken { .. }), "{}", w.decide());
+    let reconnecting = replica("db3", replica_of("db1"))
+        .io(IoThread::Connecting)
+        .with(|s| s.replica.as_mut().unwrap().last_io_error = Some("error reconnecting to master".into()));
+    let w = healthy(replica("db2", replica_of("db1")), reconnecting);
+    assert!(!w.decide().acts(), "{}", w.decide());
+}
+
+#[test]
+fn a_replica_with_errant_transactions_is_marked_for_rebuild() {
+    // its own write, seen while the master is up; its receiver still runs
+    let errant = replica("db3", replica_of("db1")).with(|s| s.binlog_state = gtids("0-1-100,0-3-7"));
+    let w = healthy(replica("db2", replica_of("db1")), errant);
+    assert_eq!(
+        w.decide(),
+        Decision::NeedsRebuild {
+            node: "db3".into(),
+            errant: "0-3-7".into()
+        }
+    );
+}

@@ -6,8 +6,13 @@
 //!   the VIP leads to the master of record;
 //! - (c) no node or route changed by a manager that did not lead the cluster at that instant
 //!   (checked where the change lands, [`super::World::record_mutation`]);
-//! - (d) no errant transaction of another node on the master of record;
-//! - (e) no failover at all in schedules that only cut managers from a healthy master.
+//! - (d) no errant transaction of another node on the master of record (unless that node
+//!   was the master of record itself after writing it);
+//! - (e) no failover at all in schedules that only cut managers from a healthy master;
+//! - (f) liveness: once settled (`Schedule::settle`, 12 s after the last fault), the master
+//!   of record takes writes and every other running node replicates from it or is marked
+//!   for rebuild — or the shared state says why not (paused, a lossless refusal, the
+//!   anti-flap block).
 //!
 //! One schedule runs on its own current-thread runtime with paused time, so it is
 //! deterministic from its seed; schedules run on as many threads as there are cores.
@@ -97,6 +102,10 @@ struct Runner {
     ends: Vec<Option<Instant>>,
     active: Vec<(Instant, Applied)>,
     failover_seen: Option<Instant>,
+    /// Errant writes (indexes into `World::errant`) whose node became the master of record
+    /// after writing them: from then on they are the cluster's history, like every other
+    /// write of a master (a promoted node's own transactions are allowed by (d)).
+    adopted_errant: BTreeSet<usize>,
 }
 
 impl Runner {
@@ -353,7 +362,14 @@ impl Runner {
         if acking.len() > 1 {
             found.push(format!("(b) {} would all acknowledge writes", acking.join(" and ")));
         }
+        let errant: Vec<String> = w.errant.iter().map(|(n, _)| n.clone()).collect();
         drop(w);
+        if errant.len() > self.adopted_errant.len() {
+            if let Some(m) = self.sim.shared().master {
+                let adopted = errant.iter().enumerate().filter(|(_, n)| **n == m).map(|(i, _)| i);
+                self.adopted_errant.extend(adopted);
+            }
+        }
         for v in found {
             if self.violations.insert(v.clone()) {
                 self.note(format!("VIOLATION {v}"));
@@ -432,6 +448,9 @@ impl Runner {
             let errant: Vec<String> = w
                 .errant
                 .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.adopted_errant.contains(i))
+                .map(|(_, e)| e)
                 .filter(|(node, t)| *node != master && m.log.contains(t))
                 .map(|(node, t)| format!("0-{}-{} (of {node})", t.server, t.seq))
                 .collect();
@@ -448,6 +467,9 @@ impl Runner {
                 "(b) settled, the VIP leads to {routes:?}, not to the master of record {master}"
             ));
         }
+        if let Some(v) = stuck(&w, &shared, &master, crate::model::unix_ms(crate::model::time::now())) {
+            found.push(v);
+        }
         if class == Class::ManagersCutFromMaster && !records.is_empty() {
             found.push(format!(
                 "(e) {} failover(s) while only managers were cut from a healthy master",
@@ -461,6 +483,36 @@ impl Runner {
             }
         }
     }
+}
+
+/// (f) liveness: settled, the master of record takes writes and every other running node
+/// replicates from it or is marked for rebuild — unless the shared state says why not (a
+/// DBA paused automation, a lossless refusal, the anti-flap block after a master that served).
+fn stuck(w: &super::World, shared: &crate::model::SharedState, master: &str, now_ms: u64) -> Option<String> {
+    if shared.paused || shared.refused.is_some() || shared.active_block(now_ms).is_some() {
+        return None;
+    }
+    let mut wrong = Vec::new();
+    match w.nodes.get(master) {
+        Some(m) if m.accepts_writes() => {}
+        Some(m) if m.process != Process::Running => wrong.push(format!("{master} is not running")),
+        _ => wrong.push(format!("{master} is read-only")),
+    }
+    for (name, n) in w.nodes.iter().filter(|(name, _)| name.as_str() != master) {
+        if n.process != Process::Running || shared.needs_rebuild.contains_key(name) {
+            continue;
+        }
+        let ok = n
+            .repl
+            .as_ref()
+            .is_some_and(|r| r.master == master && r.io == crate::topology::IoThread::Yes && r.sql);
+        if !ok {
+            wrong.push(format!(
+                "{name} neither replicates from {master} nor is marked for rebuild"
+            ));
+        }
+    }
+    (!wrong.is_empty()).then(|| format!("(f) settled but stuck, no reason recorded: {}", wrong.join("; ")))
 }
 
 fn describe(a: &Applied) -> String {
@@ -504,6 +556,7 @@ pub async fn run(schedule: &Schedule) -> Report {
         ends: vec![None; schedule.episodes.len()],
         active: Vec::new(),
         failover_seen: None,
+        adopted_errant: BTreeSet::new(),
     };
     r.collect();
     let heal = r.t0 + schedule.heal_at;

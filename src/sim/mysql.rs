@@ -705,6 +705,12 @@ impl MysqlAdmin for SimAdmin {
             let x = w.nodes.get_mut(n).expect("reached");
             x.semi_timeout = policy.timeout;
             x.semi_lossless = true;
+            // switched on, its status is ON at once, replicas or not (MariaDB's
+            // rpl_semi_sync_master_wait_no_slave test: "status of semi-sync on master should
+            // be ON even without any semi-sync slaves"); already on, it stays as it is
+            if !x.semi_master {
+                x.semi_active = true;
+            }
             x.semi_master = true;
         })
         .await

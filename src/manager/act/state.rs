@@ -32,13 +32,13 @@ impl<A: MysqlAdmin, V: Vip, S: Store, G: Guard> Act<'_, A, V, S, G> {
         self.audit(ActionKind::Adopt, master, decision, started, r).await
     }
 
-    /// Mark `node`, which has transactions the master has not, for rebuild.
-    pub async fn mark_rebuild(&self, node: &str, errant: &str, decision: &str) -> Done {
+    /// Mark `node` for rebuild, `why` (it has transactions the master has not, its
+    /// replication stopped on an error).
+    pub async fn mark_rebuild(&self, node: &str, why: &str, decision: &str) -> Done {
         let started = now();
-        let why = format!("errant transactions {errant}");
         let r = async {
             self.update_shared(&format!("mark {node} for rebuild"), |st| {
-                st.needs_rebuild.insert(node.to_string(), why.clone());
+                st.needs_rebuild.insert(node.to_string(), why.to_string());
             })
             .await?;
             Ok(format!("{node} is marked for rebuild: {why}"))

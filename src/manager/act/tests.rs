@@ -174,3 +174,22 @@ async fn a_refused_vip_repair_changes_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_refused_reopen_changes_nothing() {
+    let policy = SemiSyncPolicy {
+        timeout: Duration::from_secs(3600),
+    };
+    refused(ActionKind::Reopen, "db1", async |a| {
+        a.reopen("db1", Some(policy), "reopening db1").await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refused_arming_of_the_block_changes_nothing() {
+    refused(ActionKind::ArmBlock, "db2", async |a| {
+        a.arm_block("db2", "c1-f1", "arming the block").await
+    })
+    .await;
+}

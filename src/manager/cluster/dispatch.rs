@@ -35,7 +35,14 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         let done = match &decision {
             Decision::Fence { node, .. } => act.fence(node, &sentence).await,
             Decision::Rejoin { node, master, from } => act.rejoin(node, master, *from, &sentence).await,
-            Decision::NeedsRebuild { node, errant } => act.mark_rebuild(node, errant, &sentence).await,
+            Decision::NeedsRebuild { node, errant } => {
+                act.mark_rebuild(node, &format!("errant transactions {errant}"), &sentence)
+                    .await
+            }
+            Decision::Broken { node, error } => {
+                act.mark_rebuild(node, &format!("replication stopped: {error}"), &sentence)
+                    .await
+            }
             Decision::Rebuilt { node } => act.unmark(node, &sentence).await,
             Decision::MoveVip { master, .. } => act.repair_vip(master, &sentence).await,
             Decision::SemiSync { master, policy, .. } => act.semi_sync(master, *policy, &sentence).await,
