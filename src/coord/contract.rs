@@ -51,6 +51,7 @@ fn backup(cluster: &str, id: &str, started_at: &str) -> BackupMeta {
 pub async fn check<S: Store>(s: &S, cluster: &str) {
     state(s, cluster).await;
     records(s, cluster).await;
+    records_bounded(s, &format!("{cluster}-many")).await;
     actions(s, cluster).await;
     catalogue(s, cluster).await;
     registry(s, cluster).await;
@@ -122,6 +123,25 @@ async fn records<S: Store>(s: &S, cluster: &str) {
         other => panic!("overwriting a finished record must be refused: {other:?}"),
     }
     assert_eq!(s.record(cluster, "no-such-record").await.expect("record"), None);
+}
+
+/// Only the newest [`super::MAX_RECORDS`] records are kept.
+async fn records_bounded<S: Store>(s: &S, cluster: &str) {
+    let n = super::MAX_RECORDS + 2;
+    for i in 0..n {
+        let at = format!("2026-12-01T{:02}:{:02}:{:02}.000Z", i / 3600, i / 60 % 60, i % 60);
+        let mut r = record(cluster, &format!("{cluster}-{}-db1", at.replace([':', '-'], "")), &at);
+        r.status = Status::Ok;
+        r.finished_at = Some(at.clone());
+        s.save_record(&r).await.expect("save a record");
+    }
+    let got = s.records(cluster, n).await.expect("records");
+    assert_eq!(got.len(), super::MAX_RECORDS, "only the newest records are kept");
+    assert!(got[0].id.contains("T001641"), "newest first: {}", got[0].id);
+    assert!(
+        got.last().is_some_and(|r| r.id.contains("T000002")),
+        "the two oldest were dropped"
+    );
 }
 
 /// Action entries: newest first, and only the newest [`super::MAX_ACTIONS`] kept.

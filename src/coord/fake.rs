@@ -219,6 +219,16 @@ impl RecordStore for FakeCoord {
             ))),
             _ => {
                 d.records.insert(rec.id.clone(), rec.clone());
+                let mut mine: Vec<String> = d
+                    .records
+                    .values()
+                    .filter(|r| r.cluster == rec.cluster)
+                    .map(|r| r.id.clone())
+                    .collect();
+                mine.sort();
+                for old in mine.iter().take(mine.len().saturating_sub(super::MAX_RECORDS)) {
+                    d.records.remove(old);
+                }
                 Ok(())
             }
         })?

@@ -146,7 +146,8 @@ impl RecordStore for FileStore {
                 )));
             }
         }
-        write_atomic(&d.join("failovers").join(format!("{}.json", rec.id)), &bytes)
+        write_atomic(&d.join("failovers").join(format!("{}.json", rec.id)), &bytes)?;
+        prune(&d.join("failovers"), super::MAX_RECORDS)
     }
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
@@ -167,18 +168,7 @@ impl RecordStore for FileStore {
 
     async fn save_action(&self, entry: &ActionEntry) -> Result<(), StoreError> {
         self.write_one(&entry.cluster, "actions", &entry.id, entry)?;
-        // ids sort by time: drop the oldest beyond the bound
-        let d = self.cluster_dir(&entry.cluster)?.join("actions");
-        let mut names: Vec<_> = std::fs::read_dir(&d)
-            .map_err(|e| io("cannot list", &d, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("json"))
-            .collect();
-        names.sort();
-        for old in names.iter().take(names.len().saturating_sub(super::MAX_ACTIONS)) {
-            let _ = std::fs::remove_file(old);
-        }
-        Ok(())
+        prune(&self.cluster_dir(&entry.cluster)?.join("actions"), super::MAX_ACTIONS)
     }
 
     async fn actions(&self, cluster: &str, limit: usize) -> Result<Vec<ActionEntry>, StoreError> {
@@ -251,4 +241,18 @@ mod tests {
         let v = update(&s, "c1", |st| st.epoch += 1).await.unwrap();
         assert_eq!((v.version, v.value.epoch), (2, 1));
     }
+}
+
+/// Drop the oldest `.json` files of `d` (ids sort by time) beyond `keep`.
+fn prune(d: &Path, keep: usize) -> Result<(), StoreError> {
+    let mut names: Vec<_> = std::fs::read_dir(d)
+        .map_err(|e| io("cannot list", d, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("json"))
+        .collect();
+    names.sort();
+    for old in names.iter().take(names.len().saturating_sub(keep)) {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(())
 }

@@ -78,7 +78,8 @@ pub trait StateStore: Send + Sync {
 /// leader's take-over, the API and the CLI. A finished record is final: writing over it is
 /// [`StoreError::Refused`] (a deposed leader must not undo its successor's record).
 pub trait RecordStore: Send + Sync {
-    /// Persist the record as it is now (create, or overwrite an unfinished one).
+    /// Persist the record as it is now (create, or overwrite an unfinished one). Creating one
+    /// drops the cluster's oldest beyond [`MAX_RECORDS`].
     fn save_record(&self, rec: &FailoverRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The newest `limit` failover records of a cluster, newest first.
@@ -102,6 +103,11 @@ pub trait RecordStore: Send + Sync {
     fn actions(&self, cluster: &str, limit: usize)
         -> impl Future<Output = Result<Vec<ActionEntry>, StoreError>> + Send;
 }
+
+/// Failover records kept per cluster: a listing that grows without bound would at last
+/// exceed ZooKeeper's `jute.maxbuffer` (1 MB) and stop every leader reading it. Ids sort by
+/// time, so the oldest go; a running record is always among the newest.
+pub const MAX_RECORDS: usize = 1000;
 
 /// Action entries kept per cluster: older ones are dropped when a new one is saved (a fence
 /// that keeps failing writes one every few seconds).

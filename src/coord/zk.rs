@@ -343,6 +343,21 @@ impl ZkStore {
         self.record_versions.lock().ok().and_then(|v| v.get(path).copied())
     }
 
+    /// Drop the oldest children of `dir` (ids sort by time) beyond `keep`. Best effort: a
+    /// delete that fails is retried by the next prune.
+    async fn prune(&self, c: &zk::Client, dir: &str, keep: usize) -> Result<(), StoreError> {
+        let mut names = match self.timed("list", dir, c.list_children(dir)).await? {
+            Ok(n) => n,
+            Err(e) => return Err(zk_err("list", dir, e)),
+        };
+        names.sort();
+        for old in names.iter().take(names.len().saturating_sub(keep)) {
+            let p = format!("{dir}/{old}");
+            let _ = self.timed("delete", &p, c.delete(&p, None)).await;
+        }
+        Ok(())
+    }
+
     /// Overwrite the record at `path` unless it is finished, compare-and-set on the version
     /// read, so the check and the write are one.
     async fn overwrite_unfinished(
@@ -460,7 +475,7 @@ impl RecordStore for ZkStore {
         let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
         let (stat, _) = self.call("create", &path, c.create(&path, &bytes, &opts)).await?;
         self.remember_version(&path, stat.version, rec);
-        Ok(())
+        self.prune(&c, &dir, super::MAX_RECORDS).await
     }
 
     async fn records(&self, cluster: &str, limit: usize) -> Result<Vec<FailoverRecord>, StoreError> {
@@ -497,17 +512,7 @@ impl RecordStore for ZkStore {
             Ok(_) | Err(zk::Error::NodeExists) => {}
             Err(e) => return Err(zk_err("create", &path, e)),
         }
-        // ids sort by time: drop the oldest beyond the bound
-        let mut names = match self.timed("list", &dir, c.list_children(&dir)).await? {
-            Ok(n) => n,
-            Err(e) => return Err(zk_err("list", &dir, e)),
-        };
-        names.sort();
-        for old in names.iter().take(names.len().saturating_sub(super::MAX_ACTIONS)) {
-            let p = format!("{dir}/{old}");
-            let _ = self.timed("delete", &p, c.delete(&p, None)).await;
-        }
-        Ok(())
+        self.prune(&c, &dir, super::MAX_ACTIONS).await
     }
 
     async fn actions(&self, cluster: &str, limit: usize) -> Result<Vec<ActionEntry>, StoreError> {

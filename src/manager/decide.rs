@@ -231,8 +231,21 @@ impl fmt::Display for Decision {
     }
 }
 
-/// Decide what to do about one cluster.
+/// Decide what to do about one cluster. While a DBA paused automation nothing acts — no
+/// failover, rejoin, reopen, VIP repair or change of the shared state: the DBA may be doing
+/// any of it by hand — and the sentence says what would have been done. Except the fence of
+/// a writable node that is not the master of record: every write it takes is lost (a DBA
+/// moving the master by hand makes the old one read-only first, and that is adopted, not
+/// fenced, once automation resumes).
 pub fn decide(s: &Situation) -> Decision {
+    let d = unpaused(s);
+    if s.shared.paused && d.acts() && !matches!(d, Decision::Fence { .. }) {
+        return Decision::Paused { why: d.to_string() };
+    }
+    d
+}
+
+fn unpaused(s: &Situation) -> Decision {
     let why = s.diagnosis.to_string();
     match &s.diagnosis.state {
         state if state.is_actionable() => {
@@ -472,9 +485,6 @@ fn diverged(s: &Situation) -> Option<Decision> {
 fn reopen(s: &Situation, master: &str, why: String) -> Decision {
     if s.shared.master.as_deref() != Some(master) {
         return Decision::Nothing { why };
-    }
-    if s.shared.paused {
-        return Decision::Paused { why };
     }
     // one that replicates from another node is that node's replica, not a master to reopen
     let Some(m) = s

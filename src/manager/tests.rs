@@ -672,3 +672,37 @@ fn a_replica_with_errant_transactions_is_marked_for_rebuild() {
         }
     );
 }
+
+#[test]
+fn paused_automation_fences_rejoins_and_repairs_nothing() {
+    let stopped = replica("db2", replica_of("db1")).io(IoThread::No);
+    let mut w = healthy(stopped, replica("db3", replica_of("db1")));
+    w.vip = Some(vip_at("db3"));
+    w.shared.paused = true;
+    let d = w.decide();
+    assert!(!d.acts(), "{d}");
+    assert!(
+        d.to_string().starts_with(
+            "the VIP does not lead to master db1 (rtb-a): pointing it at db1; automation is paused: not acting"
+        ),
+        "{d}"
+    );
+    let w = read_only_master(restarted("db1"), 2);
+    let mut w = w;
+    w.shared.paused = true;
+    assert!(!w.decide().acts(), "{}", w.decide());
+}
+
+#[test]
+fn paused_automation_still_fences_a_stale_writable_node() {
+    let mut w = World::new(vec![
+        vec![
+            master("db1"),
+            master("db2").with(|s| s.binlog_state = gtids("0-1-90")),
+            replica("db3", replica_of("db1"))
+        ];
+        2
+    ]);
+    w.shared.paused = true;
+    assert!(matches!(w.decide(), Decision::Fence { .. }), "{}", w.decide());
+}
