@@ -209,6 +209,20 @@ impl NodeRegistry for FileStore {
     }
 }
 
+/// Drop the oldest `.json` files of `d` (ids sort by time) beyond `keep`.
+fn prune(d: &Path, keep: usize) -> Result<(), StoreError> {
+    let mut names: Vec<_> = std::fs::read_dir(d)
+        .map_err(|e| io("cannot list", d, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("json"))
+        .collect();
+    names.sort();
+    for old in names.iter().take(names.len().saturating_sub(keep)) {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,18 +255,4 @@ mod tests {
         let v = update(&s, "c1", |st| st.epoch += 1).await.unwrap();
         assert_eq!((v.version, v.value.epoch), (2, 1));
     }
-}
-
-/// Drop the oldest `.json` files of `d` (ids sort by time) beyond `keep`.
-fn prune(d: &Path, keep: usize) -> Result<(), StoreError> {
-    let mut names: Vec<_> = std::fs::read_dir(d)
-        .map_err(|e| io("cannot list", d, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("json"))
-        .collect();
-    names.sort();
-    for old in names.iter().take(names.len().saturating_sub(keep)) {
-        let _ = std::fs::remove_file(old);
-    }
-    Ok(())
 }
