@@ -109,8 +109,15 @@ pub async fn cluster<S: Store>(
 ) -> Result<Json<Value>, ApiError> {
     only(&p, &[])?;
     let v = latest(&st, &cluster)?;
+    let newest = st
+        .store
+        .records(&cluster, 1)
+        .await
+        .ok()
+        .and_then(|r| r.into_iter().next());
     let mut doc = snapshot_json(&v.snapshot, &v.diagnosis);
     let now = unix_ms(crate::model::time::now());
+    doc["view"] = view_age(&v, newest.as_ref());
     doc["decision"] = json!(v.decision);
     doc["standing"] = standing_json(&v.standing, &st.manager);
     doc["flavor"] = json!(v.config.flavor.to_string());
@@ -118,6 +125,8 @@ pub async fn cluster<S: Store>(
     doc["epoch"] = json!(v.shared.epoch);
     doc["paused"] = json!(v.shared.paused);
     doc["block"] = json!(v.shared.active_block(now));
+    // a failover's block that holds once its master has served
+    doc["block_pending"] = json!(v.shared.block_in_period(now).filter(|b| !b.armed));
     doc["needs_rebuild"] = json!(v.shared.needs_rebuild);
     doc["last_failover"] = json!(v.shared.last_failover);
     doc["request"] = json!(v.shared.request.as_ref().filter(|r| r.is_live(now)));
@@ -131,6 +140,33 @@ pub async fn cluster<S: Store>(
         "detail": v.vip.as_ref().map(|x| &x.detail),
     });
     Ok(Json(doc))
+}
+
+/// How old the view is, and whether it may be taken as the present: not when its probe
+/// round or its read of the shared state is older than the view's validity (a stuck loop, a
+/// lost coordinator), nor when a failover or switchover finished after its round was taken
+/// (a standby a round behind would show the topology mid-change).
+fn view_age(v: &ClusterView, newest: Option<&crate::model::FailoverRecord>) -> Value {
+    let age = |t: Instant| Instant::now().saturating_duration_since(t);
+    let shared = v.shared_at.map(age);
+    let finished_after = newest.and_then(|r| {
+        let at = humantime::parse_rfc3339(r.finished_at.as_deref()?).ok()?;
+        (at > v.snapshot.wall).then(|| r.id.clone())
+    });
+    let why = if age(v.snapshot.at) > v.valid_for {
+        Some(format!("its probe round is {} ms old", age(v.snapshot.at).as_millis()))
+    } else if shared.is_none_or(|a| a > v.valid_for) {
+        Some("the shared state could not be read lately".to_string())
+    } else {
+        finished_after.map(|id| format!("{id} finished after its probe round"))
+    };
+    json!({
+        "age_ms": age(v.snapshot.at).as_millis() as u64,
+        "shared_age_ms": shared.map(|a| a.as_millis() as u64),
+        "valid_for_ms": v.valid_for.as_millis() as u64,
+        "stale": why.is_some(),
+        "stale_why": why,
+    })
 }
 
 /// `GET /api/v1/clusters/{cluster}/history?limit=N`
@@ -363,5 +399,35 @@ mod tests {
         });
         v.shared_at = Some(Instant::now() - Duration::from_secs(5));
         assert!(refused(ask(v, "db1").await).contains("last read"));
+    }
+
+    // Issue 18 item 14: a standby a round behind showed the topology mid-switchover as now.
+    #[tokio::test(start_paused = true)]
+    async fn a_view_taken_before_the_last_record_finished_is_stale() {
+        let mut v = view(Some("db1"));
+        v.snapshot = Arc::new(Snapshot {
+            wall: std::time::UNIX_EPOCH + Duration::from_secs(1_796_000_000),
+            ..(*v.snapshot).clone()
+        });
+        assert_eq!(view_age(&v, None)["stale"], false);
+        let mut rec = crate::testkit::failover_record(Some("db2"));
+        rec.finished_at = Some(crate::model::timestamp(v.snapshot.wall + Duration::from_millis(300)));
+        let age = view_age(&v, Some(&rec));
+        assert_eq!(age["stale"], true);
+        assert!(
+            age["stale_why"]
+                .as_str()
+                .is_some_and(|w| w.ends_with("finished after its probe round")),
+            "{age}"
+        );
+        rec.finished_at = Some(crate::model::timestamp(v.snapshot.wall - Duration::from_millis(300)));
+        assert_eq!(view_age(&v, Some(&rec))["stale"], false);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let old = view_age(&v, None);
+        assert_eq!(old["stale"], true);
+        assert!(
+            old["stale_why"].as_str().is_some_and(|w| w.contains("probe round is")),
+            "{old}"
+        );
     }
 }

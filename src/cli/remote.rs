@@ -58,7 +58,10 @@ pub async fn status(url: &str, only: Option<&str>, as_json: bool) -> ExitCode {
             Ok(d) => d,
             Err(e) => return fail(e),
         };
-        healthy &= doc["state"]["kind"] == "healthy" && doc["issues"].as_array().is_some_and(|i| i.is_empty());
+        // a stale view is never reported as the present state of the cluster
+        healthy &= doc["state"]["kind"] == "healthy"
+            && doc["issues"].as_array().is_some_and(|i| i.is_empty())
+            && doc["view"]["stale"] != true;
         if !as_json {
             print_cluster(&doc);
         }
@@ -68,6 +71,13 @@ pub async fn status(url: &str, only: Option<&str>, as_json: bool) -> ExitCode {
 }
 
 fn print_cluster(doc: &Value) {
+    if doc["view"]["stale"] == true {
+        println!(
+            "STALE VIEW: this manager's view is not the present ({}): ask the leader ({})",
+            s(&doc["view"]["stale_why"]),
+            s(&doc["standing"]["leader"])
+        );
+    }
     let title = format!("Cluster: {} ({})", s(&doc["cluster"]), s(&doc["flavor"]));
     println!("{}", nodes_table(&title, doc));
     println!("{}", s(&doc["diagnosis"]));
@@ -90,6 +100,11 @@ fn print_cluster(doc: &Value) {
             s(&doc["cluster"])
         ),
         (_, true) => println!("automatic failover: PAUSED"),
+        _ if doc["block_pending"].is_object() => println!(
+            "automatic failover: armed; blocked once {} has served (failover {})",
+            s(&doc["block_pending"]["master"]),
+            s(&doc["block_pending"]["failover"])
+        ),
         _ => println!("automatic failover: armed"),
     }
     if let Value::Object(r) = &doc["request"] {

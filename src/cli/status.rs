@@ -43,7 +43,15 @@ fn print_shared(cluster: &str, sh: &SharedState) {
             "automatic failover BLOCKED until {} (after failover {}): clear with `myha ack --config <file> --cluster {cluster}`",
             b.until, b.failover
         ),
-        None => println!("automatic failover: {}", if sh.paused { "PAUSED" } else { "armed" }),
+        None if sh.paused => println!("automatic failover: PAUSED"),
+        None => match sh.block_in_period(now) {
+            Some(b) => println!(
+                "automatic failover: armed; blocked once {} has served (failover {})",
+                b.master.as_deref().unwrap_or("its master"),
+                b.failover
+            ),
+            None => println!("automatic failover: armed"),
+        },
     }
     for (node, why) in &sh.needs_rebuild {
         println!("{node} NEEDS REBUILD: {why} (`myha bootstrap --rebuild --node {node}`)");

@@ -395,6 +395,18 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
             }
         }
     }
+    if let Some(d) = rejoin(s, master, m) {
+        return d;
+    }
+    if let Some(d) = diverged(s) {
+        return d;
+    }
+    rebuilt(s).unwrap_or(Decision::Nothing { why })
+}
+
+/// A node that should replicate from the master again: rejoined when its transactions are a
+/// subset of the master's, marked for rebuild when not.
+fn rejoin(s: &Situation, master: &str, m: &crate::topology::NodeState) -> Option<Decision> {
     for node in s.diagnosis.issues.iter().filter_map(to_rejoin) {
         if s.shared.needs_rebuild.contains_key(node) {
             continue;
@@ -411,24 +423,26 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
                 } else {
                     StartFrom::ReplicaPosition
                 };
-                return Decision::Rejoin {
+                return Some(Decision::Rejoin {
                     node: node.clone(),
                     master: master.to_string(),
                     from,
-                };
+                });
             }
             Some(errant) => {
-                return Decision::NeedsRebuild {
+                return Some(Decision::NeedsRebuild {
                     node: node.clone(),
                     errant: errant.to_string(),
-                }
+                })
             }
             None => continue,
         }
     }
-    if let Some(d) = diverged(s) {
-        return d;
-    }
+    None
+}
+
+/// A node marked for rebuild that replicates healthily again (it was rebuilt, or fixed).
+fn rebuilt(s: &Situation) -> Option<Decision> {
     for node in s.shared.needs_rebuild.keys() {
         let replicating = s
             .snapshot
@@ -443,10 +457,10 @@ fn healthy(s: &Situation, master: &str, why: String) -> Decision {
             _ => false,
         });
         if replicating && !has_issue {
-            return Decision::Rebuilt { node: node.clone() };
+            return Some(Decision::Rebuilt { node: node.clone() });
         }
     }
-    Decision::Nothing { why }
+    None
 }
 
 /// A replica not marked yet whose transactions the master lacks (seen while the master is
