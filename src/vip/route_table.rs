@@ -213,12 +213,22 @@ impl<R: RouteTables> RouteTableVip<R> {
         }
     }
 
+    /// What `prepare` found. No route table at all (ids and tag matched none) is not a VIP
+    /// already in place: a move over zero tables would verify vacuously and a read would find
+    /// no part leading elsewhere, so both are refused.
     fn resolved(&self) -> Result<Resolved, VipError> {
-        self.resolved
+        let r = self
+            .resolved
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or_else(|| VipError::NotReady("the route tables and ENIs are not resolved yet".into()))
+            .ok_or_else(|| VipError::NotReady("the route tables and ENIs are not resolved yet".into()))?;
+        if r.tables.is_empty() {
+            return Err(VipError::Lookup(
+                "no route table found for the VIP (vip.route_tables / vip.route_table_tag matched none): nothing to read or move".into(),
+            ));
+        }
+        Ok(r)
     }
 }
 

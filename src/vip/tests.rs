@@ -33,8 +33,16 @@ impl RouteTables for FakeEc2 {
     async fn discover(&self, ids: &[String], _tag: Option<&str>) -> Result<Vec<String>, VipError> {
         Ok(ids.to_vec())
     }
-    async fn interfaces(&self, _nodes: &[(String, String, Option<String>)]) -> Result<Vec<NodeInterface>, VipError> {
-        unreachable!("not used by move_vip / check")
+    async fn interfaces(&self, nodes: &[(String, String, Option<String>)]) -> Result<Vec<NodeInterface>, VipError> {
+        Ok(nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (node, _, _))| NodeInterface {
+                node: node.clone(),
+                eni: format!("eni-{}", i + 1),
+                source_dest_check: false,
+            })
+            .collect())
     }
     async fn targets(&self, tables: &[String], _vip: Ipv4Addr) -> Result<BTreeMap<String, Option<String>>, VipError> {
         let r = self.routes.lock().unwrap();
@@ -146,4 +154,28 @@ async fn check_reports_what_is_wrong() {
         .await
         .unwrap()
         .is_empty());
+}
+
+// Issue 18 item 10: a tag that matched no table counted as a verified move.
+#[tokio::test]
+async fn no_route_table_at_all_is_never_a_verified_move() {
+    use crate::vip::Vip;
+    let cfg = crate::config::RouteTableVipConfig {
+        address: VIP,
+        route_tables: Vec::new(),
+        route_table_tag: Some("myha-vip=none".into()),
+    };
+    let vip = RouteTableVip::new(FakeEc2::default(), cfg, 3, Duration::ZERO);
+    let nodes = crate::testkit::cluster(&["db1", "db2"]).nodes;
+    let problems = vip.prepare(&nodes).await.unwrap();
+    assert!(
+        problems.iter().any(|p| p.contains("no route table found")),
+        "{problems:?}"
+    );
+    let moved = vip.point_at("db2").await;
+    assert!(
+        matches!(&moved, Err(VipError::Lookup(m)) if m.contains("matched none")),
+        "{moved:?}"
+    );
+    assert!(vip.observe().await.is_err(), "no table: nothing observed");
 }
