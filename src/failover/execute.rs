@@ -20,11 +20,17 @@ use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{lease, Candidates, Lease, Status, StepKind};
 use crate::mysql::{MysqlAdmin, OpError};
-use crate::topology::{NodeState, ReplicaStatus, Snapshot};
+use crate::topology::{IoThread, NodeState, ReplicaStatus, Snapshot};
 use crate::vip::{Vip, VipError};
 use futures_util::future::join_all;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
+
+/// How long a repointed replica has to be seen replicating before its step is degraded.
+const REPOINT_SEEN_WITHIN: Duration = Duration::from_secs(1);
+/// Between the probes of that check.
+const REPOINT_POLL: Duration = Duration::from_millis(50);
 
 /// Why a guarded step may not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -468,9 +474,11 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         };
         let repointed = join_all(repoint.iter().map(|(o, from)| async move {
             let call = self.admin.replicate_from(o, new, *from, self.timeouts.repoint_timeout);
-            let r = self.guarded("repoint a replica", call).await;
-            let detail = format!("{} replicates from {} (GTID)", o.name, new.name);
-            (r.map(|()| detail).map_err(|e| e.to_string()), at())
+            let r = match self.guarded("repoint a replica", call).await {
+                Ok(()) => self.replicating(o, new).await,
+                Err(e) => Err(e.to_string()),
+            };
+            (r, at())
         }));
         let (v, d, r) = tokio::join!(vip, detach, repointed);
         let vip_at = v.0.is_ok().then_some(v.1);
@@ -488,6 +496,44 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             }
         }
         (status, vip_at)
+    }
+
+    /// A repoint is done only when `o` is seen replicating from `new` (receiver connected,
+    /// applier running): a diverged replica takes the CHANGE MASTER and then stops on an
+    /// error, and a record saying "ok" would hide it. Bounded by [`REPOINT_SEEN_WITHIN`], which
+    /// runs beside the VIP move: a replica that connects at once costs the failover nothing.
+    async fn replicating(&self, o: &NodeConfig, new: &NodeConfig) -> Result<String, String> {
+        let deadline = tokio::time::Instant::now() + REPOINT_SEEN_WITHIN;
+        let last = loop {
+            let seen = match self.admin.probe(o).await {
+                Ok(st) => match st.replica {
+                    Some(r) if replicates_from(&r, new) && r.io == IoThread::Yes && r.sql_running => {
+                        return Ok(format!("{} replicates from {} (GTID)", o.name, new.name));
+                    }
+                    Some(ReplicaStatus {
+                        sql_running: false,
+                        last_sql_error: Some(e),
+                        ..
+                    }) => return Err(format!("{} was repointed to {}, but its applier stopped: {e}", o.name, new.name)),
+                    Some(ReplicaStatus {
+                        io: IoThread::No,
+                        last_io_error: Some(e),
+                        ..
+                    }) => return Err(format!("{} was repointed to {}, but its receiver stopped: {e}", o.name, new.name)),
+                    Some(r) => format!("IO {:?}, SQL {}", r.io, if r.sql_running { "running" } else { "stopped" }),
+                    None => "no replication configured".to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+            if tokio::time::Instant::now() >= deadline {
+                break seen;
+            }
+            tokio::time::sleep(REPOINT_POLL).await;
+        };
+        Err(format!(
+            "{} was repointed to {}, not seen replicating within {REPOINT_SEEN_WITHIN:?} ({last})",
+            o.name, new.name
+        ))
     }
 
     /// Point the VIP at `new`, verified.

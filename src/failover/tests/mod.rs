@@ -172,6 +172,9 @@ struct Script {
     calls: Mutex<Vec<String>>,
     /// What each node's state is when it stops receiving (from the test's snapshot).
     states: Mutex<HashMap<String, NodeState>>,
+    /// Nodes repointed, and to whom: probed, they replicate from it — unless scripted as
+    /// "replicating node" → false (its applier stopped on an error).
+    repointed: Mutex<HashMap<String, String>>,
 }
 
 impl Script {
@@ -211,6 +214,20 @@ impl Script {
 impl MysqlAdmin for Script {
     /// Only to read a node back: scripted as "read back node" → its read_only.
     async fn probe(&self, node: &NodeConfig) -> Result<NodeState, ProbeFailure> {
+        let to = self.repointed.lock().unwrap().get(&node.name).cloned();
+        if let Some(m) = to {
+            let broken = self.answers.lock().unwrap().get(&format!("replicating {}", node.name)) == Some(&Ok(false));
+            let st = crate::testkit::replica(&node.name, replica_of(&m)).0.state.expect("a state");
+            return Ok(if broken {
+                let mut st = st;
+                let r = st.replica.as_mut().expect("a replica");
+                r.sql_running = false;
+                r.last_sql_error = Some("Could not execute Write_rows_v1 event: Duplicate entry".into());
+                st
+            } else {
+                st
+            });
+        }
         let read_only = self
             .answer(format!("read back {}", node.name))
             .map_err(|e| ProbeFailure::Query(e.to_string()))?;
@@ -258,8 +275,9 @@ impl MysqlAdmin for Script {
         from: StartFrom,
         _: Duration,
     ) -> Result<(), OpError> {
-        self.answer(format!("repoint {}->{} {from:?}", node.name, m.name))
-            .map(|_| ())
+        self.answer(format!("repoint {}->{} {from:?}", node.name, m.name))?;
+        self.repointed.lock().unwrap().insert(node.name.clone(), m.name.clone());
+        Ok(())
     }
     async fn set_start_position(&self, node: &NodeConfig, gtids: &Gtids, _: Duration) -> Result<(), OpError> {
         self.answer(format!("start-position {} {gtids}", node.name)).map(|_| ())
@@ -600,6 +618,29 @@ async fn a_route_table_that_will_not_move_leaves_a_degraded_failover() {
     assert_eq!(r.status, Status::Degraded);
     assert_eq!(r.new_master.as_deref(), Some("db2"));
     assert!(r.errors.iter().any(|e| e.contains("rt-a")), "{:?}", r.errors);
+}
+
+// Issue 18 item 12: "repoint db3 to db2: ok" while db3's applier had stopped on an error.
+#[tokio::test(start_paused = true)]
+async fn a_repoint_is_ok_only_when_the_replica_replicates_afterwards() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-150", Ok(true))
+        .expect("stop-io db2", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true))
+        .expect("replicating db3", Ok(false));
+    let r = run(&admin, &FakeVip::at(None), &Alone, &three("0-1-150", "0-1-150"), &c).await;
+    assert_eq!(r.status, Status::Degraded, "{r:#?}");
+    let step = r.steps.iter().find(|s| s.name == "repoint db3 to db2").expect("the repoint step");
+    assert_eq!(step.status, Status::Degraded, "{step:?}");
+    assert!(
+        step.detail.contains("db3 was repointed to db2, but its applier stopped: Could not execute"),
+        "{step:?}"
+    );
 }
 
 // Defect 4, the executor's half: what only an errant replica holds is not fetched from it
