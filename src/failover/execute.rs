@@ -192,6 +192,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         cand: &Candidates,
         plan: &Plan<'_>,
         after: &BTreeMap<String, NodeState>,
+        via_donor: &std::sync::atomic::AtomicBool,
     ) -> Result<String, StepError> {
         let limit = self.timeouts.catch_up_timeout;
         let new = &plan.new.name;
@@ -235,6 +236,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             let repoint = self
                 .admin
                 .replicate_from(plan.new, d, StartFrom::ReplicaPosition, limit);
+            via_donor.store(true, std::sync::atomic::Ordering::Relaxed);
             self.guarded("repoint the candidate to its donor", repoint).await?;
             via = format!(" (caught up from {})", d.name);
         }
@@ -295,7 +297,8 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             return Status::Failed;
         };
         rec.begins_now(catch_step);
-        let caught = match self.catch_up(cand, &plan, &after).await {
+        let via_donor = std::sync::atomic::AtomicBool::new(false);
+        let caught = match self.catch_up(cand, &plan, &after, &via_donor).await {
             Ok(detail) => {
                 rec.audit(catch_step, Status::Ok, detail).await;
                 true
@@ -306,6 +309,9 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             }
         };
         if !caught || self.promote(rec, new, "").await.is_err() {
+            if via_donor.load(std::sync::atomic::Ordering::Relaxed) {
+                self.give_back(rec, &plan).await;
+            }
             self.resume(&plan.replicas).await;
             return Status::Failed;
         }
@@ -367,6 +373,34 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         }
         self.resume(&plan.replicas).await;
         None
+    }
+
+    /// A failover that stopped after the candidate was repointed to its donor: the candidate
+    /// replicates from the old master again. Left on the donor it would be a replica of a
+    /// replica, which no later failover may promote — the cluster would have no candidate.
+    async fn give_back<S: RecordStore>(&self, rec: &mut Recorder<'_, S>, plan: &Plan<'_>) {
+        let step = rec
+            .start(
+                StepKind::Repoint,
+                format!("repoint {} back to {}", plan.new.name, plan.old.name),
+            )
+            .await;
+        let call = self.admin.replicate_from(
+            plan.new,
+            plan.old,
+            StartFrom::ReplicaPosition,
+            self.timeouts.repoint_timeout,
+        );
+        match self.guarded("repoint the candidate back", call).await {
+            Ok(()) => {
+                let detail = format!(
+                    "{} replicates from {} again (the catch-up failed)",
+                    plan.new.name, plan.old.name
+                );
+                rec.audit(step, Status::Ok, detail).await;
+            }
+            Err(e) => rec.audit(step, Status::Failed, e.to_string()).await,
+        }
     }
 
     /// A failover that stopped before its promotion: the replicas receive again (if the old
@@ -514,13 +548,27 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
                         sql_running: false,
                         last_sql_error: Some(e),
                         ..
-                    }) => return Err(format!("{} was repointed to {}, but its applier stopped: {e}", o.name, new.name)),
+                    }) => {
+                        return Err(format!(
+                            "{} was repointed to {}, but its applier stopped: {e}",
+                            o.name, new.name
+                        ))
+                    }
                     Some(ReplicaStatus {
                         io: IoThread::No,
                         last_io_error: Some(e),
                         ..
-                    }) => return Err(format!("{} was repointed to {}, but its receiver stopped: {e}", o.name, new.name)),
-                    Some(r) => format!("IO {:?}, SQL {}", r.io, if r.sql_running { "running" } else { "stopped" }),
+                    }) => {
+                        return Err(format!(
+                            "{} was repointed to {}, but its receiver stopped: {e}",
+                            o.name, new.name
+                        ))
+                    }
+                    Some(r) => format!(
+                        "IO {:?}, SQL {}",
+                        r.io,
+                        if r.sql_running { "running" } else { "stopped" }
+                    ),
                     None => "no replication configured".to_string(),
                 },
                 Err(e) => e.to_string(),

@@ -217,7 +217,10 @@ impl MysqlAdmin for Script {
         let to = self.repointed.lock().unwrap().get(&node.name).cloned();
         if let Some(m) = to {
             let broken = self.answers.lock().unwrap().get(&format!("replicating {}", node.name)) == Some(&Ok(false));
-            let st = crate::testkit::replica(&node.name, replica_of(&m)).0.state.expect("a state");
+            let st = crate::testkit::replica(&node.name, replica_of(&m))
+                .0
+                .state
+                .expect("a state");
             return Ok(if broken {
                 let mut st = st;
                 let r = st.replica.as_mut().expect("a replica");
@@ -620,6 +623,36 @@ async fn a_route_table_that_will_not_move_leaves_a_degraded_failover() {
     assert!(r.errors.iter().any(|e| e.contains("rt-a")), "{:?}", r.errors);
 }
 
+// Issue 18 item 6: a failed donor catch-up left the candidate replicating from the donor,
+// rejected by every later failover ("replicates from db3, not from db1"): no master at all.
+#[tokio::test(start_paused = true)]
+async fn a_failed_catch_up_from_a_donor_gives_the_candidate_back_to_the_old_master() {
+    let mut c = cluster(&["db1", "db2", "db3"]);
+    c.nodes[2].no_promote = true;
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db3 0-1-160", Ok(true))
+        .expect("repoint db2->db3 ReplicaPosition", Ok(true))
+        .expect("wait db2 0-1-160", Ok(false))
+        .expect("stop-io db2", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("repoint db2->db1 ReplicaPosition", Ok(true))
+        .expect("start db2", Ok(true))
+        .expect("start db3", Ok(true));
+    let r = run(&admin, &FakeVip::at(None), &Alone, &three("0-1-150", "0-1-160"), &c).await;
+    assert_eq!(r.status, Status::Failed, "{r:#?}");
+    assert!(
+        admin.calls().iter().all(|c| !c.starts_with("promote")),
+        "{:?}",
+        admin.calls()
+    );
+    assert!(admin.index("wait db2 0-1-160") < admin.index("repoint db2->db1 ReplicaPosition"));
+    assert_eq!(
+        step(&r, "repoint db2 back to db1").detail,
+        "db2 replicates from db1 again (the catch-up failed)"
+    );
+}
+
 // Issue 18 item 12: "repoint db3 to db2: ok" while db3's applier had stopped on an error.
 #[tokio::test(start_paused = true)]
 async fn a_repoint_is_ok_only_when_the_replica_replicates_afterwards() {
@@ -635,10 +668,15 @@ async fn a_repoint_is_ok_only_when_the_replica_replicates_afterwards() {
         .expect("replicating db3", Ok(false));
     let r = run(&admin, &FakeVip::at(None), &Alone, &three("0-1-150", "0-1-150"), &c).await;
     assert_eq!(r.status, Status::Degraded, "{r:#?}");
-    let step = r.steps.iter().find(|s| s.name == "repoint db3 to db2").expect("the repoint step");
+    let step = r
+        .steps
+        .iter()
+        .find(|s| s.name == "repoint db3 to db2")
+        .expect("the repoint step");
     assert_eq!(step.status, Status::Degraded, "{step:?}");
     assert!(
-        step.detail.contains("db3 was repointed to db2, but its applier stopped: Could not execute"),
+        step.detail
+            .contains("db3 was repointed to db2, but its applier stopped: Could not execute"),
         "{step:?}"
     );
 }
