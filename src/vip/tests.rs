@@ -166,7 +166,19 @@ async fn no_route_table_at_all_is_never_a_verified_move() {
         route_table_tag: Some("myha-vip=none".into()),
     };
     let vip = RouteTableVip::new(FakeEc2::default(), cfg, 3, Duration::ZERO);
-    let nodes = crate::testkit::cluster(&["db1", "db2"]).nodes;
+    let nodes: Vec<crate::config::NodeConfig> = ["db1", "db2"]
+        .iter()
+        .map(|n| crate::config::NodeConfig {
+            name: n.to_string(),
+            address: n.to_string(),
+            port: 3306,
+            eni: None,
+            az: "a".into(),
+            priority: 0,
+            no_promote: false,
+            datadir: None,
+        })
+        .collect();
     let problems = vip.prepare(&nodes).await.unwrap();
     assert!(
         problems.iter().any(|p| p.contains("no route table found")),
