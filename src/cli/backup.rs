@@ -141,14 +141,10 @@ impl NewNode {
             return Err("--az must not be empty, --port must be 1 ..= 65535".into());
         }
         Ok(NodeConfig {
-            name: name.to_string(),
-            address: address.clone(),
             port: self.port,
-            eni: None,
-            az: az.clone(),
             priority: self.priority,
-            no_promote: false,
             datadir: self.datadir.clone(),
+            ..NodeConfig::new(name, address, az)
         })
     }
 }

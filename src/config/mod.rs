@@ -578,6 +578,23 @@ fn default_port() -> u16 {
     3306
 }
 
+impl NodeConfig {
+    /// A node as `[[cluster.node]]` with only `name`, `address` and `az` gives it: every
+    /// other field its default.
+    pub fn new(name: &str, address: &str, az: &str) -> Self {
+        NodeConfig {
+            name: name.to_string(),
+            address: address.to_string(),
+            port: default_port(),
+            eni: None,
+            az: az.to_string(),
+            priority: 0,
+            no_promote: false,
+            datadir: None,
+        }
+    }
+}
+
 impl Config {
     /// The cluster named `name`.
     pub fn cluster(&self, name: &str) -> Option<&ClusterConfig> {

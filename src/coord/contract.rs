@@ -192,16 +192,7 @@ async fn catalogue<S: Store>(s: &S, cluster: &str) {
 
 /// The node registry: a registration replaces an earlier one of the same node.
 async fn registry<S: Store>(s: &S, cluster: &str) {
-    let mut n = NodeConfig {
-        name: "db9".into(),
-        address: "10.0.0.9".into(),
-        port: 3306,
-        eni: None,
-        az: "a".into(),
-        priority: 0,
-        no_promote: false,
-        datadir: None,
-    };
+    let mut n = NodeConfig::new("db9", "10.0.0.9", "a");
     s.register_node(cluster, &n).await.expect("register");
     n.priority = 5;
     s.register_node(cluster, &n).await.expect("register again");

@@ -353,11 +353,7 @@ fn cluster_state(history: &[&Snapshot], timing: &Timing, record: Option<&str>) -
         Some(_) => {
             let replicating = replicas_of_master
                 .iter()
-                .filter(|n| {
-                    n.ok()
-                        .and_then(|s| s.replica.as_ref())
-                        .is_some_and(|r| r.io == IoThread::Yes && r.sql_running)
-                })
+                .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some_and(|r| r.replicating()))
                 .map(|n| n.name.clone())
                 .collect();
             ClusterState::Healthy {

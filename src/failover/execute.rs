@@ -541,7 +541,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         let last = loop {
             let seen = match self.admin.probe(o).await {
                 Ok(st) => match st.replica {
-                    Some(r) if replicates_from(&r, new) && r.io == IoThread::Yes && r.sql_running => {
+                    Some(r) if replicates_from(&r, new) && r.replicating() => {
                         return Ok(format!("{} replicates from {} (GTID)", o.name, new.name));
                     }
                     Some(ReplicaStatus {

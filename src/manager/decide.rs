@@ -449,7 +449,7 @@ fn rebuilt(s: &Situation) -> Option<Decision> {
             .node(node)
             .and_then(|n| n.ok())
             .and_then(|st| st.replica.as_ref())
-            .is_some_and(|r| r.io == IoThread::Yes && r.sql_running);
+            .is_some_and(|r| r.replicating());
         let has_issue = s.diagnosis.issues.iter().any(|i| match i {
             NodeIssue::WrongMaster { node: n, .. }
             | NodeIssue::NotReplicating { node: n }

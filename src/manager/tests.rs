@@ -60,8 +60,12 @@ impl World {
     }
 }
 
+/// A replica of db1 whose receiver keeps reconnecting: it lost db1.
+fn connecting(n: &str) -> N {
+    replica(n, replica_of("db1")).io(IoThread::Connecting)
+}
+
 fn dead_master() -> World {
-    let connecting = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
     World::new(vec![
         vec![
             master("db1"),
@@ -556,7 +560,6 @@ fn the_vip_is_repaired_before_a_replica_is_rejoined() {
 }
 
 fn read_only_master(db1: N, rounds: usize) -> World {
-    let connecting = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
     World::new(vec![vec![db1, connecting("db2"), connecting("db3")]; rounds])
 }
 
@@ -601,7 +604,6 @@ fn a_read_only_master_of_record_is_made_writable_again() {
 #[test]
 fn a_read_only_master_that_lacks_a_replicas_transactions_stays_read_only() {
     // it lost its binlog's tail in a crash that db2 had received
-    let connecting = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
     let ahead = connecting("db2").received("0-1-103");
     let mut w = World::new(vec![vec![restarted("db1"), ahead, connecting("db3")]; 2]);
     let d = w.decide();

@@ -158,14 +158,8 @@ pub fn cluster(names: &[&str]) -> ClusterConfig {
         nodes: names
             .iter()
             .map(|n| NodeConfig {
-                name: n.to_string(),
-                address: n.to_string(),
-                port: 3306,
                 eni: Some(format!("eni-{n}")),
-                az: "a".into(),
-                priority: 0,
-                no_promote: false,
-                datadir: None,
+                ..NodeConfig::new(n, n, "a")
             })
             .collect(),
     }

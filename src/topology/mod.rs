@@ -97,6 +97,11 @@ pub struct ReplicaStatus {
 }
 
 impl ReplicaStatus {
+    /// Replicating: the receiver connected and the applier running.
+    pub fn replicating(&self) -> bool {
+        self.io == IoThread::Yes && self.sql_running
+    }
+
     /// A token that changes whenever the replica hears anything from its master: an event
     /// (position) or a heartbeat. Unchanged for long = the master went silent.
     pub fn progress(&self) -> (u64, &str) {

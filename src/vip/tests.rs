@@ -166,19 +166,7 @@ async fn no_route_table_at_all_is_never_a_verified_move() {
         route_table_tag: Some("myha-vip=none".into()),
     };
     let vip = RouteTableVip::new(FakeEc2::default(), cfg, 3, Duration::ZERO);
-    let nodes: Vec<crate::config::NodeConfig> = ["db1", "db2"]
-        .iter()
-        .map(|n| crate::config::NodeConfig {
-            name: n.to_string(),
-            address: n.to_string(),
-            port: 3306,
-            eni: None,
-            az: "a".into(),
-            priority: 0,
-            no_promote: false,
-            datadir: None,
-        })
-        .collect();
+    let nodes = ["db1", "db2"].map(|n| crate::config::NodeConfig::new(n, n, "a"));
     let problems = vip.prepare(&nodes).await.unwrap();
     assert!(
         problems.iter().any(|p| p.contains("no route table found")),
