@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod model;
 pub mod mysql;
 pub mod probe;
+pub mod signal;
 #[cfg(feature = "testkit")]
 pub mod sim;
 #[cfg(any(test, feature = "testkit"))]

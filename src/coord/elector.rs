@@ -11,12 +11,12 @@ use super::lead::{claim_delay, standing_of, Coordinator, Watch};
 use super::StoreError;
 use crate::config::ZookeeperConfig;
 use crate::model::{ManagerInfo, SessionState, Standing};
+use crate::signal;
 use futures_util::future::select_all;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::time::{sleep, Instant};
 use tracing::{info, warn};
 
@@ -104,7 +104,7 @@ impl ElectorTiming {
 /// The handle cluster loops hold.
 pub struct Elected<C> {
     coord: Arc<C>,
-    rx: watch::Receiver<BTreeMap<String, Standing>>,
+    rx: signal::Receiver<BTreeMap<String, Standing>>,
     lease: Duration,
 }
 
@@ -187,7 +187,7 @@ pub struct Elector<C> {
     me: ManagerInfo,
     clusters: Vec<String>,
     timing: ElectorTiming,
-    tx: watch::Sender<BTreeMap<String, Standing>>,
+    tx: signal::Sender<BTreeMap<String, Standing>>,
     vacant_since: BTreeMap<String, Instant>,
     registered: bool,
     last_error: Option<String>,
@@ -196,7 +196,7 @@ pub struct Elector<C> {
 impl<C: Coordinator> Elector<C> {
     /// An elector for `clusters`, and the handle to read its standings.
     pub fn new(coord: Arc<C>, me: ManagerInfo, clusters: Vec<String>, timing: ElectorTiming) -> (Self, Elected<C>) {
-        let (tx, rx) = watch::channel(BTreeMap::new());
+        let (tx, rx) = signal::channel(BTreeMap::new());
         let elected = Elected {
             coord: coord.clone(),
             rx,

@@ -8,10 +8,10 @@ use super::lead::{Coordinator, Lease, Watch};
 use super::{BackupCatalogue, NodeRegistry, RecordStore, StateStore, StoreError};
 use crate::config::NodeConfig;
 use crate::model::{ActionEntry, BackupMeta, FailoverRecord, ManagerInfo, SessionState, SharedState, Versioned};
+use crate::signal;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// The ensemble's data.
 #[derive(Default)]
@@ -38,14 +38,14 @@ pub struct Data {
 #[derive(Clone)]
 pub struct World {
     data: Arc<Mutex<Data>>,
-    changed: Arc<watch::Sender<u64>>,
+    changed: Arc<signal::Sender<u64>>,
 }
 
 impl Default for World {
     fn default() -> Self {
         World {
             data: Arc::default(),
-            changed: Arc::new(watch::channel(0).0),
+            changed: Arc::new(signal::Sender::new(0)),
         }
     }
 }

@@ -24,13 +24,13 @@ use crate::coord::elector::{Elector, ElectorTiming};
 use crate::coord::fake::World as Ensemble;
 use crate::manager::{run, Edges, Task};
 use crate::model::{timestamp, FailoverRecord, ManagerInfo, SessionState, SharedState};
+use crate::signal;
 use client::{Ack, Client};
 use mysql::{Node, Process, SimAdmin};
 use net::Net;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, Instant};
 use vip::{SimVip, VipModel};
@@ -87,7 +87,7 @@ pub struct World {
     /// The ensemble, to know who leads when a node or the VIP is changed.
     ensemble: Ensemble,
     /// Per manager host: paused (SIGSTOP)?
-    paused: BTreeMap<String, watch::Sender<bool>>,
+    paused: BTreeMap<String, signal::Sender<bool>>,
     next_session: u64,
 }
 
@@ -105,10 +105,10 @@ impl World {
     }
 
     /// A receiver of `host`'s pause flag.
-    pub fn pause_rx(&mut self, host: &str) -> watch::Receiver<bool> {
+    pub fn pause_rx(&mut self, host: &str) -> signal::Receiver<bool> {
         self.paused
             .entry(host.to_string())
-            .or_insert_with(|| watch::channel(false).0)
+            .or_insert_with(|| signal::Sender::new(false))
             .subscribe()
     }
 
@@ -116,7 +116,7 @@ impl World {
         let tx = self
             .paused
             .entry(host.to_string())
-            .or_insert_with(|| watch::channel(false).0);
+            .or_insert_with(|| signal::Sender::new(false));
         tx.send_replace(on);
     }
 
