@@ -200,7 +200,8 @@ def analyse(run: dict, ctx: Context, outcome: dict, writers: list[Writer], mgrs:
     problems.extend(ctx.notes)
     for k in ("takeover_ms", "pause_before", "gtid_servers", "degraded_status", "writable_samples",
               "write_pause_ms", "record_write_pause_ms", "asked", "backup_ms", "bootstrap_ms", "rebuilt",
-              "forced_record", "forced_failover_ms", "unforced_exit", "stale_master"):
+              "forced_record", "forced_failover_ms", "unforced_exit", "stale_master", "replica_back_ms",
+              "semi_sync_restored_ms"):
         if k in outcome:
             run[k] = outcome[k]
     if "check" in outcome:
@@ -221,9 +222,14 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the report here")
     ap.add_argument("--managers", type=int, default=3, choices=[1, 2, 3],
                     help="managers to run (default 3; the leader drills need at least 2)")
+    ap.add_argument("--failover", action="append", default=[], metavar="KEY=VALUE",
+                    help="a [failover] setting for this drill's managers, as TOML (e.g. alone='\"wait\"')")
     a = ap.parse_args(argv)
     if a.runs < 1:
         ap.error("--runs must be at least 1")
+    for kv in a.failover:
+        if "=" not in kv or not kv.split("=", 1)[0].strip().isidentifier():
+            ap.error(f"--failover {kv!r}: expected KEY=VALUE")
     st = lab.status()
     if not st.get("ready"):
         lab.lab("up")
@@ -231,6 +237,7 @@ def main(argv=None) -> int:
     work = os.path.join(st["state_dir"], "drill", f"{a.scenario}-{int(time.time())}")
     os.makedirs(work, exist_ok=True)
     mgrs = Managers(st["manager_hosts"][: a.managers], work, os.path.join(st["state_dir"], "manager"))
+    mgrs.failover_settings = list(a.failover)
     runs = []
     for n in range(1, a.runs + 1):
         try:

@@ -44,6 +44,8 @@ class Managers:
         # include the lab's blank host db4 in the run's config
         self.spare = False
         self.offsets: dict[str, int] = {}
+        # KEY=VALUE lines added to the config's [failover] section (`chaos/drill --failover`)
+        self.failover_settings: list[str] = []
 
     def fresh_config(self, tag: str):
         """A config for this run: its own ZooKeeper root."""
@@ -53,6 +55,10 @@ class Managers:
         text, n = re.subn(r'(?m)^root = ".*"$', f'root = "{root}"', text)
         if n != 1:
             raise DrillError(f"cannot set the ZooKeeper root in {LAB_CONFIG}")
+        for kv in self.failover_settings:
+            text, n = re.subn(r"(?m)^\[failover\]$", lambda m: f"{m.group(0)}\n{kv}", text, count=1)
+            if n != 1:
+                raise DrillError(f"no [failover] section in {LAB_CONFIG} to add {kv!r} to")
         if self.spare:
             # the blank host db4, highest priority: once bootstrapped it is the first candidate
             text += ('\n[[cluster.node]]\nname = "db4"\naddress = "10.88.2.14"\naz = "us-east-1b"\n'

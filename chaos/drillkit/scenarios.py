@@ -91,6 +91,47 @@ def replicas_applier_stopped(ctx: Context) -> dict:
     return _failover(ctx, ("kill", old), ("start", old))
 
 
+REPLICA_BACK_S = 8.0  # under failover.alone = "wait": the down replica returns this long after the kill
+
+
+def replica_down_then_kill(ctx: Context) -> dict:
+    """A replica is down (killed) when the master dies: the other replica is promoted with no
+    replica left to follow it. Under `failover.alone = "async"` (the default) it takes writes
+    within seconds with semi-sync off; under `"wait"` every commit waits for a replica, and
+    the down one returns REPLICA_BACK_S after the kill. Either way, once the returning replica
+    replicates from the new master, the new master has the lossless semi-sync again."""
+    old = ctx.old_master
+    down = [n["name"] for n in lab.status()["nodes"] if n["name"] != old][-1]
+    lab.lab("kill", down)
+    time.sleep(1.5)  # every manager has seen it down
+    ctx.fault("kill", old)
+    first = ctx.first_ack_elsewhere(ctx.t_fault, [_server_id(old)], REPLICA_BACK_S)
+    t_back = time.time()
+    lab.lab("start", down)
+    if not first:
+        first = ctx.first_ack_elsewhere(ctx.t_fault, [_server_id(old)], 30)
+    out = {"expect_failovers": 1, "first_new_ack": first, "replica_back_ms": round((t_back - ctx.t_fault) * 1000)}
+    if not first:
+        lab.lab("start", old)
+        return out
+    new = lab.node_by_server_id(lab.status(), first["sid"])
+    time.sleep(SETTLE_S)
+    t_heal = time.time()
+    lab.lab("start", old)
+    patient_moved_on(ctx, old, t_heal)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = lab.sql(new, "SELECT @@rpl_semi_sync_master_enabled, @@rpl_semi_sync_master_wait_no_slave, "
+                            "@@rpl_semi_sync_master_timeout")
+        if rows and rows[0][:2] == ["1", "1"]:
+            out["semi_sync_restored_ms"] = round((time.time() - t_back) * 1000)
+            break
+        time.sleep(0.2)
+    else:
+        ctx.notes.append(f"{new} did not get the lossless semi-sync back within 30 s of {down}'s return")
+    return out
+
+
 def freeze_master(ctx: Context) -> dict:
     return _failover(ctx, ("freeze", ctx.old_master), ("thaw", ctx.old_master))
 
@@ -632,6 +673,7 @@ SCENARIOS = {
     "kill-master": kill_master,
     "replicas-applier-stopped": replicas_applier_stopped,
     "freeze-master": freeze_master,
+    "replica-down-then-kill": replica_down_then_kill,
     "isolate-master": isolate_master,
     "manager-cut-from-master": manager_cut_from_master,
     "stale-master-returns": stale_master_returns,

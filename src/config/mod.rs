@@ -388,9 +388,38 @@ pub struct FailoverConfig {
     /// recorded; it keeps waiting afterwards, and fails over as soon as it can without loss.
     #[serde(default = "d_lossless_wait", with = "humantime_serde")]
     pub lossless_wait: Duration,
+    /// What a master promoted with no replica left to follow it does with commits (the other
+    /// replicas down, or every repoint impossible): `async` (the default) acknowledges them
+    /// alone — writes go on, and what it acknowledges is unprotected until a replica catches
+    /// up (a failover that would lose it is refused); `wait` keeps semi-sync on, so every
+    /// commit waits for a replica, for up to `semi_sync_timeout`.
+    #[serde(default)]
+    pub alone: Alone,
+}
+
+/// `failover.alone`: a promoted master with no replica, writes or waits.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Alone {
+    /// Semi-sync off on the lone new master: writes within seconds, on one copy.
+    #[default]
+    Async,
+    /// Semi-sync as the policy says: commits wait for a replica to come back.
+    Wait,
 }
 
 impl FailoverConfig {
+    /// The semi-sync master side of a node promoted `alone` (no replica left to follow it)
+    /// or not.
+    pub fn promoted_semi_sync(&self, alone: bool) -> crate::model::PromotedSemiSync {
+        use crate::model::PromotedSemiSync as P;
+        match (self.semi_sync_policy(), alone && self.alone == Alone::Async) {
+            (_, true) => P::Off,
+            (Some(p), false) => P::Lossless(p),
+            (None, false) => P::ServerSettings,
+        }
+    }
+
     /// The semi-sync settings every master must have, under the lossless policy.
     pub fn semi_sync_policy(&self) -> Option<crate::model::SemiSyncPolicy> {
         self.lossless.then_some(crate::model::SemiSyncPolicy {
@@ -455,6 +484,7 @@ impl Default for FailoverConfig {
             lossless: d_lossless(),
             semi_sync_timeout: d_semi_sync_timeout(),
             lossless_wait: d_lossless_wait(),
+            alone: Alone::default(),
         }
     }
 }

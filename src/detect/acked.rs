@@ -26,6 +26,11 @@ pub struct Acknowledged {
     pub unprotected: Option<Unprotected>,
     /// What each replica of the master had received when last seen.
     pub received: BTreeMap<String, Gtids>,
+    /// When the master was last seen, if it was then acknowledging on its own: whatever it
+    /// acknowledged after that sighting is on no other node, and no probe can tell how much
+    /// (a master promoted alone with `failover.alone = "async"`, until a replica catches up).
+    #[serde(with = "humantime_serde")]
+    pub alone_when_last_seen: Option<SystemTime>,
 }
 
 /// A master seen acknowledging on its own.
@@ -45,6 +50,7 @@ impl Acknowledged {
             master: master.to_string(),
             unprotected: None,
             received: BTreeMap::new(),
+            alone_when_last_seen: None,
         }
     }
 
@@ -54,7 +60,9 @@ impl Acknowledged {
         let Some(m) = s.node(&self.master) else { return };
         if let Some(st) = m.ok() {
             let protected = st.semi_sync.master_enabled && st.semi_sync.master_active;
-            if !st.read_only && !protected {
+            let alone = !st.read_only && !protected;
+            self.alone_when_last_seen = alone.then_some(s.wall);
+            if alone {
                 let gtids = match &self.unprotected {
                     Some(u) => u.gtids.union(&st.executed).unwrap_or_else(|| st.executed.clone()),
                     None => st.executed.clone(),

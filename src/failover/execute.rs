@@ -18,7 +18,7 @@ use crate::coord::elector::LeadError;
 use crate::coord::{RecordStore, StoreError};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
-use crate::model::{lease, Candidates, Lease, Status, StepKind};
+use crate::model::{lease, Candidates, Lease, PromotedSemiSync, Status, StepKind};
 use crate::mysql::{MysqlAdmin, OpError};
 use crate::topology::{IoThread, NodeState, ReplicaStatus, Snapshot};
 use crate::vip::{Vip, VipError};
@@ -308,7 +308,9 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
                 false
             }
         };
-        if !caught || self.promote(rec, new, "").await.is_err() {
+        // no other replica to repoint: the new master is alone (`failover.alone`)
+        let alone = plan.others.is_empty();
+        if !caught || self.promote(rec, new, alone, "").await.is_err() {
             if via_donor.load(std::sync::atomic::Ordering::Relaxed) {
                 self.give_back(rec, &plan).await;
             }
@@ -418,6 +420,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         &self,
         rec: &mut Recorder<'_, S>,
         new: &NodeConfig,
+        alone: bool,
         refused_note: &str,
     ) -> Result<(), NotPromoted> {
         let step = rec.start(StepKind::Promote, format!("promote {}", new.name)).await;
@@ -429,20 +432,18 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
                 return Err(NotPromoted::Refused);
             }
         };
-        let policy = self.timeouts.semi_sync_policy();
-        let promote = self.admin.promote(new, policy, self.timeouts.promote_timeout);
+        let semi = self.timeouts.promoted_semi_sync(alone);
+        let promote = self.admin.promote(new, semi, self.timeouts.promote_timeout);
         if let Err(e) = lease::under(lease, promote).await {
             rec.audit(step, Status::Failed, e.to_string()).await;
             return Err(NotPromoted::Failed);
         }
-        let detail = match policy {
-            Some(p) => format!(
-                "{} is writable, semi-sync master on (AFTER_SYNC, timeout {} ms)",
-                new.name,
-                p.timeout.as_millis()
-            ),
-            None => format!("{} is writable, semi-sync master on", new.name),
-        };
+        let mut detail = format!("{} is writable, {}", new.name, semi.describe());
+        if alone && matches!(semi, PromotedSemiSync::Lossless(_)) {
+            detail.push_str(
+                "; no replica is left to follow it (failover.alone = \"wait\"): every commit waits for one to replicate",
+            );
+        }
         rec.audit(step, Status::Ok, detail).await;
         rec.rec.new_master = Some(new.name.clone());
         Ok(())

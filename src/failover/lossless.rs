@@ -32,7 +32,7 @@ pub struct Loss {
 
 impl fmt::Display for Loss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.unrevoked.is_empty() {
+        if !self.unrevoked.is_empty() || self.missing.is_empty() {
             return write!(
                 f,
                 "promoting {} could lose writes acknowledged after it: {}",
@@ -65,18 +65,41 @@ pub fn check(acked: &Acknowledged, snapshot: &Snapshot, c: &Candidates) -> Resul
     if let Some(loss) = unrevoked(snapshot, c, chosen) {
         return Err(loss);
     }
-    let Some(known) = acked.all() else { return Ok(()) };
-    let Some(mut reach) = received(snapshot, chosen) else {
-        return Ok(());
-    };
+    if let Some(loss) = known_loss(acked, snapshot, c, chosen) {
+        return Err(loss);
+    }
+    if let Some(at) = acked.alone_when_last_seen {
+        // Its last probe showed it acknowledging commits without a replica: what it
+        // acknowledged after that probe is on no node the failover can reach, and nothing
+        // says how much there is. Only the master itself has it.
+        return Err(Loss {
+            candidate: chosen.to_string(),
+            reach: received(snapshot, chosen).map(|g| g.to_string()).unwrap_or_default(),
+            missing: String::new(),
+            sources: vec![format!(
+                "{} was last seen ({}) acknowledging commits without a replica (semi-sync off): what it acknowledged after that is on no other node",
+                acked.master,
+                humantime::format_rfc3339_millis(at)
+            )],
+            unrevoked: Vec::new(),
+        });
+    }
+    Ok(())
+}
+
+/// What `chosen` would lack — after catching up from its donor — of what `acked` says may
+/// have been acknowledged.
+fn known_loss(acked: &Acknowledged, snapshot: &Snapshot, c: &Candidates, chosen: &str) -> Option<Loss> {
+    let known = acked.all()?;
+    let mut reach = received(snapshot, chosen)?;
     if let Some(d) = c.catch_up_from.as_deref().and_then(|d| received(snapshot, d)) {
         reach = reach.union(&d).unwrap_or(reach);
     }
     if reach.contains(&known) != Some(false) {
-        return Ok(());
+        return None;
     }
     let missing = known.missing_from(&reach).map(|m| m.to_string()).unwrap_or_default();
-    Err(Loss {
+    Some(Loss {
         candidate: chosen.to_string(),
         reach: reach.to_string(),
         missing,

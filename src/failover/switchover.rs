@@ -70,7 +70,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         // Another manager that leads (or changed the master) now undoes the fence: its
         // take-over of this record makes the old master writable again.
         let note = format!("; {} stays read-only for the leader to undo", old.name);
-        match self.promote(rec, new, &note).await {
+        match self.promote(rec, new, false, &note).await {
             Ok(()) => {}
             Err(NotPromoted::Refused) => {
                 return Status::Failed;

@@ -2,7 +2,7 @@
 //! are built here and never logged: callers log the step, not the SQL.
 
 use crate::gtid::Gtids;
-use crate::model::Flavor;
+use crate::model::{Flavor, PromotedSemiSync};
 use std::time::Duration;
 
 /// Where a node starts replicating from when pointed at a new master.
@@ -169,19 +169,33 @@ impl Flavor {
     }
 
     /// Turn a caught-up replica into a writable master, fast: stop the applier (instant),
-    /// enable the semi-sync master side, make it writable. The receiver may still be stuck on
-    /// the dead master; with the applier stopped nothing it receives is applied, and
-    /// [`Flavor::detach`] removes it and its relay log right after.
-    /// With a `timeout` (the lossless policy) the semi-sync master side is set to it first:
-    /// `AFTER_SYNC`, waiting even without a connected replica.
-    pub fn promote(self, timeout: Option<Duration>) -> Vec<String> {
+    /// set the semi-sync master side as `semi` says, make it writable. The receiver may still
+    /// be stuck on the dead master; with the applier stopped nothing it receives is applied,
+    /// and [`Flavor::detach`] removes it and its relay log right after.
+    /// Under the lossless policy the semi-sync master side is set to it first: `AFTER_SYNC`,
+    /// waiting even without a connected replica; promoted alone with `failover.alone =
+    /// "async"`, it is off.
+    pub fn promote(self, semi: PromotedSemiSync) -> Vec<String> {
         let mut v: Vec<String> = vec![match self {
             Flavor::MariaDb => "STOP SLAVE SQL_THREAD".into(),
             Flavor::MySql => "STOP REPLICA SQL_THREAD".into(),
         }];
-        v.extend(self.semi_sync_master(timeout.unwrap_or(Duration::ZERO)));
+        match semi {
+            PromotedSemiSync::Lossless(p) => v.extend(self.semi_sync_master(p.timeout)),
+            PromotedSemiSync::ServerSettings => v.extend(self.semi_sync_master(Duration::ZERO)),
+            PromotedSemiSync::Off => v.push(format!("SET GLOBAL rpl_semi_sync_{}_enabled=OFF", self.source_word())),
+        }
         v.extend(self.set_read_only(false));
         v
+    }
+
+    /// What the semi-sync variables call a master: `master` on MariaDB, `source` on MySQL
+    /// 8.0.26+.
+    fn source_word(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "master",
+            Flavor::MySql => "source",
+        }
     }
 
     /// Semi-sync on a master, lossless: wait `timeout` for a replica's acknowledgement, after
@@ -191,8 +205,8 @@ impl Flavor {
     pub fn semi_sync_master(self, timeout: Duration) -> Vec<String> {
         let ms = timeout.as_millis();
         let p = match self {
-            Flavor::MariaDb => ("master", "wait_no_slave"),
-            Flavor::MySql => ("source", "wait_no_replica"),
+            Flavor::MariaDb => (self.source_word(), "wait_no_slave"),
+            Flavor::MySql => (self.source_word(), "wait_no_replica"),
         };
         let mut v = Vec::new();
         if ms > 0 {
@@ -283,6 +297,7 @@ pub fn is_unknown_variable(code: u16) -> bool {
 mod tests {
     use super::*;
     use crate::gtid::MariaDbGtids;
+    use crate::model::SemiSyncPolicy;
 
     #[test]
     fn quoting_keeps_passwords_inside_the_literal() {
@@ -301,7 +316,7 @@ mod tests {
         assert!(v[3].contains("MASTER_USE_GTID=current_pos") && v[3].contains("MASTER_HOST='10.0.0.2'"));
         assert_eq!(v[1], "SET GLOBAL rpl_semi_sync_master_enabled=OFF");
         assert_eq!(
-            Flavor::MariaDb.promote(None),
+            Flavor::MariaDb.promote(PromotedSemiSync::ServerSettings),
             [
                 "STOP SLAVE SQL_THREAD",
                 "SET GLOBAL rpl_semi_sync_master_enabled=ON",
@@ -309,13 +324,23 @@ mod tests {
             ]
         );
         assert_eq!(
-            Flavor::MariaDb.promote(Some(Duration::from_secs(3600))),
+            Flavor::MariaDb.promote(PromotedSemiSync::Lossless(SemiSyncPolicy {
+                timeout: Duration::from_secs(3600)
+            })),
             [
                 "STOP SLAVE SQL_THREAD",
                 "SET GLOBAL rpl_semi_sync_master_timeout=3600000",
                 "SET GLOBAL rpl_semi_sync_master_wait_point=AFTER_SYNC",
                 "SET GLOBAL rpl_semi_sync_master_wait_no_slave=ON",
                 "SET GLOBAL rpl_semi_sync_master_enabled=ON",
+                "SET GLOBAL read_only=OFF"
+            ]
+        );
+        assert_eq!(
+            Flavor::MariaDb.promote(PromotedSemiSync::Off),
+            [
+                "STOP SLAVE SQL_THREAD",
+                "SET GLOBAL rpl_semi_sync_master_enabled=OFF",
                 "SET GLOBAL read_only=OFF"
             ]
         );

@@ -446,6 +446,49 @@ fn a_failover_that_loses_acknowledged_writes_is_refused() {
     assert!(matches!(w.decide(), Decision::Failover { .. }));
 }
 
+/// A master promoted alone (`failover.alone = "async"`) acknowledges commits without a
+/// replica; a replica rejoined it but had not received everything when it died — what it
+/// acknowledged after its last probe is on no other node, and no probe says how much
+/// (schedule 5600 lost 8 such writes). The failover waits for it; once the policy is back
+/// on it (a replica acknowledges), the master is failed over as usual.
+#[test]
+fn a_master_last_seen_acknowledging_alone_is_not_failed_over() {
+    let alone = |s: &mut crate::topology::NodeState| {
+        s.semi_sync.master_enabled = false;
+        s.semi_sync.master_active = false;
+    };
+    let lost = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
+    let dead = vec![down("db1"), lost("db2"), down("db3")];
+    let w = World::new(vec![
+        vec![
+            master("db1").with(alone),
+            replica("db2", replica_of("db1")),
+            down("db3"),
+        ],
+        dead.clone(),
+        dead.clone(),
+    ]);
+    let d = w.decide();
+    assert!(matches!(d, Decision::WouldLose { .. }) && !d.acts(), "{d}");
+    assert!(
+        d.to_string().contains("db1 was last seen")
+            && d.to_string().contains("acknowledging commits without a replica"),
+        "{d}"
+    );
+    // protected at its last sighting: nothing it acknowledged is beyond db2's reach
+    let w = World::new(vec![
+        vec![
+            master("db1").with(alone),
+            replica("db2", replica_of("db1")),
+            down("db3"),
+        ],
+        vec![master("db1"), replica("db2", replica_of("db1")), down("db3")],
+        dead.clone(),
+        dead,
+    ]);
+    assert!(matches!(w.decide(), Decision::Failover { .. }), "{}", w.decide());
+}
+
 /// What a replica received may have been acknowledged (semi-sync acknowledges once one
 /// replica has it): with that replica unreachable when the master dies, promoting the other
 /// loses it — unless it can catch up from a donor that has it.
@@ -493,6 +536,21 @@ fn a_masters_semi_sync_is_set_to_the_policy() {
     let lost = |n: &str| replica(n, replica_of("db1")).io(IoThread::Connecting);
     w.history = history(vec![vec![master("db1").with(off), lost("db2"), lost("db3")]; 2]);
     assert!(matches!(w.decide(), Decision::Nothing { .. }));
+    // a master promoted alone with semi-sync off (`failover.alone = "async"`): the policy
+    // is set again as soon as a semi-sync replica replicates from it
+    w.history = history(vec![
+        vec![
+            master("db1").with(off),
+            replica("db2", replica_of("db1")),
+            lost("db3")
+        ];
+        2
+    ]);
+    assert!(
+        matches!(&w.decide(), Decision::SemiSync { master, shortfalls, .. } if master == "db1" && shortfalls.iter().any(|s| s == "master side disabled")),
+        "{}",
+        w.decide()
+    );
 }
 
 fn block(armed: bool, arms_at_ms: u64) -> Block {

@@ -21,7 +21,7 @@ pub use candidates::{Candidates, Ranked, Rejected};
 pub use flavor::Flavor;
 pub use lead::{ManagerInfo, SessionState, Standing};
 pub use lease::Lease;
-pub use policy::SemiSyncPolicy;
+pub use policy::{PromotedSemiSync, SemiSyncPolicy};
 pub use record::{FailoverRecord, Kind, Status, Step, StepKind};
 pub use state::{Action, BackupRequest, Block, Refused, Request, SharedState, Versioned};
 pub use time::{id_time, now, timestamp, unix_ms};

@@ -37,3 +37,34 @@ impl SemiSyncPolicy {
         out
     }
 }
+
+/// The semi-sync master side a promotion gives the new master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromotedSemiSync {
+    /// The lossless policy: every commit waits for a replica's acknowledgement.
+    Lossless(SemiSyncPolicy),
+    /// On, with the server's own settings (the lossless policy is off).
+    ServerSettings,
+    /// Off: no replica is left to follow the new master and `failover.alone = "async"`
+    /// chose writes over waiting. Semi-sync on, its commits would wait for a replica that is
+    /// not there (for `semi_sync_timeout` under the lossless policy); off, they are
+    /// acknowledged by the master alone — what it acknowledges counts as unprotected, so a
+    /// later failover that would lose it is refused — and the round sets the policy again
+    /// once a semi-sync replica replicates from it.
+    Off,
+}
+
+impl PromotedSemiSync {
+    /// How a promoted node's semi-sync was left, for the record.
+    pub fn describe(&self) -> String {
+        match self {
+            PromotedSemiSync::Lossless(p) => {
+                format!("semi-sync master on (AFTER_SYNC, timeout {} ms)", p.timeout.as_millis())
+            }
+            PromotedSemiSync::ServerSettings => "semi-sync master on".into(),
+            PromotedSemiSync::Off => {
+                "semi-sync master OFF: no replica is left to follow it (failover.alone = \"async\"): it acknowledges writes alone until a replica replicates from it".into()
+            }
+        }
+    }
+}

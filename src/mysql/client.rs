@@ -8,7 +8,7 @@ use super::{Fenced, MysqlAdmin, OpError};
 use crate::config::{ClusterConfig, NodeConfig, Secret};
 use crate::flavor::{fencing, is_unknown_variable, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
 use crate::gtid::Gtids;
-use crate::model::{Flavor, SemiSyncPolicy};
+use crate::model::{Flavor, PromotedSemiSync, SemiSyncPolicy};
 use crate::topology::{NodeState, ProbeFailure};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};
@@ -479,9 +479,9 @@ impl MysqlAdmin for MysqlClient {
         Ok(())
     }
 
-    async fn promote(&self, node: &NodeConfig, policy: Option<SemiSyncPolicy>, limit: Duration) -> Result<(), OpError> {
+    async fn promote(&self, node: &NodeConfig, semi: PromotedSemiSync, limit: Duration) -> Result<(), OpError> {
         let mut c = self.op_conn(node, "promote", limit).await?;
-        for sql in self.flavor.promote(policy.map(|p| p.timeout)) {
+        for sql in self.flavor.promote(semi) {
             match c.exec(&sql, limit).await {
                 Err(OpError::Server { code, .. }) if is_unknown_variable(code) => {
                     tracing::warn!(node = %node.name, "semi-sync is not available on this server; promoting without it");

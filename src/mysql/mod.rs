@@ -11,7 +11,7 @@ pub mod client;
 use crate::config::NodeConfig;
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
-use crate::model::SemiSyncPolicy;
+use crate::model::{PromotedSemiSync, SemiSyncPolicy};
 use crate::topology::{NodeState, ProbeFailure};
 use std::future::Future;
 use std::time::Duration;
@@ -136,12 +136,11 @@ pub trait MysqlAdmin: Send + Sync {
     /// Forget replication on a promoted node (stop whatever still runs, reset).
     fn detach(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<(), OpError>> + Send;
 
-    /// Stop the applier, enable the semi-sync master side (set to `policy` first, when given),
-    /// make writable.
+    /// Stop the applier, set the semi-sync master side as `semi` says, make writable.
     fn promote(
         &self,
         node: &NodeConfig,
-        policy: Option<SemiSyncPolicy>,
+        semi: PromotedSemiSync,
         limit: Duration,
     ) -> impl Future<Output = Result<(), OpError>> + Send;
 

@@ -22,7 +22,7 @@ use super::World;
 use crate::config::NodeConfig;
 use crate::flavor::StartFrom;
 use crate::gtid::{Gtids, MariaDbGtids};
-use crate::model::{lease, SemiSyncPolicy};
+use crate::model::{lease, PromotedSemiSync, SemiSyncPolicy};
 use crate::mysql::{Fenced, MysqlAdmin, OpError};
 use crate::topology::{IoThread, NodeState, ProbeFailure, ReplicaStatus, SemiSync};
 use std::collections::BTreeMap;
@@ -683,18 +683,18 @@ impl MysqlAdmin for SimAdmin {
         .await
     }
 
-    async fn promote(&self, node: &NodeConfig, policy: Option<SemiSyncPolicy>, limit: Duration) -> Result<(), OpError> {
+    async fn promote(&self, node: &NodeConfig, semi: PromotedSemiSync, limit: Duration) -> Result<(), OpError> {
         self.mutate(&node.name, "promote", limit, |w, n| {
             let x = w.nodes.get_mut(n).expect("reached");
             if let Some(r) = x.repl.as_mut() {
                 r.sql = false;
             }
-            if let Some(p) = policy {
+            if let PromotedSemiSync::Lossless(p) = semi {
                 x.semi_timeout = p.timeout;
                 x.semi_lossless = true;
             }
-            x.semi_master = true;
-            x.semi_active = true;
+            x.semi_master = semi != PromotedSemiSync::Off;
+            x.semi_active = x.semi_master;
             x.read_only = false;
         })
         .await

@@ -5,7 +5,7 @@ use crate::config::{FailoverConfig, NodeConfig};
 use crate::coord::RecordStore;
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
-use crate::model::{FailoverRecord, SemiSyncPolicy, Status, Step};
+use crate::model::{FailoverRecord, PromotedSemiSync, SemiSyncPolicy, Status, Step};
 use crate::mysql::{Fenced, MysqlAdmin, OpError};
 use crate::testkit::vip::FakeVip;
 use crate::testkit::*;
@@ -175,6 +175,8 @@ struct Script {
     /// Nodes repointed, and to whom: probed, they replicate from it — unless scripted as
     /// "replicating node" → false (its applier stopped on an error).
     repointed: Mutex<HashMap<String, String>>,
+    /// The semi-sync master side the promotion set.
+    promoted_with: Mutex<Option<PromotedSemiSync>>,
 }
 
 impl Script {
@@ -264,7 +266,8 @@ impl MysqlAdmin for Script {
     async fn detach(&self, node: &NodeConfig, _: Duration) -> Result<(), OpError> {
         self.answer(format!("detach {}", node.name)).map(|_| ())
     }
-    async fn promote(&self, node: &NodeConfig, _: Option<SemiSyncPolicy>, _: Duration) -> Result<(), OpError> {
+    async fn promote(&self, node: &NodeConfig, semi: PromotedSemiSync, _: Duration) -> Result<(), OpError> {
+        *self.promoted_with.lock().unwrap() = Some(semi);
         self.answer(format!("promote {}", node.name)).map(|_| ())
     }
     async fn set_semi_sync(&self, node: &NodeConfig, p: SemiSyncPolicy, _: Duration) -> Result<(), OpError> {
@@ -390,6 +393,10 @@ struct Rig<'c> {
 }
 
 impl<'c> Rig<'c> {
+    fn with(cluster: &'c crate::config::ClusterConfig, timeouts: FailoverConfig) -> Self {
+        Rig { cluster, timeouts }
+    }
+
     fn new(cluster: &'c crate::config::ClusterConfig) -> Self {
         Rig {
             cluster,
@@ -501,6 +508,78 @@ async fn every_replica_stops_receiving_before_anything_is_promoted() {
     assert!(admin.index("promote db2") < admin.index("repoint db3->db2 ReplicaPosition"));
     assert_eq!(step(&r, "fence db1").status, Status::Degraded);
     assert!(routes.all_at("db2"));
+}
+
+/// db1 dead, db3 down: db2 is promoted with no replica to follow it. Under the lossless
+/// policy's semi-sync every commit would wait for a replica (`semi_sync_timeout`, an hour by
+/// default): with `failover.alone = "async"` (the default) its semi-sync master side is off,
+/// with `"wait"` it is the policy's, and the record says which.
+#[tokio::test(start_paused = true)]
+async fn a_master_promoted_alone_acknowledges_alone_unless_told_to_wait() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let snap = snapshot(vec![
+        down("db1"),
+        replica("db2", replica_of("db1")).received("0-1-150"),
+        down("db3"),
+    ]);
+    for alone in [crate::config::Alone::Async, crate::config::Alone::Wait] {
+        let admin = Script::default()
+            .expect("fence db1", Ok(true))
+            .expect("stop-io db2", Ok(true))
+            .expect("wait db2 0-1-150", Ok(true))
+            .expect("promote db2", Ok(true))
+            .expect("detach db2", Ok(true));
+        admin.knowing(&snap);
+        let routes = FakeVip::at(None);
+        let rig = Rig::with(
+            &c,
+            FailoverConfig {
+                alone,
+                ..FailoverConfig::default()
+            },
+        );
+        let edges = rig.edges(&admin, &routes, &Alone);
+        let cand = choose(&snap, &c, "db1", &BTreeMap::new());
+        let sink = Sink::default();
+        let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
+        let status = edges.failover(&mut rec, &snap, &cand).await;
+        assert_eq!(status, Status::Ok, "{:#?}", rec.rec);
+        let promoted = *admin.promoted_with.lock().unwrap();
+        let detail = &step(&rec.rec, "promote db2").detail;
+        match alone {
+            crate::config::Alone::Async => {
+                assert_eq!(promoted, Some(PromotedSemiSync::Off));
+                assert!(detail.contains("semi-sync master OFF"), "{detail}");
+            }
+            crate::config::Alone::Wait => {
+                let policy = FailoverConfig::default().semi_sync_policy().unwrap();
+                assert_eq!(promoted, Some(PromotedSemiSync::Lossless(policy)));
+                assert!(detail.contains("every commit waits"), "{detail}");
+            }
+        }
+    }
+}
+
+/// With a replica to follow it, the new master gets the lossless policy whatever `alone` says.
+#[tokio::test(start_paused = true)]
+async fn a_master_promoted_with_a_replica_gets_the_lossless_semi_sync() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-150", Ok(true))
+        .expect("stop-io db2", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let routes = FakeVip::at(None);
+    let r = run(&admin, &routes, &Alone, &three("0-1-150", "0-1-150"), &c).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    let policy = FailoverConfig::default().semi_sync_policy().unwrap();
+    assert_eq!(
+        *admin.promoted_with.lock().unwrap(),
+        Some(PromotedSemiSync::Lossless(policy))
+    );
 }
 
 #[tokio::test(start_paused = true)]

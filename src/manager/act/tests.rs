@@ -10,7 +10,7 @@ use crate::coord::{RecordStore, StateStore};
 use crate::failover::{Guard, GuardError};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
-use crate::model::{ActionKind, SemiSyncPolicy, SharedState, Status};
+use crate::model::{ActionKind, PromotedSemiSync, SemiSyncPolicy, SharedState, Status};
 use crate::mysql::{Fenced, MysqlAdmin, OpError};
 use crate::testkit::cluster;
 use crate::testkit::vip::FakeVip;
@@ -43,7 +43,7 @@ impl MysqlAdmin for Untouchable {
     async fn detach(&self, n: &NodeConfig, _: Duration) -> Result<(), OpError> {
         touched("detach", n)
     }
-    async fn promote(&self, n: &NodeConfig, _: Option<SemiSyncPolicy>, _: Duration) -> Result<(), OpError> {
+    async fn promote(&self, n: &NodeConfig, _: PromotedSemiSync, _: Duration) -> Result<(), OpError> {
         touched("promote", n)
     }
     async fn set_semi_sync(&self, n: &NodeConfig, _: SemiSyncPolicy, _: Duration) -> Result<(), OpError> {
