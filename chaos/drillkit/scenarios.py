@@ -2,6 +2,7 @@
 waits for the outcome, heals, and returns what happened; `cli.analyse` turns that into the
 report. Failover scenarios expect exactly one failover; the others expect none."""
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -448,6 +449,59 @@ def start_with_paused_leader(mgrs, tag: str, run: int):
     mgrs.start(tag, hosts=mgrs.hosts[1:])
 
 
+CANDIDATE_PAUSE_MS = 1500  # the leader's pause before promote, in which the candidate is killed
+
+
+def start_pausing_before_promote(mgrs, tag: str, run: int):
+    """candidate-dies: the first manager leads and pauses CANDIDATE_PAUSE_MS before its first
+    promotion; the others start once it leads, without the hook."""
+    mgrs.start(tag, hosts=mgrs.hosts[:1],
+               env={"MYHA_CHAOS_PAUSE_BEFORE": "promote", "MYHA_CHAOS_PAUSE_MS": str(CANDIDATE_PAUSE_MS)})
+    mgrs.wait_leader()
+    mgrs.start(tag, hosts=mgrs.hosts[1:])
+
+
+def candidate_dies(ctx: Context) -> dict:
+    """Kill the master; while the leader's failover is about to promote its candidate (it
+    pauses there, CANDIDATE_PAUSE_MS), kill the candidate. That attempt fails; the next one
+    promotes the remaining replica, and history holds both attempts, each its own record."""
+    leader = ctx.managers.hosts[0]
+    if (ctx.managers.leader() or ("",))[0] != leader:
+        raise lab.DrillError(f"{leader} (with the chaos hook) does not lead")
+    old_sid = _server_id(ctx.old_master)
+    ctx.fault("kill", ctx.old_master)
+    lab.wait_for(f"{leader} to pause before promote",
+                 lambda: "before promote" in ctx.managers.log(leader), 20, 0.02)
+    m = re.search(r"failing over: promoting (db\d+)", ctx.managers.log(leader))
+    if not m:
+        raise lab.DrillError(f"{leader} paused before promote but did not say whom it promotes")
+    candidate = m.group(1)
+    lab.lab("kill", candidate)
+    t_candidate = time.time()
+    first = ctx.first_ack_elsewhere(ctx.t_fault, [old_sid, _server_id(candidate)], 30)
+    if first:
+        time.sleep(SETTLE_S)
+    lab.lab("start", ctx.old_master)
+    lab.lab("start", candidate)
+
+    def check(records: list[dict], vip_node: str) -> list[str]:
+        problems = []
+        ids = [r["id"] for r in records]
+        if len(set(ids)) != len(ids):
+            problems.append(f"two attempts share a record id: {ids}")
+        failed = [r for r in records if r["status"] == "failed"]
+        promoted = [r for r in records
+                    if any(s["name"].startswith("promote ") and s["status"] == "ok" for s in r["steps"])]
+        if not failed:
+            problems.append("no record of the attempt whose candidate died")
+        if len(promoted) != 1:
+            problems.append(f"{len(promoted)} records with a promotion (expected exactly 1)")
+        return problems
+
+    return {"expect_failovers": 2, "first_new_ack": first, "check": check,
+            "candidate_killed_ms": round((t_candidate - ctx.t_fault) * 1000)}
+
+
 def gtid_servers(node: str) -> set[str]:
     """server_ids in the node's binlog GTID state: who ever wrote as a master."""
     rows = lab.sql(node, "SELECT @@gtid_binlog_state")
@@ -666,7 +720,8 @@ def rebuild_old_master(ctx: Context) -> dict:
 # the others (a killed master's candidate must first apply its relay log).
 PATIENT = {"freeze-master", "isolate-master", "stale-master-returns", "master-cut-from-replicas"}
 
-STARTS = {"kill-leader-mid-failover": start_with_paused_leader, "add-replica": with_spare,
+STARTS = {"kill-leader-mid-failover": start_with_paused_leader, "candidate-dies": start_pausing_before_promote,
+          "add-replica": with_spare,
           "kill-master-after-bootstrap": with_spare}
 
 SCENARIOS = {
@@ -683,6 +738,7 @@ SCENARIOS = {
     "isolate-leader-manager": isolate_leader_manager,
     "zk-quorum-loss": zk_quorum_loss,
     "kill-leader-mid-failover": kill_leader_mid_failover,
+    "candidate-dies": candidate_dies,
     "switchover": switchover,
     "manual-failover": manual_failover,
     "add-replica": add_replica,
