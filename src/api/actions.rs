@@ -5,8 +5,10 @@
 use super::auth;
 use super::error::ApiError;
 use super::ApiState;
-use crate::coord::{self, Store};
-use crate::model::{unix_ms, SharedState};
+use crate::coord::{self, RecordStore, Store};
+use crate::failover::admit;
+use crate::model::{timestamp, unix_ms, FailoverRecord, SharedState, Status, Step, StepKind};
+use crate::topology::Snapshot;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -87,4 +89,161 @@ pub async fn ack<S: Store>(
         s.block = None
     })
     .await
+}
+
+/// The body of `POST …/failovers/{id}/abort`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AbortBody {
+    /// Why the DBA ends it: kept in the record.
+    reason: String,
+}
+
+/// The longest reason kept.
+const MAX_REASON: usize = 500;
+
+fn abort_body(body: &Bytes) -> Result<String, ApiError> {
+    let b: AbortBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body must be {{\"reason\": \"why this record is aborted\"}}: {e}"
+        ))
+    })?;
+    let reason = b.reason.trim();
+    if reason.is_empty() {
+        return Err(ApiError::BadRequest(
+            "reason: say why the record is aborted (it is kept in the record)".into(),
+        ));
+    }
+    if reason.chars().count() > MAX_REASON {
+        return Err(ApiError::BadRequest(format!("reason: at most {MAX_REASON} characters")));
+    }
+    Ok(reason.to_string())
+}
+
+/// `POST …/failovers/{id}/abort {reason}`: end a record left running by hand — the leader
+/// waits on it while its planned node cannot be probed (see [`admit::abort`]).
+pub async fn abort<S: Store>(
+    State(st): State<ApiState<S>>,
+    headers: HeaderMap,
+    Path((cluster, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    auth::check(st.token.as_ref(), &headers)?;
+    st.cluster(&cluster)?;
+    let reason = abort_body(&body)?;
+    let view = super::read::latest(&st, &cluster)?;
+    let rec = abort_record(st.store.as_ref(), &view.snapshot, &cluster, &id, &reason, &st.manager).await?;
+    Ok(Json(
+        json!({ "cluster": cluster, "done": "failover record aborted", "record": rec }),
+    ))
+}
+
+/// Close record `id` of `cluster` as failed, aborted by a DBA for `reason` via manager `via`,
+/// if [`admit::abort`] allows it on `snapshot`. Nothing is written when it does not.
+pub(super) async fn abort_record<R: RecordStore>(
+    store: &R,
+    snapshot: &Snapshot,
+    cluster: &str,
+    id: &str,
+    reason: &str,
+    via: &str,
+) -> Result<FailoverRecord, ApiError> {
+    let unavailable =
+        |e: coord::StoreError| ApiError::Unavailable(format!("nothing changed: cannot read the record: {e}"));
+    let mut rec = store
+        .record(cluster, id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ApiError::NotFound(format!("cluster {cluster} has no failover record {id:?}")))?;
+    admit::abort(&rec, snapshot)?;
+    for s in rec.steps.iter_mut().filter(|s| s.status == Status::Running) {
+        s.status = Status::Skipped;
+        s.detail = "interrupted: the record was aborted".into();
+    }
+    let offset_ms = rec
+        .steps
+        .iter()
+        .map(|s| s.offset_ms + s.duration_ms.unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    rec.steps.push(Step {
+        kind: StepKind::Aborted,
+        name: format!("aborted by a DBA via {via}"),
+        offset_ms,
+        duration_ms: Some(0),
+        status: Status::Failed,
+        detail: reason.to_string(),
+    });
+    rec.status = Status::Failed;
+    rec.finished_at = Some(timestamp(crate::model::time::now()));
+    store
+        .save_record(&rec)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("nothing changed: cannot write the record: {e}")))?;
+    tracing::warn!(cluster = %cluster, failover = %id, manager = %via, "API: failover record aborted by a DBA: {reason}");
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::*;
+
+    #[tokio::test]
+    async fn an_aborted_record_is_closed_with_the_reason_and_a_refused_one_is_untouched() {
+        let world = crate::coord::fake::World::default();
+        let store = world.client();
+        crate::coord::lead::Coordinator::connect(&store).await.unwrap();
+        let mut rec = failover_record(Some("db2"));
+        rec.steps.push(Step {
+            kind: StepKind::Promote,
+            name: "promote db2".into(),
+            offset_ms: 40,
+            duration_ms: None,
+            status: Status::Running,
+            detail: String::new(),
+        });
+        store.save_record(&rec).await.unwrap();
+        // the planned node writable: promoted, the leader finishes it — refused, unchanged
+        let promoted = snapshot(vec![down("db1"), master("db2")]);
+        let r = abort_record(&store, &promoted, "c1", "c1-test", "db2 is gone", "m2").await;
+        assert!(matches!(r, Err(ApiError::Conflict(_))), "{r:?}");
+        assert_eq!(store.record("c1", "c1-test").await.unwrap(), Some(rec.clone()));
+        let r = abort_record(&store, &promoted, "c1", "c1-nope", "x", "m2").await;
+        assert!(matches!(r, Err(ApiError::NotFound(_))), "{r:?}");
+        // cannot be probed: aborted, the reason kept
+        let unknown = snapshot(vec![down("db1"), hung("db2")]);
+        let done = abort_record(&store, &unknown, "c1", "c1-test", "db2's host is gone for good", "m2")
+            .await
+            .unwrap();
+        let saved = store.record("c1", "c1-test").await.unwrap().unwrap();
+        assert_eq!(saved, done);
+        assert_eq!(saved.status, Status::Failed);
+        assert_eq!(saved.steps[0].status, Status::Skipped);
+        let last = saved.steps.last().unwrap();
+        assert_eq!(
+            (last.kind, last.detail.as_str()),
+            (StepKind::Aborted, "db2's host is gone for good")
+        );
+        // once aborted, not again
+        let r = abort_record(&store, &unknown, "c1", "c1-test", "again", "m2").await;
+        assert!(matches!(r, Err(ApiError::Conflict(_))), "{r:?}");
+    }
+
+    #[test]
+    fn an_abort_needs_a_reason() {
+        assert!(abort_body(&Bytes::from_static(b"{\"reason\": \"db2 is gone\"}")).is_ok());
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"{\"reason\": \"  \"}",
+            b"{\"reason\": 3}",
+            b"{\"reason\": \"x\", \"force\": true}",
+        ] {
+            assert!(
+                matches!(abort_body(&Bytes::copy_from_slice(bad)), Err(ApiError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }

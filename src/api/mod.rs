@@ -109,6 +109,7 @@ fn routes<S: Store + 'static>() -> Vec<(String, &'static str, MethodRouter<ApiSt
         (format!("{c}/ack"), "post", post(actions::ack::<S>)),
         (format!("{c}/switchover"), "post", post(requests::switchover::<S>)),
         (format!("{c}/failover"), "post", post(requests::failover::<S>)),
+        (format!("{c}/failovers/{{id}}/abort"), "post", post(actions::abort::<S>)),
         ("/api/v1/openapi.json".into(), "get", get(openapi)),
         ("/metrics".into(), "get", get(read::metrics::<S>)),
     ]

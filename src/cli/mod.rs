@@ -132,6 +132,10 @@ pub enum Command {
     },
     /// Acknowledge a failover: clear the anti-flap block so the next dead master fails over.
     Ack(ClusterArgs),
+    /// End a failover record left running whose planned node cannot be probed (the leader
+    /// waits on it): closed as failed with the reason, so automation goes on. Refused when the
+    /// planned node is writable (it was promoted: the leader finishes it).
+    Abort(AbortArgs),
     /// Pause automation for a cluster: detection and status go on, no action is taken.
     Pause(ClusterArgs),
     /// Resume automation for a cluster.
@@ -186,6 +190,23 @@ pub struct ClusterArgs {
     /// The cluster.
     #[arg(long)]
     pub cluster: String,
+}
+
+/// `myha abort`: which record, and why.
+#[derive(Debug, clap::Args)]
+pub struct AbortArgs {
+    /// A manager's API, http://host:port (the token comes from MYHA_TOKEN).
+    #[arg(long, env = "MYHA_URL")]
+    pub url: String,
+    /// The cluster.
+    #[arg(long)]
+    pub cluster: String,
+    /// The record's id (`myha history`).
+    #[arg(long)]
+    pub record: String,
+    /// Why (kept in the record).
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// A switchover or failover request.
@@ -263,6 +284,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::BackupAgent { at, node } => backup::agent(&at.config, &at.cluster, node.as_deref()).await,
         Command::Backups { at, json } => backup::list(&at.config, &at.cluster, json).await,
         Command::Ack(a) => change(a, state::Change::Ack).await,
+        Command::Abort(a) => remote::abort(&a).await,
         Command::Pause(a) => change(a, state::Change::Pause).await,
         Command::Resume(a) => change(a, state::Change::Resume).await,
     }

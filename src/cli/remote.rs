@@ -171,6 +171,42 @@ pub async fn change(url: &str, cluster: &str, what: Change) -> ExitCode {
     }
 }
 
+/// `myha abort --url`: exit 0 when the record was aborted.
+pub async fn abort(a: &super::AbortArgs) -> ExitCode {
+    let api = match ApiClient::new(&a.url) {
+        Ok(api) => api,
+        Err(e) => return fail(e),
+    };
+    let cluster = match checked(&a.cluster) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    // the id goes into the URL path: only what record ids are made of
+    if a.record.is_empty()
+        || !a
+            .record
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return fail(ClientError::BadArgument(format!(
+            "--record {:?}: a record id has only letters, digits, '-', '_' and '.' (see myha history)",
+            a.record
+        )));
+    }
+    let path = format!("/api/v1/clusters/{cluster}/failovers/{}/abort", a.record);
+    match api.post(&path, &json!({ "reason": a.reason })).await {
+        Ok(_) => {
+            println!(
+                "cluster {cluster}: failover record {} aborted: {}",
+                a.record,
+                a.reason.trim()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
 /// `myha switchover|failover`: exit 0 when it finished ok (or degraded: done, with repairs
 /// left to the manager), 1 when it failed, 75 when it did not finish within --wait.
 pub async fn request(a: super::ActionArgs, action: &str) -> ExitCode {

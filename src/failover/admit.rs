@@ -7,7 +7,7 @@ use super::lossless::{self, Loss};
 use crate::config::{ClusterConfig, NodeConfig};
 use crate::detect::Acknowledged;
 use crate::detect::{ClusterState, Diagnosis};
-use crate::model::{Candidates, SharedState};
+use crate::model::{Candidates, FailoverRecord, SharedState, Status};
 use crate::topology::{IoThread, Snapshot};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -267,4 +267,34 @@ pub fn failover(a: &Admission, to: Option<&str>, force: bool) -> Result<Failover
 fn lossy(a: &Admission, c: &Candidates) -> Option<Loss> {
     let acked = a.acked.filter(|_| a.lossless)?;
     lossless::check(acked, a.snapshot, c).err()
+}
+
+/// Whether a DBA may end the running record `rec` by hand (`myha abort`), judged on the
+/// latest probe round. A leader settles a record left running on its own — finishes it when
+/// the planned node is writable, closes it when it is read-only — and waits only while that
+/// node cannot be probed: it cannot tell whether the promotion happened. Aborting accepts
+/// that: what the planned node may have acknowledged if it was promoted is given up, and if it
+/// returns writable it is fenced like any stale master. A record whose planned node is
+/// writable is never aborted: it was promoted, and the leader finishes it.
+pub fn abort(rec: &FailoverRecord, snapshot: &Snapshot) -> Result<(), Refusal> {
+    if rec.status != Status::Running {
+        return Err(Refusal::Conflict(format!(
+            "failover {} is not running (its status is {}): nothing to abort",
+            rec.id,
+            format!("{:?}", rec.status).to_lowercase()
+        )));
+    }
+    if let Some(planned) = rec.new_master.as_deref() {
+        if snapshot
+            .node(planned)
+            .and_then(|n| n.ok())
+            .is_some_and(|s| !s.read_only)
+        {
+            return Err(Refusal::Conflict(format!(
+                "{planned} is writable: failover {} promoted it, and the leader finishes it; nothing changed",
+                rec.id
+            )));
+        }
+    }
+    Ok(())
 }

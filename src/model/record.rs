@@ -64,6 +64,8 @@ pub enum StepKind {
     Commit,
     /// A new leader took the record over.
     TakenOver,
+    /// A DBA ended the record by hand (`myha abort`): nobody settles it any more.
+    Aborted,
     /// Anything else (records written before steps had kinds).
     #[serde(other)]
     Other,

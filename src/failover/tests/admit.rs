@@ -204,3 +204,21 @@ fn the_leaders_refusal_admits_a_forced_failover_on_any_manager() {
     );
     assert_eq!(c.forced(None, true), Ok("db2".into()));
 }
+
+/// A record left running may be aborted by a DBA unless its planned node is writable (then it
+/// was promoted and the leader finishes it); a finished record is not aborted.
+#[test]
+fn a_running_record_is_aborted_only_while_its_promotion_is_unknown() {
+    let rec = failover_record(Some("db2"));
+    let unknown = snapshot(vec![down("db1"), hung("db2"), replica("db3", replica_of("db1"))]);
+    assert_eq!(admit::abort(&rec, &unknown), Ok(()));
+    let promoted = snapshot(vec![down("db1"), master("db2"), replica("db3", replica_of("db1"))]);
+    assert!(
+        matches!(admit::abort(&rec, &promoted), Err(Refusal::Conflict(m)) if m.contains("db2 is writable")),
+        "{:?}",
+        admit::abort(&rec, &promoted)
+    );
+    let mut done = rec.clone();
+    done.status = crate::model::Status::Failed;
+    assert!(matches!(admit::abort(&done, &unknown), Err(Refusal::Conflict(m)) if m.contains("not running")));
+}

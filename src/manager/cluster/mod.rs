@@ -75,8 +75,8 @@ struct Memory {
     vip: Option<(Instant, VipState)>,
     /// [`Vip::prepare`] succeeded for the current set of nodes.
     vip_ready: bool,
-    /// The term whose take-over (unfinished records) is done.
-    settled_term: Option<i64>,
+    /// The term whose take-over (unfinished records) is done, and when it last looked.
+    settled_term: Option<(i64, Instant)>,
     /// A failover the lossless policy refuses, since when.
     refusing: Option<refusal::Refusing>,
     /// The diagnosis text, decision kind and standing last logged: a sentence is logged when

@@ -17,6 +17,11 @@ use tracing::warn;
 /// How many of the newest records a new leader looks through for unfinished ones.
 const RECORDS_SCANNED: usize = 20;
 
+/// How often a leader looks again for records left running within its term: a record whose
+/// last write was lost (the coordinator failed just then) stays running in the store — every
+/// switchover would be answered 409 — until a take-over settles it.
+const RESCAN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What settling one record did.
 enum Settled {
     /// It cannot be settled yet (its planned node cannot be probed, the commit is pending).
@@ -30,7 +35,11 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
     /// act on its decision — it was made before the take-over changed things, or a record
     /// cannot be settled yet.
     pub(super) async fn take_over_once(&mut self, term: i64, obs: &Observed) -> Option<Outcome> {
-        if self.memory.settled_term == Some(term) {
+        if self
+            .memory
+            .settled_term
+            .is_some_and(|(t, at)| t == term && at.elapsed() < RESCAN)
+        {
             return None;
         }
         let records = match self.store.records(self.name(), RECORDS_SCANNED).await {
@@ -48,7 +57,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             }
         }
         if waiting.is_empty() {
-            self.memory.settled_term = Some(term);
+            self.memory.settled_term = Some((term, Instant::now()));
         }
         if !done.is_empty() {
             self.memory.vip = None;
