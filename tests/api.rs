@@ -191,6 +191,20 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
             let r = post(&format!("/api/v1/clusters/nope/{action}"), Some(TOKEN), None);
             assert_eq!(r.status, 404, "{}", r.body);
         }
+        // aborting a record: token, a reason, an existing running record
+        let p = "/api/v1/clusters/lab/failovers/lab-20261201T000000.000Z-db1/abort";
+        for (token, body, status) in [
+            (None, Some("{\"reason\": \"gone\"}"), 401),
+            (Some(TOKEN), None, 400),
+            (Some(TOKEN), Some("{\"reason\": \" \"}"), 400),
+            (Some(TOKEN), Some("{\"reason\": \"gone\", \"force\": true}"), 400),
+            (Some(TOKEN), Some("{\"reason\": \"gone\"}"), 404),
+        ] {
+            let r = post(p, token, body);
+            assert_eq!(r.status, status, "abort {token:?} {body:?}: {}", r.body);
+            assert!(r.json()["error"].is_string());
+            check_no_secret(&r);
+        }
         assert_eq!(get("/api/v1/clusters/lab").json()["paused"], false);
         assert_eq!(get("/api/v1/clusters/lab/pause").status, 405);
 
