@@ -23,6 +23,9 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+/// The most rounds a history keeps.
+const MAX_ROUNDS: usize = 512;
+
 /// The recent snapshots of one cluster, oldest first, bounded — and what the detector keeps
 /// for longer than that window, so that a round can be replayed from data: what the master
 /// may have acknowledged, the nodes seen with errant transactions, since when the master
@@ -30,7 +33,13 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone)]
 pub struct History {
     snapshots: VecDeque<Arc<Snapshot>>,
+    /// Rounds kept: [`History::base`], or more while a replica's heartbeat period asks for
+    /// a longer silence than that covers.
     capacity: usize,
+    /// The rounds the timing alone needs (agreement window, failure count, margin).
+    base: usize,
+    /// The probe interval, to turn a silence into rounds.
+    interval: std::time::Duration,
     acked: Option<Acknowledged>,
     /// Nodes with errant transactions, as last judged while the master was healthy (they
     /// cannot be judged without a master).
@@ -48,10 +57,12 @@ impl History {
         let per_window = timing.replica_agreement_window.as_millis() / timing.probe_interval.as_millis().max(1);
         let capacity = (per_window as usize * 3)
             .max(timing.failures_before_suspect as usize * 2)
-            .clamp(8, 512);
+            .clamp(8, MAX_ROUNDS);
         History {
             snapshots: VecDeque::with_capacity(capacity),
             capacity,
+            base: capacity,
+            interval: timing.probe_interval.max(Duration::from_millis(1)),
             acked: None,
             errant: BTreeSet::new(),
             master_binlog: None,
@@ -118,7 +129,8 @@ impl History {
     /// of record. What the master may have acknowledged is kept per master: a new master
     /// starts afresh (it was promoted holding everything of the old one that counted).
     pub fn push(&mut self, s: Arc<Snapshot>, record: Option<&str>) {
-        if self.snapshots.len() == self.capacity {
+        self.capacity = self.needed(&s);
+        while self.snapshots.len() >= self.capacity {
             self.snapshots.pop_front();
         }
         self.snapshots.push_back(s.clone());
@@ -135,6 +147,21 @@ impl History {
         if let Some(a) = &mut self.acked {
             a.observe(&s);
         }
+    }
+
+    /// Rounds to keep so that [`lost`] can see a replica silent for 1.5 × its heartbeat
+    /// period (plus two rounds of margin): with a 30 s period that is 45 s of rounds, which
+    /// the timing alone does not cover.
+    fn needed(&self, s: &Snapshot) -> usize {
+        let longest = s
+            .nodes
+            .iter()
+            .filter_map(|n| n.ok()?.replica.as_ref().map(|r| r.heartbeat_period_ms))
+            .max()
+            .unwrap_or(0);
+        let silence = Duration::from_millis(longest * 3 / 2);
+        let rounds = (silence.as_millis() / self.interval.as_millis()) as usize + 3;
+        rounds.max(self.base).min(MAX_ROUNDS)
     }
 
     /// What the master (of record) may have acknowledged, as far as this manager saw.

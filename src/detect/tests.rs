@@ -272,3 +272,25 @@ fn history_is_bounded() {
     assert_eq!(h.latest().unwrap().round, 1000);
     assert_eq!(h.diagnose(&timing, None).unwrap().state.kind(), "healthy");
 }
+
+/// A frozen master behind replicas with long heartbeat periods (MySQL's default is
+/// `slave_net_timeout / 2`, 30 s): silence counts only beyond 1.5 × the period, so the history
+/// must span that long — it held ~4.25 s, and with periods of 3 s and more a frozen master
+/// was never found dead.
+#[test]
+fn long_heartbeat_periods_still_find_a_frozen_master() {
+    let timing = Timing::default();
+    let mut h = History::new(&timing);
+    let slow = |r: N| r.with(|s| s.replica.as_mut().expect("a replica").heartbeat_period_ms = 4000);
+    let silent = |n: &str| slow(replica(n, replica_of("db1")).heartbeats(10));
+    let mut rounds = vec![vec![master("db1"), silent("db2"), silent("db3")]];
+    // 8 s of rounds: the master hung, no replica hears a thing (6 s needed: 1.5 × 4 s)
+    rounds.extend((0..32).map(|_| vec![hung("db1"), silent("db2"), silent("db3")]));
+    let mut last = None;
+    for s in history(rounds) {
+        last = h.observe(Arc::new(s), &timing, Some("db1"));
+    }
+    let d = last.expect("a diagnosis");
+    assert_eq!(d.state.kind(), "dead_master", "{d}");
+    assert!(d.to_string().contains("nothing received for"), "{d}");
+}
