@@ -6,7 +6,7 @@ use crate::api::view::ClusterView;
 use crate::config::ClusterConfig;
 use crate::coord::elector::Leadership;
 use crate::coord::Store;
-use crate::detect::{Acknowledged, Diagnosis};
+use crate::detect::{Acknowledged, ClusterState, Diagnosis};
 use crate::manager::decide::{Decision, Situation};
 use crate::model::{unix_ms, SemiSyncPolicy, SharedState, Standing, VipState};
 use crate::mysql::MysqlAdmin;
@@ -98,7 +98,21 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         let Some(diagnosis) = self.history.observe(snapshot.clone(), &self.timing, record.as_deref()) else {
             return Err(Outcome::Nothing("no node to probe".into()));
         };
-        self.refresh_vip(leads).await;
+        // While the master is suspect, unreachable or dead, no decision needs the route
+        // tables — a failover moves and verifies them itself, after the promotion — and a
+        // slow or hanging EC2 API must not hold back the rounds that detect and promote.
+        let master_in_doubt = matches!(
+            diagnosis.state,
+            ClusterState::MasterSuspect { .. }
+                | ClusterState::UnreachableMaster { .. }
+                | ClusterState::DeadMaster { .. }
+                | ClusterState::DeadMasterAndSomeReplicas { .. }
+                | ClusterState::DeadMasterWithoutReplicas { .. }
+                | ClusterState::AllUnreachable { .. }
+        );
+        if !master_in_doubt {
+            self.refresh_vip(leads).await;
+        }
         Ok(Observed {
             snapshot,
             diagnosis,
