@@ -118,14 +118,13 @@ impl<T> Sender<T> {
 
     /// Replace the value (telling the receivers even when it is equal) and return the old one.
     pub fn send_replace(&self, value: T) -> T {
-        let mut old = Some(value);
-        self.send_if_modified(|v| {
-            if let Some(new) = old.take() {
-                old = Some(std::mem::replace(v, new));
-            }
-            true
-        });
-        old.unwrap_or_else(|| unreachable!("send_if_modified runs its closure once"))
+        let old = {
+            let mut s = self.shared.lock();
+            s.version += 1;
+            std::mem::replace(&mut s.value, value)
+        };
+        self.shared.notify.notify_waiters();
+        old
     }
 }
 

@@ -449,6 +449,14 @@ def start_with_paused_leader(mgrs, tag: str, run: int):
     mgrs.start(tag, hosts=mgrs.hosts[1:])
 
 
+def _hooked_leader(ctx: Context) -> str:
+    """The first manager, started with the chaos hook: it must be the one leading."""
+    leader = ctx.managers.hosts[0]
+    if (ctx.managers.leader() or ("",))[0] != leader:
+        raise lab.DrillError(f"{leader} (with the chaos hook) does not lead")
+    return leader
+
+
 CANDIDATE_PAUSE_MS = 1500  # the leader's pause before promote, in which the candidate is killed
 
 
@@ -465,9 +473,7 @@ def candidate_dies(ctx: Context) -> dict:
     """Kill the master; while the leader's failover is about to promote its candidate (it
     pauses there, CANDIDATE_PAUSE_MS), kill the candidate. That attempt fails; the next one
     promotes the remaining replica, and history holds both attempts, each its own record."""
-    leader = ctx.managers.hosts[0]
-    if (ctx.managers.leader() or ("",))[0] != leader:
-        raise lab.DrillError(f"{leader} (with the chaos hook) does not lead")
+    leader = _hooked_leader(ctx)
     old_sid = _server_id(ctx.old_master)
     ctx.fault("kill", ctx.old_master)
     lab.wait_for(f"{leader} to pause before promote",
@@ -516,9 +522,7 @@ def kill_leader_mid_failover(ctx: Context) -> dict:
     there. A standby takes over and the failover completes exactly once."""
     _need_standbys(ctx)
     step = "promote" if ctx.run % 2 else "move VIP"
-    leader = ctx.managers.hosts[0]
-    if (ctx.managers.leader() or ("",))[0] != leader:
-        raise lab.DrillError(f"{leader} (with the chaos hook) does not lead")
+    leader = _hooked_leader(ctx)
     old_sid = _server_id(ctx.old_master)
     ctx.fault("kill", ctx.old_master)
     lab.wait_for(f"{leader} to pause before {step}",

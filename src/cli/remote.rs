@@ -27,6 +27,11 @@ fn checked(cluster: &str) -> Result<&str, ClientError> {
     }
 }
 
+/// The API at `url`, and `cluster` checked for its URL paths: what every action command needs.
+fn api_for<'a>(url: &str, cluster: &'a str) -> Result<(ApiClient, &'a str), ClientError> {
+    Ok((ApiClient::new(url)?, checked(cluster)?))
+}
+
 async fn cluster_names(api: &ApiClient, only: Option<&str>) -> Result<Vec<String>, ClientError> {
     if let Some(c) = only {
         return Ok(vec![checked(c)?.to_string()]);
@@ -146,12 +151,8 @@ pub async fn history(url: &str, only: Option<&str>, limit: usize, as_json: bool)
 
 /// `myha pause|resume|ack --url`
 pub async fn change(url: &str, cluster: &str, what: Change) -> ExitCode {
-    let api = match ApiClient::new(url) {
-        Ok(a) => a,
-        Err(e) => return fail(e),
-    };
-    let cluster = match checked(cluster) {
-        Ok(c) => c,
+    let (api, cluster) = match api_for(url, cluster) {
+        Ok(x) => x,
         Err(e) => return fail(e),
     };
     let action = match what {
@@ -173,12 +174,8 @@ pub async fn change(url: &str, cluster: &str, what: Change) -> ExitCode {
 
 /// `myha abort --url`: exit 0 when the record was aborted.
 pub async fn abort(a: &super::AbortArgs) -> ExitCode {
-    let api = match ApiClient::new(&a.url) {
-        Ok(api) => api,
-        Err(e) => return fail(e),
-    };
-    let cluster = match checked(&a.cluster) {
-        Ok(c) => c,
+    let (api, cluster) = match api_for(&a.url, &a.cluster) {
+        Ok(x) => x,
         Err(e) => return fail(e),
     };
     // the id goes into the URL path: only what record ids are made of
@@ -210,12 +207,8 @@ pub async fn abort(a: &super::AbortArgs) -> ExitCode {
 /// `myha switchover|failover`: exit 0 when it finished ok (or degraded: done, with repairs
 /// left to the manager), 1 when it failed, 75 when it did not finish within --wait.
 pub async fn request(a: super::ActionArgs, action: &str) -> ExitCode {
-    let api = match ApiClient::new(&a.url) {
-        Ok(api) => api,
-        Err(e) => return fail(e),
-    };
-    let cluster = match checked(&a.cluster) {
-        Ok(c) => c,
+    let (api, cluster) = match api_for(&a.url, &a.cluster) {
+        Ok(x) => x,
         Err(e) => return fail(e),
     };
     let mut body = json!({ "wait": a.wait });

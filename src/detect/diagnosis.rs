@@ -142,6 +142,19 @@ impl ClusterState {
         )
     }
 
+    /// Is the master suspect, unreachable or dead — a failover possibly on its way?
+    pub fn master_in_doubt(&self) -> bool {
+        matches!(
+            self,
+            ClusterState::MasterSuspect { .. }
+                | ClusterState::UnreachableMaster { .. }
+                | ClusterState::DeadMaster { .. }
+                | ClusterState::DeadMasterAndSomeReplicas { .. }
+                | ClusterState::DeadMasterWithoutReplicas { .. }
+                | ClusterState::AllUnreachable { .. }
+        )
+    }
+
     /// The master the state is about, if any.
     pub fn master(&self) -> Option<&str> {
         match self {

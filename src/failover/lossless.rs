@@ -51,40 +51,48 @@ impl fmt::Display for Loss {
     }
 }
 
+impl Loss {
+    /// A loss no probe can name: `source` says why promoting `chosen` could lose writes.
+    fn unnamed(snapshot: &Snapshot, chosen: &str, source: String, unrevoked: Vec<String>) -> Self {
+        Loss {
+            candidate: chosen.to_string(),
+            reach: received(snapshot, chosen).map(|g| g.to_string()).unwrap_or_default(),
+            missing: String::new(),
+            sources: vec![source],
+            unrevoked,
+        }
+    }
+}
+
 fn received(snapshot: &Snapshot, node: &str) -> Option<Gtids> {
     snapshot.node(node).and_then(|n| n.ok()).map(|s| s.received())
 }
 
 /// `Err` when promoting `c.chosen` — after it applied what it and its donor received — would
 /// lose something `acked` says may have been acknowledged, or could lose what the old master
-/// acknowledges later ([`unrevoked`]). `Ok` when nothing is chosen.
+/// acknowledges later ([`unrevoked`]) or acknowledged alone since its last probe ([`alone`]).
+/// `Ok` when nothing is chosen.
 pub fn check(acked: &Acknowledged, snapshot: &Snapshot, c: &Candidates) -> Result<(), Loss> {
     let Some(chosen) = c.chosen.as_deref() else {
         return Ok(());
     };
-    if let Some(loss) = unrevoked(snapshot, c, chosen) {
-        return Err(loss);
-    }
-    if let Some(loss) = known_loss(acked, snapshot, c, chosen) {
-        return Err(loss);
-    }
-    if let Some(at) = acked.alone_when_last_seen {
-        // Its last probe showed it acknowledging commits without a replica: what it
-        // acknowledged after that probe is on no node the failover can reach, and nothing
-        // says how much there is. Only the master itself has it.
-        return Err(Loss {
-            candidate: chosen.to_string(),
-            reach: received(snapshot, chosen).map(|g| g.to_string()).unwrap_or_default(),
-            missing: String::new(),
-            sources: vec![format!(
-                "{} was last seen ({}) acknowledging commits without a replica (semi-sync off): what it acknowledged after that is on no other node",
-                acked.master,
-                humantime::format_rfc3339_millis(at)
-            )],
-            unrevoked: Vec::new(),
-        });
-    }
-    Ok(())
+    let loss = unrevoked(snapshot, c, chosen)
+        .or_else(|| known_loss(acked, snapshot, c, chosen))
+        .or_else(|| alone(acked, snapshot, chosen));
+    loss.map_or(Ok(()), Err)
+}
+
+/// The master's last probe showed it acknowledging commits without a replica: what it
+/// acknowledged after that probe is on no node the failover can reach, and nothing says how
+/// much there is. Only the master itself has it.
+fn alone(acked: &Acknowledged, snapshot: &Snapshot, chosen: &str) -> Option<Loss> {
+    let at = acked.alone_when_last_seen?;
+    let source = format!(
+        "{} was last seen ({}) acknowledging commits without a replica (semi-sync off): what it acknowledged after that is on no other node",
+        acked.master,
+        humantime::format_rfc3339_millis(at)
+    );
+    Some(Loss::unnamed(snapshot, chosen, source, Vec::new()))
 }
 
 /// What `chosen` would lack — after catching up from its donor — of what `acked` says may
@@ -136,16 +144,12 @@ fn unrevoked(snapshot: &Snapshot, c: &Candidates, chosen: &str) -> Option<Loss> 
         Err(f) => f.to_string(),
         Ok(_) => "it answers".into(),
     };
-    Some(Loss {
-        candidate: chosen.to_string(),
-        reach: received(snapshot, chosen).map(|g| g.to_string()).unwrap_or_default(),
-        missing: String::new(),
-        sources: vec![format!(
-            "{} may be alive ({why}) and {} cannot be reached to stop receiving from it: it could still acknowledge {}'s waiting commits",
-            c.old_master,
-            unreachable.join(", "),
-            c.old_master
-        )],
-        unrevoked: unreachable.into_iter().map(String::from).collect(),
-    })
+    let source = format!(
+        "{} may be alive ({why}) and {} cannot be reached to stop receiving from it: it could still acknowledge {}'s waiting commits",
+        c.old_master,
+        unreachable.join(", "),
+        c.old_master
+    );
+    let unrevoked = unreachable.into_iter().map(String::from).collect();
+    Some(Loss::unnamed(snapshot, chosen, source, unrevoked))
 }

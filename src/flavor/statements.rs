@@ -204,17 +204,18 @@ impl Flavor {
     /// A zero `timeout` leaves the server's settings and only turns the master side on.
     pub fn semi_sync_master(self, timeout: Duration) -> Vec<String> {
         let ms = timeout.as_millis();
-        let p = match self {
-            Flavor::MariaDb => (self.source_word(), "wait_no_slave"),
-            Flavor::MySql => (self.source_word(), "wait_no_replica"),
+        let side = self.source_word();
+        let no_replica = match self {
+            Flavor::MariaDb => "wait_no_slave",
+            Flavor::MySql => "wait_no_replica",
         };
         let mut v = Vec::new();
         if ms > 0 {
-            v.push(format!("SET GLOBAL rpl_semi_sync_{}_timeout={ms}", p.0));
-            v.push(format!("SET GLOBAL rpl_semi_sync_{}_wait_point=AFTER_SYNC", p.0));
-            v.push(format!("SET GLOBAL rpl_semi_sync_{}_{}=ON", p.0, p.1));
+            v.push(format!("SET GLOBAL rpl_semi_sync_{side}_timeout={ms}"));
+            v.push(format!("SET GLOBAL rpl_semi_sync_{side}_wait_point=AFTER_SYNC"));
+            v.push(format!("SET GLOBAL rpl_semi_sync_{side}_{no_replica}=ON"));
         }
-        v.push(format!("SET GLOBAL rpl_semi_sync_{}_enabled=ON", p.0));
+        v.push(format!("SET GLOBAL rpl_semi_sync_{side}_enabled=ON"));
         v
     }
 

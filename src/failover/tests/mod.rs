@@ -420,6 +420,19 @@ impl<'c> Rig<'c> {
     }
 }
 
+/// The MySQL calls of a plain failover of db1 to db2, db3 repointed (on
+/// `three("0-1-150", "0-1-150")`); a test overrides the calls it scripts otherwise.
+fn failover_script() -> Script {
+    Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-150", Ok(true))
+        .expect("stop-io db2", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true))
+}
+
 /// The MySQL calls of finishing db2's failover — no "promote": a second promotion would be
 /// an unexpected call.
 fn completing_script() -> Script {
@@ -485,14 +498,7 @@ async fn every_replica_stops_receiving_before_anything_is_promoted() {
             message: "refused".into(),
         })
     };
-    let admin = Script::default()
-        .expect("fence db1", refused())
-        .expect("wait db2 0-1-150", Ok(true))
-        .expect("stop-io db2", Ok(true))
-        .expect("stop-io db3", Ok(true))
-        .expect("promote db2", Ok(true))
-        .expect("detach db2", Ok(true))
-        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let admin = failover_script().expect("fence db1", refused());
     let routes = FakeVip::at(None);
     let r = run(&admin, &routes, &Alone, &snap, &c).await;
     assert_eq!(r.status, Status::Ok, "{r:#?}");
@@ -564,14 +570,7 @@ async fn a_master_promoted_alone_acknowledges_alone_unless_told_to_wait() {
 #[tokio::test(start_paused = true)]
 async fn a_master_promoted_with_a_replica_gets_the_lossless_semi_sync() {
     let c = cluster(&["db1", "db2", "db3"]);
-    let admin = Script::default()
-        .expect("fence db1", Ok(true))
-        .expect("wait db2 0-1-150", Ok(true))
-        .expect("stop-io db2", Ok(true))
-        .expect("stop-io db3", Ok(true))
-        .expect("promote db2", Ok(true))
-        .expect("detach db2", Ok(true))
-        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let admin = failover_script();
     let routes = FakeVip::at(None);
     let r = run(&admin, &routes, &Alone, &three("0-1-150", "0-1-150"), &c).await;
     assert_eq!(r.status, Status::Ok, "{r:#?}");
@@ -686,14 +685,7 @@ async fn a_manager_that_lost_the_right_to_act_does_not_promote() {
 #[tokio::test(start_paused = true)]
 async fn a_route_table_that_will_not_move_leaves_a_degraded_failover() {
     let c = cluster(&["db1", "db2", "db3"]);
-    let admin = Script::default()
-        .expect("fence db1", Ok(true))
-        .expect("wait db2 0-1-150", Ok(true))
-        .expect("stop-io db2", Ok(true))
-        .expect("stop-io db3", Ok(true))
-        .expect("promote db2", Ok(true))
-        .expect("detach db2", Ok(true))
-        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let admin = failover_script();
     let routes = FakeVip::at(None);
     *routes.fail.lock().unwrap() = true;
     let r = run(&admin, &routes, &Alone, &three("0-1-150", "0-1-150"), &c).await;
@@ -736,15 +728,7 @@ async fn a_failed_catch_up_from_a_donor_gives_the_candidate_back_to_the_old_mast
 #[tokio::test(start_paused = true)]
 async fn a_repoint_is_ok_only_when_the_replica_replicates_afterwards() {
     let c = cluster(&["db1", "db2", "db3"]);
-    let admin = Script::default()
-        .expect("fence db1", Ok(true))
-        .expect("wait db2 0-1-150", Ok(true))
-        .expect("stop-io db2", Ok(true))
-        .expect("stop-io db3", Ok(true))
-        .expect("promote db2", Ok(true))
-        .expect("detach db2", Ok(true))
-        .expect("repoint db3->db2 ReplicaPosition", Ok(true))
-        .expect("replicating db3", Ok(false));
+    let admin = failover_script().expect("replicating db3", Ok(false));
     let r = run(&admin, &FakeVip::at(None), &Alone, &three("0-1-150", "0-1-150"), &c).await;
     assert_eq!(r.status, Status::Degraded, "{r:#?}");
     let step = r

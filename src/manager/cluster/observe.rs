@@ -6,7 +6,7 @@ use crate::api::view::ClusterView;
 use crate::config::ClusterConfig;
 use crate::coord::elector::Leadership;
 use crate::coord::Store;
-use crate::detect::{Acknowledged, ClusterState, Diagnosis};
+use crate::detect::{Acknowledged, Diagnosis};
 use crate::manager::decide::{Decision, Situation};
 use crate::model::{unix_ms, SemiSyncPolicy, SharedState, Standing, VipState};
 use crate::mysql::MysqlAdmin;
@@ -101,16 +101,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         // While the master is suspect, unreachable or dead, no decision needs the route
         // tables — a failover moves and verifies them itself, after the promotion — and a
         // slow or hanging EC2 API must not hold back the rounds that detect and promote.
-        let master_in_doubt = matches!(
-            diagnosis.state,
-            ClusterState::MasterSuspect { .. }
-                | ClusterState::UnreachableMaster { .. }
-                | ClusterState::DeadMaster { .. }
-                | ClusterState::DeadMasterAndSomeReplicas { .. }
-                | ClusterState::DeadMasterWithoutReplicas { .. }
-                | ClusterState::AllUnreachable { .. }
-        );
-        if !master_in_doubt {
+        if !diagnosis.state.master_in_doubt() {
             self.refresh_vip(leads).await;
         }
         Ok(Observed {
