@@ -4,7 +4,9 @@ report. Failover scenarios expect exactly one failover; the others expect none."
 import os
 import re
 import signal
+import statistics
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -718,6 +720,97 @@ def rebuild_old_master(ctx: Context) -> dict:
     return out
 
 
+LAG_S = 30.0  # lagging-replicas: how long the appliers stay stopped under load
+LOAD_THREADS = 8
+SB_ARGS = ["oltp_write_only", "--tables=4", "--table-size=20000"]
+
+
+class Load:
+    """sysbench (a client nobody here wrote) writing through the VIP from the client host. The
+    password goes in a 0600 config file, never in argv."""
+
+    def __init__(self):
+        st = lab.status()
+        self.dir = tempfile.TemporaryDirectory(prefix="myha-load-")
+        cfg = os.path.join(self.dir.name, "sysbench.cfg")
+        fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            password = open(f"{st['state_dir']}/secrets/app.password").read().strip()
+            f.write(f"mysql-host={st['vip']}\nmysql-user={st['users']['app']['user']}\nmysql-password={password}\n"
+                    f"mysql-db=app\nthreads={LOAD_THREADS}\n")
+        self.cmd = ["ip", "netns", "exec", st["hosts"][st["client_host"]]["namespace"], "sysbench",
+                    f"--config-file={cfg}", *SB_ARGS]
+        self.proc = None
+
+    def prepare(self):
+        p = subprocess.run(self.cmd + ["prepare"], capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            raise lab.DrillError(f"sysbench prepare failed: {p.stderr.strip()[-300:]}")
+
+    def start(self, seconds: float):
+        self.log = open(os.path.join(self.dir.name, "run.log"), "w")
+        self.proc = subprocess.Popen(self.cmd + [f"--time={int(seconds)}", "--report-interval=5", "run"],
+                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def tps(self) -> float | None:
+        """The mean of sysbench's 5 s reports so far."""
+        try:
+            rates = [float(m) for m in re.findall(r"tps: ([0-9.]+)", open(self.log.name).read())]
+        except OSError:
+            return None
+        return round(statistics.mean(rates), 1) if rates else None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        self.dir.cleanup()
+
+
+def _backlog(node: str, master_seq: int) -> int | None:
+    """Transactions of the master's domain 0 that `node` received but has not applied."""
+    rows = lab.sql(node, "SELECT @@gtid_slave_pos")
+    if not rows:
+        return None
+    seqs = [int(g.split("-")[2]) for g in rows[0][0].split(",") if g.startswith("0-")]
+    return master_seq - max(seqs) if seqs else None
+
+
+def lagging_replicas(ctx: Context) -> dict:
+    """Both replicas' appliers stopped for LAG_S under sysbench load (LOAD_THREADS connections
+    through the VIP), started again, and the master killed at once: the candidate must apply
+    LAG_S of relay log before it may take writes (lossless). How long that outage lasts is the
+    point; nothing acknowledged may be lost."""
+    old = ctx.old_master
+    replicas = [n["name"] for n in lab.status()["nodes"] if n["name"] != old]
+    load = Load()
+    try:
+        load.prepare()
+        load.start(LAG_S + 60)
+        time.sleep(2.0)
+        for r in replicas:
+            _root_sql(r, "STOP SLAVE SQL_THREAD")
+        time.sleep(LAG_S)
+        for r in replicas:
+            _root_sql(r, "START SLAVE SQL_THREAD")
+        rows = lab.sql(old, "SELECT @@gtid_binlog_pos")
+        master_seq = int(rows[0][0].split("-")[2]) if rows else 0
+        backlog = {r: _backlog(r, master_seq) for r in replicas}
+        tps = load.tps()
+        out = _failover(ctx, ("kill", old), ("start", old), timeout=LAG_S * 6)
+    finally:
+        load.stop()
+    out.update({"load_tps": tps, "backlog_at_kill": backlog})
+    return out
+
+
 # Scenarios that also run the patient writer (4 connections that wait for every answer, back
 # to back): where a frozen or cut-off master holds commits waiting for an acknowledgement. Its
 # load (~1000 commits/s) keeps the replicas seconds behind, which would dominate the timing of
@@ -731,6 +824,7 @@ STARTS = {"kill-leader-mid-failover": start_with_paused_leader, "candidate-dies"
 SCENARIOS = {
     "kill-master": kill_master,
     "replicas-applier-stopped": replicas_applier_stopped,
+    "lagging-replicas": lagging_replicas,
     "freeze-master": freeze_master,
     "replica-down-then-kill": replica_down_then_kill,
     "isolate-master": isolate_master,

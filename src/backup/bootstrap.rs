@@ -216,8 +216,8 @@ impl Bootstrap<'_> {
             .executed;
         info!(node = %self.node.name, "replicating from {master_name} from {gtid}; catching up to {target}");
         match admin.wait_applied(self.node, &target, self.catch_up_timeout).await {
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(a) if a.done => {}
+            Ok(_) => {
                 return Err(BootstrapError::Server(format!(
                     "replication from {master_name} did not reach {target} within {:?}: re-run to resume",
                     self.catch_up_timeout

@@ -347,9 +347,22 @@ pub struct FailoverConfig {
     /// Best-effort fencing of the old master (read-only, end sessions).
     #[serde(default = "d_fence", with = "humantime_serde")]
     pub fence_timeout: Duration,
-    /// Letting the candidate apply its relay log (and catch up from a donor).
+    /// How long a candidate catching up (applying its relay log, or a donor's) may apply
+    /// nothing before the failover gives up on it: a stalled applier, not a slow one.
     #[serde(default = "d_catch_up", with = "humantime_serde")]
     pub catch_up_timeout: Duration,
+    /// The longest one failover waits for its candidate to catch up while it makes progress.
+    /// Past it the attempt fails (its record says how much was left and how fast it went),
+    /// the applier goes on, and the next attempt chooses again from a fresh view. Lossless
+    /// allows no shortcut: what the candidate has not applied may have been acknowledged.
+    #[serde(default = "d_max_catch_up", with = "humantime_serde")]
+    pub max_catch_up: Duration,
+    /// Parallel applier workers for a candidate with a backlog to apply (MariaDB
+    /// `slave_parallel_threads`, MySQL `replica_parallel_workers`), set just before its
+    /// receiver stops and kept on the new master until its restart; 0 leaves the server's
+    /// setting. Commit order is kept either way.
+    #[serde(default = "d_catch_up_threads")]
+    pub catch_up_threads: u32,
     /// Promoting the candidate (`STOP SLAVE` alone can take seconds when the old master is
     /// unreachable).
     #[serde(default = "d_promote", with = "humantime_serde")]
@@ -437,6 +450,12 @@ fn d_fence() -> Duration {
 fn d_catch_up() -> Duration {
     Duration::from_secs(30)
 }
+fn d_max_catch_up() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+fn d_catch_up_threads() -> u32 {
+    8
+}
 fn d_served() -> Duration {
     Duration::from_secs(20)
 }
@@ -475,6 +494,8 @@ impl Default for FailoverConfig {
             served_before_block: d_served(),
             fence_timeout: d_fence(),
             catch_up_timeout: d_catch_up(),
+            max_catch_up: d_max_catch_up(),
+            catch_up_threads: d_catch_up_threads(),
             promote_timeout: d_promote(),
             repoint_timeout: d_repoint(),
             vip_rounds: d_vip_rounds(),

@@ -139,6 +139,12 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
             Duration::from_secs(3600),
         ),
         (
+            "failover.max_catch_up",
+            f.max_catch_up,
+            Duration::from_secs(1),
+            Duration::from_secs(24 * 3600),
+        ),
+        (
             "failover.promote_timeout",
             f.promote_timeout,
             Duration::from_millis(100),
@@ -205,6 +211,20 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
     }
     if f.vip_rounds == 0 || f.vip_rounds > 20 {
         problems.push("failover.vip_rounds: must be 1 ..= 20".into());
+    }
+    // MySQL's replica_parallel_workers is at most 1024 (MariaDB allows 16383)
+    if f.catch_up_threads > 1024 {
+        problems.push(format!(
+            "failover.catch_up_threads: {} is outside 0 ..= 1024",
+            f.catch_up_threads
+        ));
+    }
+    if f.max_catch_up < f.catch_up_timeout {
+        problems.push(format!(
+            "failover.max_catch_up: {} ms is shorter than failover.catch_up_timeout ({} ms), how long a catch-up may make no progress",
+            f.max_catch_up.as_millis(),
+            f.catch_up_timeout.as_millis()
+        ));
     }
 
     if let Some(b) = &cfg.backup {

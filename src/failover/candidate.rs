@@ -38,8 +38,8 @@ pub fn choose(
 ) -> Candidates {
     let master_cfg = cluster.node(old_master);
     let mut rejected = Vec::new();
-    // (node index, received, priority)
-    let mut pool: Vec<(usize, Gtids, i32)> = Vec::new();
+    // (node index, received, priority, applied)
+    let mut pool: Vec<(usize, Gtids, i32, u128)> = Vec::new();
     for (i, n) in cluster.nodes.iter().enumerate() {
         if n.name == old_master {
             continue;
@@ -71,18 +71,24 @@ pub fn choose(
             continue;
         }
         // Ranked even when not eligible: it may hold transactions others need.
-        pool.push((i, st.received(), n.priority));
+        pool.push((i, st.received(), n.priority, st.executed.weight()));
         if let Some(why) = ineligible(n, r, excluded) {
             rejected.push(reject(why));
         }
     }
-    // Most received first (weight agrees with GTID containment), then priority, then config order.
-    pool.sort_by(|a, b| b.1.weight().cmp(&a.1.weight()).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    // Most received first (weight agrees with GTID containment), then priority, then the
+    // most applied (the shortest catch-up: lossless waits for all of it), then config order.
+    pool.sort_by(|a, b| {
+        (b.1.weight().cmp(&a.1.weight()))
+            .then(b.2.cmp(&a.2))
+            .then(b.3.cmp(&a.3))
+            .then(a.0.cmp(&b.0))
+    });
     let name = |i: usize| cluster.nodes[i].name.clone();
     let is_rejected = |n: &str| rejected.iter().any(|r| r.node == n);
     let ranking: Vec<Ranked> = pool
         .iter()
-        .map(|(i, g, p)| Ranked {
+        .map(|(i, g, p, _)| Ranked {
             node: name(*i),
             received: g.to_string(),
             priority: *p,
@@ -91,10 +97,10 @@ pub fn choose(
     let most = pool.first();
     // Among eligible nodes with the same (most) history, priority decides; among the rest,
     // the most advanced eligible one.
-    let chosen = pool.iter().find(|(i, _, _)| !is_rejected(&cluster.nodes[*i].name));
+    let chosen = pool.iter().find(|(i, _, _, _)| !is_rejected(&cluster.nodes[*i].name));
     let donors: Vec<String> = pool
         .iter()
-        .map(|(i, _, _)| name(*i))
+        .map(|(i, _, _, _)| name(*i))
         .filter(|n| !excluded.contains_key(n) && applies(snapshot, n))
         .collect();
     let catch_up_from = chosen.and_then(|c| donor(snapshot, &c.1, &donors));

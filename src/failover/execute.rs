@@ -12,12 +12,12 @@
 //! a route table that would not move or a replica that could not be repointed make the
 //! failover *degraded*: recorded, and repaired by the manager's later rounds.
 
+use super::catch_up;
 use super::record::Recorder;
 use crate::config::{ClusterConfig, FailoverConfig, NodeConfig};
 use crate::coord::elector::LeadError;
 use crate::coord::{RecordStore, StoreError};
 use crate::flavor::StartFrom;
-use crate::gtid::Gtids;
 use crate::model::{lease, Candidates, Lease, PromotedSemiSync, Status, StepKind};
 use crate::mysql::{MysqlAdmin, OpError};
 use crate::topology::{IoThread, NodeState, ReplicaStatus, Snapshot};
@@ -110,14 +110,17 @@ pub(super) enum NotPromoted {
 
 /// Who a failover moves: the old master, the candidate, the replicas that could still
 /// acknowledge the old master (the candidate among them), and those to repoint.
-struct Plan<'c> {
-    old: &'c NodeConfig,
-    new: &'c NodeConfig,
+pub(super) struct Plan<'c> {
+    pub(super) old: &'c NodeConfig,
+    pub(super) new: &'c NodeConfig,
     /// Every reachable replica of the old master: each stops receiving before anything is
     /// promoted, so none acknowledges the old master's waiting commits afterwards.
-    replicas: Vec<&'c NodeConfig>,
+    pub(super) replicas: Vec<&'c NodeConfig>,
     /// The replicas to repoint to the new master.
-    others: Vec<&'c NodeConfig>,
+    pub(super) others: Vec<&'c NodeConfig>,
+    /// The candidate and its donor when they have a backlog to apply: their appliers get
+    /// parallel workers before their receivers stop.
+    pub(super) speed_up: Vec<String>,
 }
 
 /// Everything a failover acts on.
@@ -139,30 +142,6 @@ fn replicates_from(r: &ReplicaStatus, master: &NodeConfig) -> bool {
     r.master_host == master.address && r.master_port == master.port
 }
 
-/// What a stopped replica holds that others may need: what it received from its master and
-/// what its binlog has of other servers — not its own transactions (errant on a replica).
-fn clean(s: &NodeState) -> Gtids {
-    let binlog = s.binlog_state.without_server(s.server_id);
-    let received = s.replica.as_ref().map(|r| r.received.clone());
-    received.and_then(|r| r.union(&binlog)).unwrap_or(binlog)
-}
-
-/// Everything a stopped replica has, per server: received (relay included) and in its binlog.
-fn holds(s: &NodeState) -> Gtids {
-    let received = s.replica.as_ref().map(|r| r.received.clone());
-    received
-        .and_then(|r| r.union(&s.binlog_state))
-        .unwrap_or_else(|| s.binlog_state.clone())
-}
-
-/// Everything any stopped replica holds that others may need (see [`clean`]): with
-/// `AFTER_SYNC` semi-sync, a transaction one replica received may have been acknowledged.
-fn needed(after: &BTreeMap<String, NodeState>) -> Option<Gtids> {
-    let mut all = after.values().map(clean);
-    let first = all.next()?;
-    Some(all.fold(first, |acc, g| acc.union(&g).unwrap_or(acc)))
-}
-
 impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
     pub(super) fn node(&self, name: &str) -> Option<&NodeConfig> {
         self.cluster.node(name)
@@ -182,72 +161,6 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
     /// The VIP's address, for step names.
     pub(super) fn vip_address(&self) -> String {
         self.cluster.vip.address()
-    }
-
-    /// Let `plan.new` apply everything any stopped replica received (`after`, read once they
-    /// stopped: nothing more arrives) — from a donor if it lacks some. Each replica's own
-    /// transactions are left out: on a replica they are errant, and no donor passes them on.
-    async fn catch_up(
-        &self,
-        cand: &Candidates,
-        plan: &Plan<'_>,
-        after: &BTreeMap<String, NodeState>,
-        via_donor: &std::sync::atomic::AtomicBool,
-    ) -> Result<String, StepError> {
-        let limit = self.timeouts.catch_up_timeout;
-        let new = &plan.new.name;
-        let mine = after
-            .get(new)
-            .ok_or_else(|| StepError::Plan(format!("{new} did not stop receiving")))?;
-        let need = needed(after).unwrap_or_else(|| mine.received());
-        let mut via = String::new();
-        if holds(mine).contains_each(&need) != Some(true) {
-            // the preferred donor first, then any other that may serve
-            let donor = cand
-                .catch_up_from
-                .iter()
-                .chain(cand.donors.iter())
-                .filter(|d| *d != new)
-                .find(|d| {
-                    after
-                        .get(*d)
-                        .is_some_and(|s| holds(s).contains_each(&need) == Some(true))
-                })
-                .and_then(|d| self.node(d));
-            let Some(d) = donor else {
-                let missing = need
-                    .missing_from(&holds(mine))
-                    .map(|m| m.to_string())
-                    .unwrap_or_default();
-                return Err(StepError::Plan(format!(
-                    "after every replica stopped, {new} lacks {missing} and no replica that may serve it has it all"
-                )));
-            };
-            // the donor serves from its binlog: it first applies what it received (without
-            // its own transactions, which its replica position never reaches)
-            let own = after.get(&d.name).map(clean).unwrap_or_else(|| need.clone());
-            let wait = self.admin.wait_applied(d, &own, limit);
-            if !self.guarded("let the donor apply what it received", wait).await? {
-                return Err(StepError::Plan(format!(
-                    "donor {} did not apply {own} within {limit:?}",
-                    d.name
-                )));
-            }
-            let repoint = self
-                .admin
-                .replicate_from(plan.new, d, StartFrom::ReplicaPosition, limit);
-            via_donor.store(true, std::sync::atomic::Ordering::Relaxed);
-            self.guarded("repoint the candidate to its donor", repoint).await?;
-            via = format!(" (caught up from {})", d.name);
-        }
-        if need.is_empty() {
-            return Ok(format!("{new} has nothing to apply"));
-        }
-        let wait = self.admin.wait_applied(plan.new, &need, limit);
-        if !self.guarded("let the candidate apply everything", wait).await? {
-            return Err(StepError::Plan(format!("{new} did not apply {need} within {limit:?}")));
-        }
-        Ok(format!("{new} applied everything up to {need}{via}"))
     }
 
     /// Run the failover of `cand.old_master` to `cand.chosen`. Returns how it went; the caller
@@ -278,11 +191,24 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             .filter_map(|n| self.node(&n.name))
             .collect();
         let others = replicas.iter().copied().filter(|n| n.name != new.name).collect();
+        let speed_up = [Some(new_name), cand.catch_up_from.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|_| self.timeouts.catch_up_threads > 0)
+            .filter(|n| {
+                snapshot
+                    .node(n)
+                    .and_then(|o| o.ok())
+                    .is_some_and(|s| catch_up::backlog(s) >= catch_up::SPEED_UP_FROM)
+            })
+            .map(str::to_string)
+            .collect();
         let plan = Plan {
             old,
             new,
             replicas,
             others,
+            speed_up,
         };
         // Steps are registered up front so the record shows the whole plan; their ends are
         // measured where they happen and audited after.
@@ -339,8 +265,12 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             (self.guarded("fence the old master", f).await, at())
         };
         let revoke = join_all(plan.replicas.iter().map(|o| async move {
+            let note = match plan.speed_up.contains(&o.name) {
+                true => self.speed_up(o).await,
+                false => String::new(),
+            };
             let stop = self.admin.stop_receiving(o, self.timeouts.repoint_timeout);
-            (self.guarded("stop a replica receiving", stop).await, at())
+            (self.guarded("stop a replica receiving", stop).await, at(), note)
         }));
         let ((fenced, fence_end), stopped) = tokio::join!(fence, revoke);
         match fenced {
@@ -357,10 +287,10 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         }
         let mut after = BTreeMap::new();
         let mut all = true;
-        for ((step, (r, end)), o) in stop_steps.into_iter().zip(stopped).zip(&plan.replicas) {
+        for ((step, (r, end, note)), o) in stop_steps.into_iter().zip(stopped).zip(&plan.replicas) {
             match r {
                 Ok(state) => {
-                    let detail = format!("receiver stopped; received {}", state.received());
+                    let detail = format!("receiver stopped; received {}{note}", state.received());
                     rec.audit_at(step, end, Status::Ok, detail).await;
                     after.insert(o.name.clone(), state);
                 }

@@ -3,6 +3,7 @@
 
 pub mod admit;
 pub mod candidate;
+mod catch_up;
 pub mod execute;
 pub mod lossless;
 pub mod record;

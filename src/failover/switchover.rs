@@ -131,7 +131,7 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         let step = rec.start(StepKind::CatchUp, format!("catch up {}", new.name)).await;
         let left = limit.saturating_sub(clock.elapsed());
         let applied = self.guarded("let the target apply", self.admin.wait_applied(new, &written, left));
-        let (result, detail) = match applied.await {
+        let (result, detail) = match applied.await.map(|a| a.done) {
             Ok(true) => (
                 Ok(()),
                 format!("{} applied everything {} wrote ({written})", new.name, old.name),

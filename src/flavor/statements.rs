@@ -143,6 +143,34 @@ impl Flavor {
         }
     }
 
+    /// Stop the applier only (the receiver keeps the relay log).
+    pub fn stop_applier(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "STOP SLAVE SQL_THREAD",
+            Flavor::MySql => "STOP REPLICA SQL_THREAD",
+        }
+    }
+
+    /// How many parallel workers the applier runs (0: MariaDB applies serially).
+    pub fn applier_threads_query(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SELECT @@GLOBAL.slave_parallel_threads",
+            Flavor::MySql => "SELECT @@GLOBAL.replica_parallel_workers",
+        }
+    }
+
+    /// Set the applier's parallel workers; read when the applier starts. MariaDB refuses it
+    /// while an applier runs. Its default `slave_parallel_mode=optimistic` applies the
+    /// master's transactions in parallel and commits them in the master's order (a conflict
+    /// is rolled back and retried); MySQL 8.4 keeps the order with
+    /// `replica_preserve_commit_order=ON`, its default.
+    pub fn set_applier_threads(self, threads: u32) -> String {
+        match self {
+            Flavor::MariaDb => format!("SET GLOBAL slave_parallel_threads = {threads}"),
+            Flavor::MySql => format!("SET GLOBAL replica_parallel_workers = {threads}"),
+        }
+    }
+
     /// Stop receiving from the master (the IO thread). With a frozen or cut-off master this
     /// takes seconds (MariaDB's semi-sync replica first tries to kill its dump thread on the
     /// master, for up to `rpl_semi_sync_slave_kill_conn_timeout`).
@@ -176,10 +204,7 @@ impl Flavor {
     /// waiting even without a connected replica; promoted alone with `failover.alone =
     /// "async"`, it is off.
     pub fn promote(self, semi: PromotedSemiSync) -> Vec<String> {
-        let mut v: Vec<String> = vec![match self {
-            Flavor::MariaDb => "STOP SLAVE SQL_THREAD".into(),
-            Flavor::MySql => "STOP REPLICA SQL_THREAD".into(),
-        }];
+        let mut v: Vec<String> = vec![self.stop_applier().into()];
         match semi {
             PromotedSemiSync::Lossless(p) => v.extend(self.semi_sync_master(p.timeout)),
             PromotedSemiSync::ServerSettings => v.extend(self.semi_sync_master(Duration::ZERO)),

@@ -4,12 +4,12 @@
 //! wrapped in `tokio::time::timeout`. After a timeout the connection is dropped: a held `Conn`
 //! whose query future was cancelled returns the *previous* statement's rows to the next one.
 
-use super::{Fenced, MysqlAdmin, OpError};
+use super::{Applied, Fenced, MysqlAdmin, OpError};
 use crate::config::{ClusterConfig, NodeConfig, Secret};
 use crate::flavor::{fencing, is_unknown_variable, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
 use crate::gtid::Gtids;
 use crate::model::{Flavor, PromotedSemiSync, SemiSyncPolicy};
-use crate::topology::{NodeState, ProbeFailure};
+use crate::topology::{IoThread, NodeState, ProbeFailure};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};
 use std::collections::HashMap;
@@ -433,24 +433,61 @@ impl MysqlAdmin for MysqlClient {
         Ok(fenced)
     }
 
-    async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<bool, OpError> {
+    async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<Applied, OpError> {
         let mut c = self.op_conn(node, "wait for relay log", limit).await?;
-        let applied = c
-            .first_text(self.flavor.applied_query(), limit)
-            .await?
-            .unwrap_or_default();
-        if let Ok(applied) = self.flavor.parse_gtids(&applied) {
-            if applied.contains_each(gtids) == Some(true) {
-                return Ok(true);
-            }
+        let applied = |text: Option<String>| self.flavor.parse_gtids(&text.unwrap_or_default()).ok();
+        let now = applied(c.first_text(self.flavor.applied_query(), limit).await?);
+        if now.as_ref().and_then(|a| a.contains_each(gtids)) == Some(true) {
+            return Ok(Applied {
+                done: true,
+                applied: now,
+            });
         }
         c.exec(self.flavor.start_applier(), limit).await?;
-        // ask the server to wait a little less than we do, so it answers before we give up
-        let server_wait = c.remaining().saturating_sub(Duration::from_millis(200));
+        // ask the server to wait a little less than we do, so it answers (and we can read
+        // how far it got) before we give up
+        let server_wait = c.remaining().saturating_sub(Duration::from_millis(300));
         let r = c
             .first_i64(&self.flavor.wait_applied(gtids, server_wait), limit)
             .await?;
-        Ok(r == Some(0))
+        let now = applied(c.first_text(self.flavor.applied_query(), limit).await?);
+        Ok(Applied {
+            done: r == Some(0),
+            applied: now,
+        })
+    }
+
+    async fn raise_applier_threads(&self, node: &NodeConfig, threads: u32, limit: Duration) -> Result<u32, OpError> {
+        let op = "set the applier's threads";
+        let mut c = self.op_conn(node, op, limit).await?;
+        let had = c.first_i64(self.flavor.applier_threads_query(), limit).await?;
+        let had = had.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+        if had >= threads {
+            return Ok(had);
+        }
+        let state = self.probe(node).await.map_err(|e| OpError::Connect {
+            node: node.name.clone(),
+            op,
+            message: e.to_string(),
+        })?;
+        let running = state.replica.as_ref().is_some_and(|r| r.sql_running);
+        if running && state.replica.as_ref().is_some_and(|r| r.io == IoThread::No) {
+            return Err(OpError::Unsafe {
+                node: node.name.clone(),
+                op,
+                why: "its receiver is stopped: stopping the applier too would discard the relay log at the next start"
+                    .into(),
+            });
+        }
+        if running {
+            c.exec(self.flavor.stop_applier(), limit).await?;
+        }
+        let set = c.exec(&self.flavor.set_applier_threads(threads), limit).await;
+        if running {
+            // started again even when the change was refused: it was running before
+            c.exec(self.flavor.start_applier(), limit).await?;
+        }
+        set.map(|()| had)
     }
 
     async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<NodeState, OpError> {

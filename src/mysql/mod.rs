@@ -63,6 +63,16 @@ pub enum OpError {
         /// the newest term the node has seen
         seen: i64,
     },
+    /// Not done: doing it now could lose data (the reason says what and why).
+    #[error("{node}: {op}: not done: {why}")]
+    Unsafe {
+        /// the node
+        node: String,
+        /// the operation
+        op: &'static str,
+        /// why not
+        why: String,
+    },
     /// The server refused a statement.
     #[error("{node}: {op}: server error {code}: {message}")]
     Server {
@@ -75,6 +85,15 @@ pub enum OpError {
         /// server message
         message: String,
     },
+}
+
+/// How far [`MysqlAdmin::wait_applied`] got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Everything asked for is applied.
+    pub done: bool,
+    /// What the node had applied when the wait ended (`None`: unreadable).
+    pub applied: Option<Gtids>,
 }
 
 /// `Err` when the current call runs under a lease that ended: the change must not leave the
@@ -111,14 +130,26 @@ pub trait MysqlAdmin: Send + Sync {
     /// then read what it wrote. Best effort within `limit`.
     fn fence(&self, node: &NodeConfig, limit: Duration) -> impl Future<Output = Result<Fenced, OpError>> + Send;
 
-    /// Start the applier if needed and wait until `gtids` are applied; `Ok(false)` when
-    /// `limit` ran out first.
+    /// Start the applier if needed and wait until `gtids` are applied, at most `limit`: how
+    /// far it got (a caller that waits in slices can tell a slow applier from a stalled one).
     fn wait_applied(
         &self,
         node: &NodeConfig,
         gtids: &Gtids,
         limit: Duration,
-    ) -> impl Future<Output = Result<bool, OpError>> + Send;
+    ) -> impl Future<Output = Result<Applied, OpError>> + Send;
+
+    /// Let the applier run at least `threads` parallel workers (MariaDB
+    /// `slave_parallel_threads`, MySQL `replica_parallel_workers`), restarting it if it runs
+    /// and has fewer; returns the count it had. Refused (`OpError::Unsafe`) while the receiver is stopped and the applier runs:
+    /// stopping the applier would leave both threads stopped, and MariaDB in GTID mode
+    /// discards the relay log at the next start.
+    fn raise_applier_threads(
+        &self,
+        node: &NodeConfig,
+        threads: u32,
+        limit: Duration,
+    ) -> impl Future<Output = Result<u32, OpError>> + Send;
 
     /// Stop receiving from the master (IO thread only); may take seconds with a stuck master.
     /// Returns the node's state once stopped (it receives nothing more): a failover's

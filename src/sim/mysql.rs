@@ -23,7 +23,7 @@ use crate::config::NodeConfig;
 use crate::flavor::StartFrom;
 use crate::gtid::{Gtids, MariaDbGtids};
 use crate::model::{lease, PromotedSemiSync, SemiSyncPolicy};
-use crate::mysql::{Fenced, MysqlAdmin, OpError};
+use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError};
 use crate::topology::{IoThread, NodeState, ProbeFailure, ReplicaStatus, SemiSync};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -128,6 +128,8 @@ pub struct Node {
     pub truncates: bool,
     /// The newest leadership term a change came with (`myha.fence`, survives restarts).
     pub fence_term: i64,
+    /// `slave_parallel_threads` (apply here is instant whatever the count).
+    pub applier_threads: u32,
 }
 
 impl Node {
@@ -151,6 +153,7 @@ impl Node {
             unacked_at_kill: Vec::new(),
             truncates: true,
             fence_term: 0,
+            applier_threads: 0,
         }
     }
 
@@ -604,7 +607,7 @@ impl MysqlAdmin for SimAdmin {
         .await
     }
 
-    async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<bool, OpError> {
+    async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<Applied, OpError> {
         let deadline = Instant::now() + limit;
         self.mutate(&node.name, "wait for relay log", limit, |w, n| {
             if let Some(r) = w.nodes.get_mut(n).and_then(|x| x.repl.as_mut()) {
@@ -614,20 +617,39 @@ impl MysqlAdmin for SimAdmin {
         })
         .await?;
         loop {
-            let done = {
+            let applied = {
                 let w = self.lock();
-                w.nodes
-                    .get(&node.name)
-                    .is_some_and(|n| n.binlog_state().contains_each(gtids) == Some(true))
+                w.nodes.get(&node.name).map(|n| n.binlog_state())
             };
-            if done {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
+            let done = applied.as_ref().and_then(|a| a.contains_each(gtids)) == Some(true);
+            if done || Instant::now() >= deadline {
+                return Ok(Applied { done, applied });
             }
             sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    async fn raise_applier_threads(&self, node: &NodeConfig, threads: u32, limit: Duration) -> Result<u32, OpError> {
+        let op = "set the applier's threads";
+        self.mutate(&node.name, op, limit, |w, n| {
+            let x = w.nodes.get_mut(n).expect("reached");
+            let had = x.applier_threads;
+            if had >= threads {
+                return Ok(had);
+            }
+            // as MysqlClient: stopping the applier with the receiver stopped would discard
+            // the relay log at the next start
+            if x.repl.as_ref().is_some_and(|r| r.sql && r.io == IoThread::No) {
+                return Err(OpError::Unsafe {
+                    node: n.to_string(),
+                    op,
+                    why: "its receiver is stopped".into(),
+                });
+            }
+            x.applier_threads = threads;
+            Ok(had)
+        })
+        .await?
     }
 
     async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<NodeState, OpError> {

@@ -6,7 +6,7 @@ use crate::coord::RecordStore;
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{FailoverRecord, PromotedSemiSync, SemiSyncPolicy, Status, Step};
-use crate::mysql::{Fenced, MysqlAdmin, OpError};
+use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError};
 use crate::testkit::vip::FakeVip;
 use crate::testkit::*;
 use crate::topology::{NodeState, ProbeFailure, Snapshot};
@@ -35,6 +35,21 @@ fn most_received_wins_over_priority() {
     assert_eq!(
         cand.ranking.iter().map(|r| r.node.as_str()).collect::<Vec<_>>(),
         ["db3", "db2"]
+    );
+}
+
+#[test]
+fn among_equals_the_one_that_applied_most_is_chosen() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let mut snap = three("0-1-5000", "0-1-5000");
+    let db3 = snap.nodes[2].state.as_mut().unwrap();
+    db3.executed = gtids("0-1-4000");
+    db3.binlog_state = gtids("0-1-4000");
+    let cand = choose(&snap, &c, "db1", &BTreeMap::new());
+    assert_eq!(
+        cand.chosen.as_deref(),
+        Some("db3"),
+        "db2 has 4900 transactions to apply, db3 1000"
     );
 }
 
@@ -177,6 +192,8 @@ struct Script {
     repointed: Mutex<HashMap<String, String>>,
     /// The semi-sync master side the promotion set.
     promoted_with: Mutex<Option<PromotedSemiSync>>,
+    /// Per node: the positions successive unfinished waits report (see `wait_applied`).
+    applying: Mutex<HashMap<String, std::collections::VecDeque<Gtids>>>,
 }
 
 impl Script {
@@ -247,8 +264,31 @@ impl MysqlAdmin for Script {
             written: Some(gtids(WRITTEN)),
         })
     }
-    async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, _: Duration) -> Result<bool, OpError> {
-        self.answer(format!("wait {} {gtids}", node.name))
+    /// Scripted as "wait NODE GTIDS"; a node scripted in `applying` reports each of those
+    /// positions in turn while the answer is `false` (a catch-up that progresses).
+    async fn wait_applied(&self, node: &NodeConfig, gtids: &Gtids, limit: Duration) -> Result<Applied, OpError> {
+        let done = self.answer(format!("wait {} {gtids}", node.name))?;
+        let next = self
+            .applying
+            .lock()
+            .unwrap()
+            .get_mut(&node.name)
+            .and_then(|q| q.pop_front());
+        let r = match next {
+            Some(p) => Applied {
+                done: false,
+                applied: Some(p),
+            },
+            None => Applied { done, applied: None },
+        };
+        if !r.done {
+            // the server's wait ran out
+            tokio::time::sleep(limit).await;
+        }
+        Ok(r)
+    }
+    async fn raise_applier_threads(&self, node: &NodeConfig, threads: u32, _: Duration) -> Result<u32, OpError> {
+        self.answer(format!("threads {} {threads}", node.name)).map(|_| 0)
     }
     async fn stop_receiving(&self, node: &NodeConfig, _: Duration) -> Result<NodeState, OpError> {
         // a receiver stuck on a frozen master takes a second to let go
@@ -362,6 +402,24 @@ async fn run<G: Guard>(
     c: &crate::config::ClusterConfig,
 ) -> FailoverRecord {
     run_excluding(admin, routes, guard, snap, c, &BTreeMap::new()).await
+}
+
+/// [`run`] with these step limits.
+async fn run_with(
+    admin: &Script,
+    snap: &Snapshot,
+    c: &crate::config::ClusterConfig,
+    t: FailoverConfig,
+) -> FailoverRecord {
+    let rig = Rig::with(c, t);
+    let routes = FakeVip::at(None);
+    let edges = rig.edges(admin, &routes, &Alone);
+    admin.knowing(snap);
+    let cand = choose(snap, c, "db1", &BTreeMap::new());
+    let sink = Sink::default();
+    let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
+    rec.rec.status = edges.failover(&mut rec, snap, &cand).await;
+    rec.rec
 }
 
 /// [`run`], with `excluded` nodes (errant, marked for rebuild) not eligible.
@@ -641,7 +699,7 @@ async fn what_a_replica_received_after_the_snapshot_is_caught_up_too() {
     assert_eq!(status, Status::Ok, "{:#?}", rec.rec);
     assert_eq!(
         step(&rec.rec, "catch up db2").detail,
-        "db2 applied everything up to 0-1-153 (caught up from db3)"
+        "db2 applied everything up to 0-1-153 (caught up from db3) in 0.0 s"
     );
 }
 
@@ -660,11 +718,87 @@ async fn a_candidate_that_cannot_catch_up_is_not_promoted_and_replicas_resume() 
     assert_eq!(r.status, Status::Failed);
     assert_eq!(r.new_master, None);
     assert!(
-        step(&r, "catch up db2").detail.contains("did not apply 0-1-150"),
+        step(&r, "catch up db2")
+            .detail
+            .contains("db2 applied nothing in 30s (50 transactions left): its applier is stalled"),
         "{r:#?}"
     );
     assert!(admin.calls().contains(&"start db3".to_string()));
     assert!(routes.untouched(), "the VIP must not move");
+}
+
+/// db2 applies its relay log slowly: every wait that runs out finds it further along.
+fn slow_catch_up(admin: Script, positions: &[&str]) -> Script {
+    let q = positions.iter().map(|p| gtids(p)).collect();
+    admin.applying.lock().unwrap().insert("db2".into(), q);
+    admin
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_catch_up_is_waited_for_while_it_applies() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let admin = slow_catch_up(failover_script(), &["0-1-110", "0-1-120", "0-1-140"]);
+    let began = Instant::now();
+    let r = run(&admin, &FakeVip::at(None), &Alone, &three("0-1-150", "0-1-150"), &c).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    let waits = admin.calls().iter().filter(|c| *c == "wait db2 0-1-150").count();
+    assert_eq!(waits, 4, "three slices ran out, the fourth wait saw it done");
+    assert_eq!(
+        step(&r, "catch up db2").detail,
+        "db2 applied everything up to 0-1-150 in 90.0 s"
+    );
+    assert!(began.elapsed() >= Duration::from_secs(90));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_catch_up_past_max_catch_up_fails_and_says_what_is_left() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let timeouts = FailoverConfig {
+        max_catch_up: Duration::from_secs(60),
+        ..FailoverConfig::default()
+    };
+    let admin = slow_catch_up(failover_script(), &["0-1-110", "0-1-120", "0-1-140"])
+        .expect("start db2", Ok(true))
+        .expect("start db3", Ok(true));
+    let r = run_with(&admin, &three("0-1-150", "0-1-150"), &c, timeouts).await;
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.new_master, None);
+    assert_eq!(
+        step(&r, "catch up db2").detail,
+        "db2 did not apply everything within failover.max_catch_up (60s): 30 transactions left, \
+         applying 0 a second; its applier goes on, and the next attempt waits again"
+    );
+    assert!(!admin.calls().contains(&"promote db2".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_candidate_with_a_backlog_gets_parallel_workers_before_its_receiver_stops() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("threads db2 8", Ok(true))
+        .expect("wait db2 0-1-5000", Ok(true))
+        .expect("stop-io db2", Ok(true))
+        .expect("stop-io db3", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let r = run(&admin, &FakeVip::at(None), &Alone, &three("0-1-5000", "0-1-5000"), &c).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert!(admin.index("threads db2 8") < admin.index("stop-io db2"));
+    assert!(
+        !admin.calls().iter().any(|c| c.starts_with("threads db3")),
+        "only the candidate"
+    );
+    assert_eq!(
+        step(&r, "stop db2 receiving from db1").detail,
+        "receiver stopped; received 0-1-5000; applier given 8 parallel workers (had 0) for the catch-up"
+    );
+    // a small backlog is applied as it is: restarting the applier would cost more
+    let admin = failover_script();
+    let r = run(&admin, &FakeVip::at(None), &Alone, &three("0-1-150", "0-1-150"), &c).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert!(!admin.calls().iter().any(|c| c.starts_with("threads")));
 }
 
 #[tokio::test(start_paused = true)]
@@ -792,7 +926,7 @@ async fn a_behind_candidate_catches_up_from_the_donor_first() {
     assert_eq!(r.status, Status::Ok, "{r:#?}");
     assert_eq!(
         step(&r, "catch up db2").detail,
-        "db2 applied everything up to 0-1-160 (caught up from db3)"
+        "db2 applied everything up to 0-1-160 (caught up from db3) in 0.0 s"
     );
     assert!(admin.index("wait db3 0-1-160") < admin.index("repoint db2->db3 ReplicaPosition"));
     assert!(admin.index("wait db2 0-1-160") < admin.index("promote db2"));

@@ -11,7 +11,7 @@ use crate::failover::{Guard, GuardError};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{ActionKind, PromotedSemiSync, SemiSyncPolicy, SharedState, Status};
-use crate::mysql::{Fenced, MysqlAdmin, OpError};
+use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError};
 use crate::testkit::cluster;
 use crate::testkit::vip::FakeVip;
 use crate::topology::{NodeState, ProbeFailure};
@@ -31,8 +31,11 @@ impl MysqlAdmin for Untouchable {
     async fn fence(&self, n: &NodeConfig, _: Duration) -> Result<Fenced, OpError> {
         touched("fence", n)
     }
-    async fn wait_applied(&self, n: &NodeConfig, _: &Gtids, _: Duration) -> Result<bool, OpError> {
+    async fn wait_applied(&self, n: &NodeConfig, _: &Gtids, _: Duration) -> Result<Applied, OpError> {
         touched("wait_applied", n)
+    }
+    async fn raise_applier_threads(&self, n: &NodeConfig, _: u32, _: Duration) -> Result<u32, OpError> {
+        touched("raise_applier_threads", n)
     }
     async fn stop_receiving(&self, n: &NodeConfig, _: Duration) -> Result<NodeState, OpError> {
         touched("stop_receiving", n)
