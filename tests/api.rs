@@ -8,6 +8,7 @@ mod common;
 
 use common::http::{request, Response};
 use common::lab::Lab;
+use mysql_async::prelude::Queryable;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -81,6 +82,14 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
     let addr = format!("{}:7480", lab.status.hosts["mgr1"].ip);
     let admin_pw = lab.status.user("admin").password.clone();
     let ns = lab.status.namespace("mgr2").to_string();
+    let app_user = lab.status.user("app");
+    let app = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(lab.status.node("db1").ip.clone())
+        .tcp_port(3306)
+        .user(Some(app_user.user.clone()))
+        .pass(Some(app_user.password.clone()))
+        .db_name(Some("app"))
+        .prefer_socket(false);
     common::netns::run_in(&ns, move || async move {
         let get = |p: &str| request(&addr, "GET", p, None, None);
         let post = |p: &str, token: Option<&str>, body: Option<&str>| request(&addr, "POST", p, token, body);
@@ -308,6 +317,60 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
         assert_eq!(doc["nodes"][0]["role"], "master", "{doc}");
         let h = get("/api/v1/clusters/lab/history").json();
         assert_eq!(h["failovers"].as_array().unwrap().len(), 0, "{h}");
+
+        // a write transaction left open on db1: the switchover waits for it
+        // (switchover_wait_trx), then is refused naming it, and nothing changes
+        let mut holder = tokio::time::timeout(Duration::from_secs(5), mysql_async::Conn::new(app.clone()))
+            .await
+            .expect("connect timed out")
+            .expect("connect to db1 as app");
+        for sql in [
+            "CREATE TABLE IF NOT EXISTS app.long_trx (id INT PRIMARY KEY, v INT)",
+            "REPLACE INTO app.long_trx SELECT seq, 0 FROM seq_1_to_100",
+            "BEGIN",
+            "UPDATE app.long_trx SET v = v + 1",
+        ] {
+            holder.query_drop(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        let conn_id = holder.id();
+        tokio::time::sleep(Duration::from_millis(1200)).await; // open for switchover_long_trx
+        let r = post(
+            "/api/v1/clusters/lab/switchover",
+            Some(TOKEN),
+            Some("{\"to\": \"db2\", \"wait\": 0}"),
+        );
+        assert_eq!(r.status, 202, "{}", r.body);
+        let refused_id = r.json()["request"]["id"].as_str().unwrap().to_string();
+        until(
+            "the refused switchover's record is finished",
+            Duration::from_secs(20),
+            || {
+                let h = get("/api/v1/clusters/lab/history").json();
+                h["failovers"][0]["id"] == refused_id.as_str() && h["failovers"][0]["status"] != "running"
+            },
+        )
+        .await;
+        let rec = get("/api/v1/clusters/lab/history").json()["failovers"][0].clone();
+        assert_eq!(rec["status"], "failed", "{rec}");
+        let steps = rec["steps"].as_array().unwrap();
+        let check = steps
+            .iter()
+            .find(|s| s["name"] == "look for long transactions on db1")
+            .unwrap_or_else(|| panic!("no look for long transactions: {rec}"));
+        let says = format!("connection {conn_id} (app@");
+        assert!(
+            check["detail"].as_str().unwrap().contains(&says)
+                && check["detail"].as_str().unwrap().contains("modified 100 rows, idle"),
+            "{rec}"
+        );
+        assert!(
+            steps.iter().all(|s| s["kind"] == "check"),
+            "nothing but the checks ran: {rec}"
+        );
+        holder.query_drop("ROLLBACK").await.expect("rollback");
+        let _ = holder.disconnect().await;
+        let doc = get("/api/v1/clusters/lab").json();
+        assert_eq!(doc["nodes"][0]["role"], "master", "{doc}");
 
         // a real switchover to db2, not waited for; a second one meanwhile is a conflict
         let r = post(

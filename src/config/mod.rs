@@ -384,6 +384,15 @@ pub struct FailoverConfig {
     /// apply everything: beyond it, the old master is made writable again and nothing moves.
     #[serde(default = "d_switchover_timeout", with = "humantime_serde")]
     pub switchover_timeout: Duration,
+    /// A write transaction open on the old master for at least this long makes a switchover
+    /// wait before its fence: fencing would end it, and every write would wait for its
+    /// rollback (whole seconds).
+    #[serde(default = "d_switchover_long_trx", with = "humantime_serde")]
+    pub switchover_long_trx: Duration,
+    /// How long a switchover waits, before its fence, for such transactions to end; past
+    /// it the switchover is refused, naming them, and nothing changes.
+    #[serde(default = "d_switchover_wait_trx", with = "humantime_serde")]
+    pub switchover_wait_trx: Duration,
     /// The lossless policy: every master myha runs or promotes waits for a semi-sync replica
     /// before it acknowledges a commit (`semi_sync_timeout`, `AFTER_SYNC`, waiting even with no
     /// replica connected), and an automatic failover that would lose transactions the manager
@@ -474,6 +483,12 @@ fn d_vip_pause() -> Duration {
 fn d_switchover_lag() -> Duration {
     Duration::from_secs(2)
 }
+fn d_switchover_long_trx() -> Duration {
+    Duration::from_secs(1)
+}
+fn d_switchover_wait_trx() -> Duration {
+    Duration::from_secs(5)
+}
 fn d_switchover_timeout() -> Duration {
     Duration::from_secs(5)
 }
@@ -502,6 +517,8 @@ impl Default for FailoverConfig {
             vip_retry_pause: d_vip_pause(),
             switchover_max_lag: d_switchover_lag(),
             switchover_timeout: d_switchover_timeout(),
+            switchover_long_trx: d_switchover_long_trx(),
+            switchover_wait_trx: d_switchover_wait_trx(),
             lossless: d_lossless(),
             semi_sync_timeout: d_semi_sync_timeout(),
             lossless_wait: d_lossless_wait(),

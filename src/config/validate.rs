@@ -175,6 +175,18 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
             Duration::from_secs(300),
         ),
         (
+            "failover.switchover_long_trx",
+            f.switchover_long_trx,
+            Duration::from_secs(1),
+            Duration::from_secs(3600),
+        ),
+        (
+            "failover.switchover_wait_trx",
+            f.switchover_wait_trx,
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        ),
+        (
             "failover.block_period",
             f.block_period,
             Duration::ZERO,

@@ -2,7 +2,8 @@
 //! graceful-master-takeover), every step audited like a failover:
 //!
 //! ```text
-//! fence old (read_only, end sessions, read what it wrote) ─► target applies all of it
+//! no long write transaction on old (waits a bound, else refused)
+//!   ─► fence old (read_only, end sessions, read what it wrote) ─► target applies all of it
 //!   ─► guard ─► promote target ─┬─► move VIP (verified)
 //!                               ├─► reset the target's replication
 //!                               ├─► old master replicates from the target (own binlog position)
@@ -26,6 +27,13 @@ use crate::model::{Status, StepKind};
 use crate::mysql::{Fenced, MysqlAdmin};
 use crate::topology::Snapshot;
 use crate::vip::Vip;
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+
+/// Between two looks for long transactions on the old master.
+const LOOK_EVERY: Duration = Duration::from_millis(200);
+/// One look's bound (at least: a fence_timeout above it is used).
+const LOOK_LIMIT: Duration = Duration::from_secs(2);
 
 /// Why a switchover stopped before its promotion.
 enum Stop {
@@ -59,6 +67,9 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
                 .await;
             return Status::Failed;
         };
+        if !self.no_long_writes(rec, old).await {
+            return Status::Failed;
+        }
         let paused_at = rec.elapsed_ms();
         match self.fence_and_apply(rec, old, new).await {
             Ok(()) => {}
@@ -93,6 +104,54 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         let (status, vip_at) = self.after_promotion(rec, new, &repoint).await;
         rec.rec.write_pause_ms = vip_at.map(|t| t.saturating_sub(paused_at));
         status
+    }
+
+    /// Before the fence: wait up to `switchover_wait_trx` until no write transaction has
+    /// been open on `old` for `switchover_long_trx` (replication-manager's
+    /// `switchover-wait-trx`). The fence would end such a transaction, and every write would
+    /// then wait for its rollback. `false`: refused (audited, nothing changed). A check that
+    /// cannot be made is noted and the switchover goes on, as it did before the check.
+    async fn no_long_writes<S: RecordStore>(&self, rec: &mut Recorder<'_, S>, old: &NodeConfig) -> bool {
+        let (long, wait) = (self.timeouts.switchover_long_trx, self.timeouts.switchover_wait_trx);
+        let step = rec
+            .start(StepKind::Check, format!("look for long transactions on {}", old.name))
+            .await;
+        let began = Instant::now();
+        loop {
+            let look = self
+                .admin
+                .open_writes(old, long, self.timeouts.fence_timeout.max(LOOK_LIMIT));
+            // guarded though it only reads: a manager without the lead has no switchover to run
+            let (status, detail) = match self.guarded("look for long transactions", look).await {
+                Ok(open) if open.is_empty() => {
+                    let waited = match began.elapsed() {
+                        d if d < LOOK_EVERY => String::new(),
+                        d => format!(" (after waiting {:.1} s)", d.as_secs_f64()),
+                    };
+                    (
+                        Status::Ok,
+                        format!("no write transaction open for {long:?} or more{waited}"),
+                    )
+                }
+                Ok(open) if began.elapsed() >= wait => {
+                    let named: Vec<String> = open.iter().map(ToString::to_string).collect();
+                    let detail = format!(
+                        "not switching over: {}; the fence would end it and every write would wait for its rollback. Nothing changed: let it finish or end it, then ask again (waited {wait:?}, failover.switchover_wait_trx)",
+                        named.join("; ")
+                    );
+                    (Status::Failed, detail)
+                }
+                Ok(_) => {
+                    sleep(LOOK_EVERY).await;
+                    continue;
+                }
+                Err(e @ StepError::Guard(_)) => (Status::Failed, e.to_string()),
+                Err(e) => (Status::Degraded, format!("could not look, going on: {e}")),
+            };
+            let ok = status != Status::Failed;
+            rec.audit(step, status, detail).await;
+            return ok;
+        }
     }
 
     /// Fence `old` and let `new` apply everything it wrote, within the switchover's limit.

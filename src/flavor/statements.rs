@@ -143,6 +143,26 @@ impl Flavor {
         }
     }
 
+    /// Up to five transactions open at least `secs` seconds that modified rows, oldest
+    /// first: connection id, `user@host`, seconds open, rows modified, the first word of the
+    /// running statement ('' when idle). Both servers have `INNODB_TRX`; MySQL 8.4 deprecates
+    /// `information_schema.PROCESSLIST` for `performance_schema.processlist`.
+    pub fn open_writes_query(self, secs: u64) -> String {
+        let processlist = match self {
+            Flavor::MariaDb => "information_schema.PROCESSLIST",
+            Flavor::MySql => "performance_schema.processlist",
+        };
+        format!(
+            "SELECT t.trx_mysql_thread_id, CONCAT(IFNULL(p.USER, '?'), '@', IFNULL(p.HOST, '?')), \
+             CAST(GREATEST(TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), 0) AS UNSIGNED), \
+             CAST(t.trx_rows_modified AS UNSIGNED), \
+             IFNULL(UPPER(SUBSTRING_INDEX(TRIM(p.INFO), ' ', 1)), '') \
+             FROM information_schema.INNODB_TRX t LEFT JOIN {processlist} p ON p.ID = t.trx_mysql_thread_id \
+             WHERE t.trx_rows_modified > 0 AND t.trx_started <= NOW() - INTERVAL {secs} SECOND \
+             ORDER BY t.trx_started LIMIT 5"
+        )
+    }
+
     /// Stop the applier only (the receiver keeps the relay log).
     pub fn stop_applier(self) -> &'static str {
         match self {

@@ -4,7 +4,7 @@
 //! wrapped in `tokio::time::timeout`. After a timeout the connection is dropped: a held `Conn`
 //! whose query future was cancelled returns the *previous* statement's rows to the next one.
 
-use super::{Applied, Fenced, MysqlAdmin, OpError};
+use super::{Applied, Fenced, MysqlAdmin, OpError, OpenWrite};
 use crate::config::{ClusterConfig, NodeConfig, Secret};
 use crate::flavor::{fencing, is_unknown_variable, ProbeRows, Row, StartFrom, SEMI_SYNC_STATUS, SEMI_SYNC_VARIABLES};
 use crate::gtid::Gtids;
@@ -221,6 +221,32 @@ impl OpConn<'_> {
         match timeout(self.remaining(), self.conn.query_first::<Option<String>, _>(sql)).await {
             Err(_) => Err(self.timeout_err(limit)),
             Ok(r) => r.map(Option::flatten).map_err(|e| self.map_err(e)),
+        }
+    }
+
+    async fn open_writes(&mut self, sql: &str, limit: Duration) -> Result<Vec<OpenWrite>, OpError> {
+        let rows = timeout(
+            self.remaining(),
+            self.conn.query::<(u64, String, u64, u64, String), _>(sql),
+        );
+        match rows.await {
+            Err(_) => Err(self.timeout_err(limit)),
+            Ok(r) => r.map_err(|e| self.map_err(e)).map(|rows| {
+                rows.into_iter()
+                    .map(|(connection, client, open_s, rows, verb)| OpenWrite {
+                        connection,
+                        client,
+                        open_s,
+                        rows,
+                        // a verb is letters; anything else (a comment, a quote) is not shown
+                        running: match verb {
+                            v if v.is_empty() => None,
+                            v if v.len() <= 16 && v.chars().all(|c| c.is_ascii_alphabetic()) => Some(v),
+                            _ => Some("a statement".into()),
+                        },
+                    })
+                    .collect()
+            }),
         }
     }
 
@@ -488,6 +514,17 @@ impl MysqlAdmin for MysqlClient {
             c.exec(self.flavor.start_applier(), limit).await?;
         }
         set.map(|()| had)
+    }
+
+    async fn open_writes(
+        &self,
+        node: &NodeConfig,
+        older_than: Duration,
+        limit: Duration,
+    ) -> Result<Vec<OpenWrite>, OpError> {
+        let mut c = self.op_conn(node, "look for open write transactions", limit).await?;
+        let secs = older_than.as_secs_f64().ceil() as u64;
+        c.open_writes(&self.flavor.open_writes_query(secs), limit).await
     }
 
     async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<NodeState, OpError> {

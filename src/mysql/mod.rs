@@ -120,6 +120,37 @@ pub struct Fenced {
     pub written: Option<Gtids>,
 }
 
+/// A transaction that has written and is still open on a node: ending it (a fence's `KILL`)
+/// costs a rollback of what it wrote, during which the rows it holds stay locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenWrite {
+    /// The connection (`SHOW PROCESSLIST` id).
+    pub connection: u64,
+    /// `user@host` of the client.
+    pub client: String,
+    /// How long the transaction has been open, in seconds.
+    pub open_s: u64,
+    /// Rows it has modified (what a rollback undoes).
+    pub rows: u64,
+    /// The first word of the statement it runs now, if any (`UPDATE`): never the statement
+    /// itself, which carries data and can carry secrets.
+    pub running: Option<String>,
+}
+
+impl std::fmt::Display for OpenWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "connection {} ({}) has a transaction open for {} s that modified {} rows",
+            self.connection, self.client, self.open_s, self.rows
+        )?;
+        match &self.running {
+            Some(verb) => write!(f, ", running {verb} …"),
+            None => write!(f, ", idle"),
+        }
+    }
+}
+
 /// Administrative access to the nodes of one cluster.
 pub trait MysqlAdmin: Send + Sync {
     /// Read a node's state (identity, read-only, GTIDs, replication, semi-sync). Reuses a
@@ -150,6 +181,15 @@ pub trait MysqlAdmin: Send + Sync {
         threads: u32,
         limit: Duration,
     ) -> impl Future<Output = Result<u32, OpError>> + Send;
+
+    /// Transactions open on `node` for at least `older_than` that modified rows, oldest
+    /// first (a few). Reads only.
+    fn open_writes(
+        &self,
+        node: &NodeConfig,
+        older_than: Duration,
+        limit: Duration,
+    ) -> impl Future<Output = Result<Vec<OpenWrite>, OpError>> + Send;
 
     /// Stop receiving from the master (IO thread only); may take seconds with a stuck master.
     /// Returns the node's state once stopped (it receives nothing more): a failover's

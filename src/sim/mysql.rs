@@ -23,7 +23,7 @@ use crate::config::NodeConfig;
 use crate::flavor::StartFrom;
 use crate::gtid::{Gtids, MariaDbGtids};
 use crate::model::{lease, PromotedSemiSync, SemiSyncPolicy};
-use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError};
+use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError, OpenWrite};
 use crate::topology::{IoThread, NodeState, ProbeFailure, ReplicaStatus, SemiSync};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -650,6 +650,13 @@ impl MysqlAdmin for SimAdmin {
             Ok(had)
         })
         .await?
+    }
+
+    /// The simulated clients commit single statements: no transaction stays open.
+    async fn open_writes(&self, node: &NodeConfig, _: Duration, limit: Duration) -> Result<Vec<OpenWrite>, OpError> {
+        self.reach(&node.name, "look for open write transactions", limit)
+            .await?;
+        Ok(Vec::new())
     }
 
     async fn stop_receiving(&self, node: &NodeConfig, limit: Duration) -> Result<NodeState, OpError> {

@@ -6,7 +6,7 @@ use crate::coord::RecordStore;
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{FailoverRecord, PromotedSemiSync, SemiSyncPolicy, Status, Step};
-use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError};
+use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError, OpenWrite};
 use crate::testkit::vip::FakeVip;
 use crate::testkit::*;
 use crate::topology::{NodeState, ProbeFailure, Snapshot};
@@ -192,6 +192,8 @@ struct Script {
     repointed: Mutex<HashMap<String, String>>,
     /// The semi-sync master side the promotion set.
     promoted_with: Mutex<Option<PromotedSemiSync>>,
+    /// What successive looks for open write transactions find.
+    open: Mutex<std::collections::VecDeque<Vec<OpenWrite>>>,
     /// Per node: the positions successive unfinished waits report (see `wait_applied`).
     applying: Mutex<HashMap<String, std::collections::VecDeque<Gtids>>>,
 }
@@ -289,6 +291,11 @@ impl MysqlAdmin for Script {
     }
     async fn raise_applier_threads(&self, node: &NodeConfig, threads: u32, _: Duration) -> Result<u32, OpError> {
         self.answer(format!("threads {} {threads}", node.name)).map(|_| 0)
+    }
+    /// Successive answers from `open`; none once it is empty.
+    async fn open_writes(&self, node: &NodeConfig, _: Duration, _: Duration) -> Result<Vec<OpenWrite>, OpError> {
+        self.calls.lock().unwrap().push(format!("open-writes {}", node.name));
+        Ok(self.open.lock().unwrap().pop_front().unwrap_or_default())
     }
     async fn stop_receiving(&self, node: &NodeConfig, _: Duration) -> Result<NodeState, OpError> {
         // a receiver stuck on a frozen master takes a second to let go

@@ -133,7 +133,7 @@ async fn a_manager_that_lost_the_lead_leaves_the_fence_to_the_new_leader() {
             .contains("stays read-only for the leader"),
         "{r:#?}"
     );
-    assert_eq!(admin.calls(), ["fence db1", "wait db2 0-1-200"]);
+    assert_eq!(admin.calls(), ["open-writes db1", "fence db1", "wait db2 0-1-200"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -143,9 +143,9 @@ async fn a_manager_without_the_lead_fences_nothing() {
     let r = run(&admin, &FakeVip::at(None), &Refuse).await;
     assert_eq!(r.status, Status::Failed);
     assert!(
-        step(&r, "fence db1")
+        step(&r, "look for long transactions on db1")
             .detail
-            .contains("leadership lost before fence the old master"),
+            .contains("leadership lost before look for long transactions"),
         "{r:#?}"
     );
     assert!(admin.calls().is_empty(), "{:?}", admin.calls());
@@ -153,4 +153,70 @@ async fn a_manager_without_the_lead_fences_nothing() {
         !r.steps.iter().any(|s| s.name.starts_with("roll back")),
         "nothing to roll back: {r:#?}"
     );
+}
+
+fn open_write(connection: u64) -> OpenWrite {
+    OpenWrite {
+        connection,
+        client: "app@10.88.9.5".into(),
+        open_s: 12,
+        rows: 48213,
+        running: Some("UPDATE".into()),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_write_transaction_on_the_old_master_refuses_the_switchover_before_its_fence() {
+    // still open after the 5 s wait: refused, nothing touched
+    let admin = Script::default();
+    admin
+        .open
+        .lock()
+        .unwrap()
+        .extend((0..100).map(|_| vec![open_write(42)]));
+    let routes = FakeVip::at(None);
+    let began = Instant::now();
+    let r = run(&admin, &routes, &Alone).await;
+    assert_eq!(r.status, Status::Failed, "{r:#?}");
+    assert!(
+        began.elapsed() >= Duration::from_secs(5),
+        "it waited switchover_wait_trx first"
+    );
+    assert_eq!(
+        step(&r, "look for long transactions on db1").detail,
+        "not switching over: connection 42 (app@10.88.9.5) has a transaction open for 12 s that modified 48213 rows, \
+         running UPDATE …; the fence would end it and every write would wait for its rollback. Nothing changed: \
+         let it finish or end it, then ask again (waited 5s, failover.switchover_wait_trx)"
+    );
+    assert!(
+        admin.calls().iter().all(|c| c == "open-writes db1"),
+        "{:?}",
+        admin.calls()
+    );
+    assert!(routes.untouched());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_write_transaction_that_ends_within_the_wait_lets_the_switchover_go_on() {
+    let admin = Script::default()
+        .expect("fence db1", Ok(true))
+        .expect("wait db2 0-1-200", Ok(true))
+        .expect("promote db2", Ok(true))
+        .expect("detach db2", Ok(true))
+        .expect("repoint db1->db2 OwnPosition", Ok(true))
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    admin
+        .open
+        .lock()
+        .unwrap()
+        .extend([vec![open_write(42)], vec![open_write(42)]]);
+    let r = run(&admin, &FakeVip::at(None), &Alone).await;
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert_eq!(
+        step(&r, "look for long transactions on db1").detail,
+        "no write transaction open for 1s or more (after waiting 0.4 s)"
+    );
+    assert!(admin.index("open-writes db1") < admin.index("fence db1"));
+    // the write pause starts at the fence, not while waiting for the transaction
+    assert!(r.write_pause_ms.is_some_and(|ms| ms < 400), "{r:#?}");
 }

@@ -11,7 +11,7 @@ use crate::failover::{Guard, GuardError};
 use crate::flavor::StartFrom;
 use crate::gtid::Gtids;
 use crate::model::{ActionKind, PromotedSemiSync, SemiSyncPolicy, SharedState, Status};
-use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError};
+use crate::mysql::{Applied, Fenced, MysqlAdmin, OpError, OpenWrite};
 use crate::testkit::cluster;
 use crate::testkit::vip::FakeVip;
 use crate::topology::{NodeState, ProbeFailure};
@@ -39,6 +39,9 @@ impl MysqlAdmin for Untouchable {
     }
     async fn stop_receiving(&self, n: &NodeConfig, _: Duration) -> Result<NodeState, OpError> {
         touched("stop_receiving", n)
+    }
+    async fn open_writes(&self, n: &NodeConfig, _: Duration, _: Duration) -> Result<Vec<OpenWrite>, OpError> {
+        touched("open_writes", n)
     }
     async fn start_replication(&self, n: &NodeConfig, _: Duration) -> Result<(), OpError> {
         touched("start_replication", n)
