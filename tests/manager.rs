@@ -205,3 +205,50 @@ async fn a_leader_paused_mid_failover_changes_nothing_when_it_resumes() {
     assert_eq!(sim.records()[0].status, Status::Ok);
     nothing_lost(&sim, new_master.as_deref().unwrap());
 }
+
+/// The VIP's API hangs (every call takes its whole timeout) when the master dies, with the
+/// leader's periodic look at the route tables in flight: promoting the database needs
+/// nothing from that API, so a node is writable as soon as without the hang (the round does
+/// not wait for the VIP's calls); the VIP follows once the API answers again.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_vip_api_does_not_delay_the_promotion() {
+    let promoted_after = |hang: bool| async move {
+        let mut sim = cluster(1).await;
+        sim.w().vip.hung = hang;
+        // longer than the leader's 2 s between looks: one is in flight, hanging
+        sim.run_for(Duration::from_millis(2500)).await;
+        sim.set_process("db1", Process::Stopped);
+        let killed = tokio::time::Instant::now();
+        let writable = |sim: &Sim| {
+            let w = sim.w();
+            ["db2", "db3"]
+                .into_iter()
+                .find(|n| w.nodes.get(*n).is_some_and(|x| !x.read_only))
+                .map(str::to_string)
+        };
+        while writable(&sim).is_none() {
+            assert!(
+                killed.elapsed() < secs(10),
+                "no node writable 10 s after the kill: {:?}",
+                sim.outcomes
+            );
+            sim.run_for(Duration::from_millis(10)).await;
+        }
+        let took = killed.elapsed();
+        sim.w().vip.hung = false;
+        sim.run_for(secs(8)).await;
+        let new = writable(&sim).expect("a writable node");
+        assert!(
+            sim.w().vip.parts.values().all(|n| n.as_deref() == Some(new.as_str())),
+            "the VIP follows once its API answers: {:?}",
+            sim.w().vip.parts
+        );
+        took
+    };
+    let normal = promoted_after(false).await;
+    let hung = promoted_after(true).await;
+    assert!(
+        hung <= normal + Duration::from_millis(100),
+        "promoted {hung:?} after the kill with the VIP's API hanging, {normal:?} without"
+    );
+}

@@ -201,7 +201,7 @@ def analyse(run: dict, ctx: Context, outcome: dict, writers: list[Writer], mgrs:
     for k in ("takeover_ms", "pause_before", "gtid_servers", "degraded_status", "writable_samples",
               "write_pause_ms", "record_write_pause_ms", "asked", "backup_ms", "bootstrap_ms", "rebuilt",
               "forced_record", "forced_failover_ms", "unforced_exit", "stale_master", "replica_back_ms",
-              "semi_sync_restored_ms", "candidate_killed_ms", "load_tps", "backlog_at_kill"):
+              "semi_sync_restored_ms", "candidate_killed_ms", "load_tps", "backlog_at_kill", "promoted_ms"):
         if k in outcome:
             run[k] = outcome[k]
     if "check" in outcome:

@@ -281,6 +281,45 @@ def manager_cut_from_master(ctx: Context) -> dict:
     return {"expect_failovers": 0, "first_new_ack": None, "window": (ctx.t_fault, ctx.t_fault + CUT_S)}
 
 
+EC2_CUT_BEFORE_S = 2.5  # longer than the leader's 2 s VIP refresh: one is in flight, hanging
+
+
+def ec2_hangs(ctx: Context) -> dict:
+    """Every manager is cut off from the EC2 API (packets dropped: calls hang until the SDK's
+    timeouts), long enough that the leader's periodic look at the route tables is in flight;
+    then the master is killed. Promoting the database needs nothing from EC2: a node must be
+    writable as fast as in kill-master. The VIP follows once EC2 answers again (the cut is
+    healed a second after the promotion); nothing is lost."""
+    old = ctx.old_master
+    for m in ctx.managers.hosts:
+        lab.lab("cut", m, "aws")
+    try:
+        time.sleep(EC2_CUT_BEFORE_S)
+        ctx.fault("kill", old)
+        others = [n["name"] for n in lab.status()["nodes"] if n["name"] != old]
+        promoted = None
+        deadline = time.monotonic() + 30
+        while promoted is None and time.monotonic() < deadline:
+            promoted = next((n for n in others if lab.read_only(n) is False), None)
+            if promoted is None:
+                time.sleep(0.05)
+        promoted_ms = round((time.time() - ctx.t_fault) * 1000) if promoted else None
+        time.sleep(1.0)
+    finally:
+        for m in ctx.managers.hosts:
+            lab.lab("uncut", m, "aws")
+    first = ctx.first_ack_elsewhere(ctx.t_fault, [_server_id(old)], 60)
+    if first:
+        time.sleep(SETTLE_S)
+    t_heal = time.time()
+    lab.lab("start", old)
+    if first:
+        patient_moved_on(ctx, old, t_heal)
+    if promoted is None:
+        ctx.notes.append("no node became writable within 30 s of the kill while EC2 hung")
+    return {"expect_failovers": 1, "first_new_ack": first, "promoted_ms": promoted_ms}
+
+
 BLOCK_WATCH_S = 8.0
 
 
@@ -837,6 +876,7 @@ SCENARIOS = {
     "zk-quorum-loss": zk_quorum_loss,
     "kill-leader-mid-failover": kill_leader_mid_failover,
     "candidate-dies": candidate_dies,
+    "ec2-hangs": ec2_hangs,
     "switchover": switchover,
     "manual-failover": manual_failover,
     "add-replica": add_replica,

@@ -21,7 +21,7 @@ use std::future::Future;
 /// Contract: every call is bounded in time (per-attempt timeouts, a bounded number of
 /// retries); [`Vip::point_at`] returns `Ok` only once the move is verified (read back), and a
 /// partial move is an error naming what did not move; errors name what they are about.
-pub trait Vip: Send + Sync {
+pub trait Vip: Send + Sync + 'static {
     /// Resolve what the implementation needs (route tables, network interfaces, …) and check
     /// the configuration: one line per problem found. Called at start-up, and again until it
     /// succeeds and whenever the nodes change: the manager probes and decides without it.

@@ -43,7 +43,7 @@ pub enum Pointed {
 ///
 /// Contract: every call is bounded in time (per-attempt timeout, a bounded number of
 /// retries for throttling and 5xx); errors name the table or ENI concerned.
-pub trait RouteTables: Send + Sync {
+pub trait RouteTables: Send + Sync + 'static {
     /// Route tables by id plus every table carrying `tag` (`key=value`), deduplicated.
     fn discover(&self, ids: &[String], tag: Option<&str>)
         -> impl Future<Output = Result<Vec<String>, VipError>> + Send;
@@ -82,6 +82,9 @@ pub struct MoveReport {
     pub verified: bool,
     /// Tables that do not point at `eni` after the last read-back.
     pub wrong: Vec<String>,
+    /// Every error met on the way, also those a later round's retry made good (`round N:
+    /// …`): a move that needed retries says so in its record.
+    pub errors: Vec<String>,
 }
 
 /// Point the VIP at `eni` in all `tables`: writes in parallel, read back, and retry the tables
@@ -101,13 +104,18 @@ pub async fn move_vip<R: RouteTables>(
         rounds: 0,
         verified: false,
         wrong: tables.to_vec(),
+        errors: Vec::new(),
     };
     let mut todo: Vec<String> = tables.to_vec();
     for round in 1..=rounds.max(1) {
         report.rounds = round;
         let results = join_all(todo.iter().map(|t| routes.point(t, vip, eni))).await;
         for (t, r) in todo.iter().zip(results) {
-            report.tables.insert(t.clone(), r.map_err(|e| e.to_string()));
+            let r = r.map_err(|e| e.to_string());
+            if let Err(e) = &r {
+                report.errors.push(format!("round {round}: {t}: {e}"));
+            }
+            report.tables.insert(t.clone(), r);
         }
         match routes.targets(tables, vip).await {
             Ok(now) => {
@@ -120,6 +128,7 @@ pub async fn move_vip<R: RouteTables>(
             Err(e) => {
                 // cannot verify anything: every table counts as not moved, and is written again
                 report.wrong = tables.to_vec();
+                report.errors.push(format!("round {round}: read-back: {e}"));
                 tracing::warn!(error = %e, "cannot read back the route tables");
             }
         }
@@ -289,13 +298,15 @@ impl<R: RouteTables> Vip for RouteTableVip<R> {
             .ok_or_else(|| VipError::Lookup(format!("no ENI known for {node}")))?;
         let report = move_vip(&self.routes, &r.tables, self.cfg.address, eni, self.rounds, self.pause).await;
         if report.verified {
-            return Ok(VipMoved {
-                detail: format!(
-                    "{} route tables → {eni}, verified ({} write rounds)",
-                    r.tables.len(),
-                    report.rounds
-                ),
-            });
+            let mut detail = format!(
+                "{} route tables → {eni}, verified ({} write rounds)",
+                r.tables.len(),
+                report.rounds
+            );
+            if !report.errors.is_empty() {
+                detail.push_str(&format!("; retried after: {}", report.errors.join("; ")));
+            }
+            return Ok(VipMoved { detail });
         }
         let errors: Vec<String> = report
             .tables

@@ -97,6 +97,11 @@ async fn retries_only_the_tables_that_failed() {
     let r = move_vip(&ec2, &tables(&["rtb-a", "rtb-b"]), VIP, "eni-2", 3, Duration::ZERO).await;
     assert!(r.verified && r.rounds == 2, "{r:?}");
     assert_eq!(*ec2.calls.lock().unwrap(), ["rtb-a", "rtb-b", "rtb-b"]);
+    // the retry made it good, and the error it made good is kept for the record
+    assert_eq!(
+        r.errors,
+        ["round 1: rtb-b: EC2 ReplaceRoute on rtb-b: RequestLimitExceeded: Request limit exceeded."]
+    );
 }
 
 #[tokio::test]

@@ -50,6 +50,6 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         self.prober.set_cluster(self.cluster.clone());
         // detection starts over on the new set of nodes; the VIP prepares for them afresh
         self.history = History::new(&self.timing);
-        self.memory.vip_ready = false;
+        self.prepare_vip_again();
     }
 }

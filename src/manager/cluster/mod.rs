@@ -75,6 +75,9 @@ struct Memory {
     vip: Option<(Instant, VipState)>,
     /// [`Vip::prepare`] succeeded for the current set of nodes.
     vip_ready: bool,
+    /// A call to the VIP's API in flight (a `Mutex` only so that the loop stays `Sync`:
+    /// the round has it to itself).
+    vip_call: std::sync::Mutex<Option<vip::InFlight>>,
     /// The term whose take-over (unfinished records) is done, and when it last looked.
     settled_term: Option<(i64, Instant)>,
     /// A failover the lossless policy refuses, since when.
@@ -108,8 +111,8 @@ pub struct ClusterLoop<A, V, S, L> {
     manager_id: String,
     /// Probes the nodes; owns the MySQL admin edge.
     prober: Prober<A>,
-    /// The floating IP.
-    vip: V,
+    /// The floating IP (shared with its calls in flight).
+    vip: Arc<V>,
     /// The coordinator's store.
     store: Arc<S>,
     /// Whether this manager may act.
@@ -143,7 +146,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             timing: p.timing,
             failover: p.failover,
             manager_id: p.manager_id,
-            vip: p.vip,
+            vip: Arc::new(p.vip),
             store: p.store,
             lead: p.lead,
             shared: SharedState::default(),
@@ -180,7 +183,6 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
 
     /// Run until the task is dropped, one round per probe interval.
     pub async fn run(mut self) {
-        self.prepare_vip().await;
         let mut tick = tokio::time::interval(self.timing.probe_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -217,7 +219,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         }
         if let Some(req) = obs.shared.request.clone() {
             if let Some(o) = self.serve(req, &obs, term).await {
-                self.memory.vip = None;
+                self.forget_vip();
                 return o;
             }
         }
@@ -234,7 +236,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         let outcome = self.act(decision, &obs, term).await;
         self.memory.last_failed = (!outcome.succeeded()).then(|| (key, Instant::now()));
         // whatever was done may have changed where the VIP leads: observe it afresh
-        self.memory.vip = None;
+        self.forget_vip();
         outcome
     }
 
@@ -244,7 +246,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             cluster: &self.cluster,
             failover: &self.failover,
             admin: self.prober.admin(),
-            vip: &self.vip,
+            vip: self.vip.as_ref(),
             store: self.store.as_ref(),
             guard,
             manager: &self.manager_id,

@@ -98,12 +98,10 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
         let Some(diagnosis) = self.history.observe(snapshot.clone(), &self.timing, record.as_deref()) else {
             return Err(Outcome::Nothing("no node to probe".into()));
         };
-        // While the master is suspect, unreachable or dead, no decision needs the route
-        // tables — a failover moves and verifies them itself, after the promotion — and a
-        // slow or hanging EC2 API must not hold back the rounds that detect and promote.
-        if !diagnosis.state.master_in_doubt() {
-            self.refresh_vip(leads).await;
-        }
+        // While the master is suspect, unreachable or dead, no decision needs a new look at
+        // the route tables (a failover moves and verifies them itself, after the promotion):
+        // calls already in flight, and preparing the VIP, go on.
+        self.refresh_vip(leads, !diagnosis.state.master_in_doubt()).await;
         Ok(Observed {
             snapshot,
             diagnosis,

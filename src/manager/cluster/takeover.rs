@@ -60,7 +60,7 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
             self.memory.settled_term = Some((term, Instant::now()));
         }
         if !done.is_empty() {
-            self.memory.vip = None;
+            self.forget_vip();
             return Some(Outcome::TakenOver(done.join("; ")));
         }
         (!waiting.is_empty()).then(|| Outcome::NotActing(format!("unfinished records: {}", waiting.join("; "))))
