@@ -141,16 +141,17 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
             }
             let now = got.applied.as_ref().map_or(seen, Gtids::weight);
             let left = need.weight().saturating_sub(now);
-            if now <= seen {
+            // the bound first: its last slice may be too short to show progress
+            if began.elapsed() >= max {
+                let rate = now.saturating_sub(start) as f64 / began.elapsed().as_secs_f64();
                 return Err(StepError::Plan(format!(
-                    "{} applied nothing in {slice:?} ({left} transactions left): its applier is stalled or stopped on an error",
+                    "{} did not apply everything within failover.max_catch_up ({max:?}): {left} transactions left, applying {rate:.0} a second; its applier goes on, and the next attempt waits again",
                     node.name
                 )));
             }
-            if began.elapsed() >= max {
-                let rate = (now - start) as f64 / began.elapsed().as_secs_f64();
+            if now <= seen {
                 return Err(StepError::Plan(format!(
-                    "{} did not apply everything within failover.max_catch_up ({max:?}): {left} transactions left, applying {rate:.0} a second; its applier goes on, and the next attempt waits again",
+                    "{} applied nothing in {slice:?} ({left} transactions left): its applier is stalled or stopped on an error",
                     node.name
                 )));
             }

@@ -779,6 +779,28 @@ async fn a_catch_up_past_max_catch_up_fails_and_says_what_is_left() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_bound_is_named_when_its_last_short_slice_shows_no_progress() {
+    let c = cluster(&["db1", "db2", "db3"]);
+    let timeouts = FailoverConfig {
+        max_catch_up: Duration::from_secs(45),
+        ..FailoverConfig::default()
+    };
+    // 30 s slice: progress; the last 15 s slice: none — the bound, not a stall
+    let admin = slow_catch_up(failover_script(), &["0-1-110"])
+        .expect("wait db2 0-1-150", Ok(false))
+        .expect("start db2", Ok(true))
+        .expect("start db3", Ok(true));
+    let r = run_with(&admin, &three("0-1-150", "0-1-150"), &c, timeouts).await;
+    assert_eq!(r.status, Status::Failed);
+    assert!(
+        step(&r, "catch up db2")
+            .detail
+            .starts_with("db2 did not apply everything within failover.max_catch_up (45s): 40 transactions left"),
+        "{r:#?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_candidate_with_a_backlog_gets_parallel_workers_before_its_receiver_stops() {
     let c = cluster(&["db1", "db2", "db3"]);
     let admin = Script::default()
