@@ -7,19 +7,55 @@
 use super::route_table::{NodeInterface, Pointed, RouteTables};
 use super::VipError;
 use crate::config::Ec2Config;
+use aws_sdk_ec2::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
-use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ec2::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::Filter;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The real EC2 API.
 #[derive(Clone, Debug)]
 pub struct Ec2RouteTables {
     client: aws_sdk_ec2::Client,
+    /// The route writes' attempts that failed since last taken (see [`FailedAttempts`]).
+    failed: FailedAttempts,
+}
+
+/// Notes every attempt of a route write that failed. The SDK retries throttling, 5xx and a
+/// timed-out attempt by itself, out of sight: a move that needed such retries says so in its
+/// record (`RouteTables::failed_attempts`).
+#[derive(Clone, Debug, Default)]
+struct FailedAttempts(Arc<Mutex<Vec<String>>>);
+
+/// Longest note kept of one failed attempt.
+const ATTEMPT_NOTE: usize = 200;
+
+impl Intercept for FailedAttempts {
+    fn name(&self) -> &'static str {
+        "myha-failed-attempts"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(Err(e)) = context.output_or_error() {
+            let mut note = DisplayErrorContext(e).to_string();
+            if let Some((i, _)) = note.char_indices().nth(ATTEMPT_NOTE) {
+                note.truncate(i);
+                note.push('…');
+            }
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(note);
+        }
+        Ok(())
+    }
 }
 
 fn err<E, R>(op: &'static str, target: &str, e: SdkError<E, R>) -> VipError
@@ -87,6 +123,7 @@ impl Ec2RouteTables {
         }
         Ec2RouteTables {
             client: aws_sdk_ec2::Client::from_conf(b.build()),
+            failed: FailedAttempts::default(),
         }
     }
 
@@ -97,6 +134,8 @@ impl Ec2RouteTables {
             .route_table_id(table)
             .destination_cidr_block(format!("{vip}/32"))
             .network_interface_id(eni)
+            .customize()
+            .interceptor(self.failed.clone())
             .send()
             .await
             .map(|_| ())
@@ -110,6 +149,8 @@ impl Ec2RouteTables {
             .route_table_id(table)
             .destination_cidr_block(format!("{vip}/32"))
             .network_interface_id(eni)
+            .customize()
+            .interceptor(self.failed.clone())
             .send()
             .await
             .map(|_| ())
@@ -212,6 +253,10 @@ impl RouteTables for Ec2RouteTables {
             out.insert(id.to_string(), target);
         }
         Ok(out)
+    }
+
+    fn failed_attempts(&self) -> Vec<String> {
+        std::mem::take(&mut *self.failed.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     async fn point(&self, table: &str, vip: Ipv4Addr, eni: &str) -> Result<Pointed, VipError> {

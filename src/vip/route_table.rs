@@ -66,6 +66,12 @@ pub trait RouteTables: Send + Sync + 'static {
     /// missing route fails (then create), creating an existing one is `RouteAlreadyExists`
     /// (then replace).
     fn point(&self, table: &str, vip: Ipv4Addr, eni: &str) -> impl Future<Output = Result<Pointed, VipError>> + Send;
+
+    /// The attempts of route writes that failed since last asked, retried by the client
+    /// itself (an SDK's retry strategy) — those a caller saw no error for included.
+    fn failed_attempts(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The outcome of moving the VIP: per table, what happened, and whether every table now
@@ -110,6 +116,9 @@ pub async fn move_vip<R: RouteTables>(
     for round in 1..=rounds.max(1) {
         report.rounds = round;
         let results = join_all(todo.iter().map(|t| routes.point(t, vip, eni))).await;
+        for e in routes.failed_attempts() {
+            report.errors.push(format!("round {round}: an attempt: {e}"));
+        }
         for (t, r) in todo.iter().zip(results) {
             let r = r.map_err(|e| e.to_string());
             if let Err(e) = &r {

@@ -16,6 +16,8 @@ struct FakeEc2 {
     /// tables whose writes "succeed" without effect (a lost update)
     ignore: Vec<String>,
     calls: Mutex<Vec<String>>,
+    /// attempts the client retried by itself, out of the caller's sight
+    silent: Mutex<Vec<String>>,
 }
 
 impl FakeEc2 {
@@ -30,6 +32,9 @@ impl FakeEc2 {
 }
 
 impl RouteTables for FakeEc2 {
+    fn failed_attempts(&self) -> Vec<String> {
+        std::mem::take(&mut *self.silent.lock().unwrap())
+    }
     async fn discover(&self, ids: &[String], _tag: Option<&str>) -> Result<Vec<String>, VipError> {
         Ok(ids.to_vec())
     }
@@ -101,6 +106,21 @@ async fn retries_only_the_tables_that_failed() {
     assert_eq!(
         r.errors,
         ["round 1: rtb-b: EC2 ReplaceRoute on rtb-b: RequestLimitExceeded: Request limit exceeded."]
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_the_client_retried_by_itself_is_reported_too() {
+    let ec2 = FakeEc2::with(&[("rtb-a", Some("eni-1"))]);
+    ec2.silent
+        .lock()
+        .unwrap()
+        .push("timeout: operation attempt timeout (1s)".into());
+    let r = move_vip(&ec2, &tables(&["rtb-a"]), VIP, "eni-2", 3, Duration::ZERO).await;
+    assert!(r.verified && r.rounds == 1, "{r:?}");
+    assert_eq!(
+        r.errors,
+        ["round 1: an attempt: timeout: operation attempt timeout (1s)"]
     );
 }
 
