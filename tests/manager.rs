@@ -252,3 +252,31 @@ async fn a_hanging_vip_api_does_not_delay_the_promotion() {
         "promoted {hung:?} after the kill with the VIP's API hanging, {normal:?} without"
     );
 }
+
+/// A record left `running` within the leader's own term (its final write failed, say): the
+/// leader looks for such records again every 10 s and settles it — a failover whose planned
+/// node was never promoted is closed — instead of leaving it for the next change of leader
+/// (meanwhile every switchover would be answered 409).
+#[tokio::test(start_paused = true)]
+async fn a_record_left_running_in_the_leaders_term_is_settled_within_seconds() {
+    let mut sim = cluster(1).await;
+    let leader = sim.leader().expect("a leader");
+    let now = myha::model::time::now();
+    let mut rec = myha::testkit::failover_record(Some("db2"));
+    rec.id = format!("{}-left-running", myha::sim::CLUSTER);
+    rec.cluster = myha::sim::CLUSTER.into();
+    rec.manager = leader;
+    rec.epoch = sim.shared().epoch;
+    rec.started_at = myha::model::time::timestamp(now);
+    rec.detected_at = rec.started_at.clone();
+    sim.zk.put_record(rec.clone());
+    sim.run_for(secs(12)).await;
+    let settled = sim.records().into_iter().find(|r| r.id == rec.id).expect("the record");
+    assert_ne!(settled.status, Status::Running, "{settled:#?}");
+    assert_eq!(
+        sim.shared().master.as_deref(),
+        Some("db1"),
+        "nothing moved: {:?}",
+        sim.outcomes
+    );
+}

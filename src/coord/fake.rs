@@ -88,6 +88,11 @@ impl World {
         self.read(|d| d.states.get(cluster).map(|s| s.0.clone()))
     }
 
+    /// Store `rec` as a manager left it (a test's injected history).
+    pub fn put_record(&self, rec: FailoverRecord) {
+        self.with(|d| d.records.insert(rec.id.clone(), rec));
+    }
+
     /// A cluster's failover records, newest first.
     pub fn records(&self, cluster: &str) -> Vec<FailoverRecord> {
         self.read(|d| {
