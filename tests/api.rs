@@ -334,23 +334,25 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
         }
         let conn_id = holder.id();
         tokio::time::sleep(Duration::from_millis(1200)).await; // open for switchover_long_trx
-        let r = post(
-            "/api/v1/clusters/lab/switchover",
-            Some(TOKEN),
-            Some("{\"to\": \"db2\", \"wait\": 0}"),
-        );
-        assert_eq!(r.status, 202, "{}", r.body);
-        let refused_id = r.json()["request"]["id"].as_str().unwrap().to_string();
-        until(
-            "the refused switchover's record is finished",
-            Duration::from_secs(20),
-            || {
+                                                               // a switchover to db2, not waited for (its request id), and its record once finished
+        let switch_to_db2 = || {
+            let r = post(
+                "/api/v1/clusters/lab/switchover",
+                Some(TOKEN),
+                Some("{\"to\": \"db2\", \"wait\": 0}"),
+            );
+            assert_eq!(r.status, 202, "{}", r.body);
+            r.json()["request"]["id"].as_str().unwrap().to_string()
+        };
+        let finished = |id: String| async move {
+            until("the switchover's record is finished", Duration::from_secs(20), || {
                 let h = get("/api/v1/clusters/lab/history").json();
-                h["failovers"][0]["id"] == refused_id.as_str() && h["failovers"][0]["status"] != "running"
-            },
-        )
-        .await;
-        let rec = get("/api/v1/clusters/lab/history").json()["failovers"][0].clone();
+                h["failovers"][0]["id"] == id.as_str() && h["failovers"][0]["status"] != "running"
+            })
+            .await;
+            get("/api/v1/clusters/lab/history").json()["failovers"][0].clone()
+        };
+        let rec = finished(switch_to_db2()).await;
         assert_eq!(rec["status"], "failed", "{rec}");
         let steps = rec["steps"].as_array().unwrap();
         let check = steps
@@ -373,25 +375,14 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
         assert_eq!(doc["nodes"][0]["role"], "master", "{doc}");
 
         // a real switchover to db2, not waited for; a second one meanwhile is a conflict
-        let r = post(
-            "/api/v1/clusters/lab/switchover",
-            Some(TOKEN),
-            Some("{\"to\": \"db2\", \"wait\": 0}"),
-        );
-        assert_eq!(r.status, 202, "{}", r.body);
-        let id = r.json()["request"]["id"].as_str().unwrap().to_string();
+        let id = switch_to_db2();
         let r = post(
             "/api/v1/clusters/lab/switchover",
             Some(TOKEN),
             Some("{\"to\": \"db2\"}"),
         );
         assert_eq!(r.status, 409, "{}", r.body);
-        until("the switchover's record is finished", Duration::from_secs(20), || {
-            let h = get("/api/v1/clusters/lab/history").json();
-            h["failovers"][0]["id"] == id.as_str() && h["failovers"][0]["status"] != "running"
-        })
-        .await;
-        let rec = get("/api/v1/clusters/lab/history").json()["failovers"][0].clone();
+        let rec = finished(id).await;
         assert_eq!(rec["status"], "ok", "{rec}");
         assert_eq!(rec["kind"], "switchover", "{rec}");
         assert_eq!(rec["new_master"], "db2", "{rec}");

@@ -418,15 +418,8 @@ async fn run_with(
     c: &crate::config::ClusterConfig,
     t: FailoverConfig,
 ) -> FailoverRecord {
-    let rig = Rig::with(c, t);
     let routes = FakeVip::at(None);
-    let edges = rig.edges(admin, &routes, &Alone);
-    admin.knowing(snap);
-    let cand = choose(snap, c, "db1", &BTreeMap::new());
-    let sink = Sink::default();
-    let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
-    rec.rec.status = edges.failover(&mut rec, snap, &cand).await;
-    rec.rec
+    run_on(&Rig::with(c, t), admin, &routes, &Alone, snap, &BTreeMap::new()).await
 }
 
 /// [`run`], with `excluded` nodes (errant, marked for rebuild) not eligible.
@@ -438,10 +431,21 @@ async fn run_excluding<G: Guard>(
     c: &crate::config::ClusterConfig,
     excluded: &BTreeMap<String, String>,
 ) -> FailoverRecord {
-    let rig = Rig::new(c);
+    run_on(&Rig::new(c), admin, routes, guard, snap, excluded).await
+}
+
+/// The failover of db1 on `rig`'s cluster and limits.
+async fn run_on<G: Guard>(
+    rig: &Rig<'_>,
+    admin: &Script,
+    routes: &FakeVip,
+    guard: &G,
+    snap: &Snapshot,
+    excluded: &BTreeMap<String, String>,
+) -> FailoverRecord {
     let edges = rig.edges(admin, routes, guard);
     admin.knowing(snap);
-    let cand = choose(snap, c, "db1", excluded);
+    let cand = choose(snap, rig.cluster, "db1", excluded);
     let sink = Sink::default();
     let mut rec = Recorder::new(failover_record(None), Instant::now(), &sink);
     // the executor returns the status; closing the record is the caller's (after the commit)
@@ -734,6 +738,14 @@ async fn a_candidate_that_cannot_catch_up_is_not_promoted_and_replicas_resume() 
     assert!(routes.untouched(), "the VIP must not move");
 }
 
+/// Default limits but for `failover.max_catch_up`.
+fn max_catch_up(secs: u64) -> FailoverConfig {
+    FailoverConfig {
+        max_catch_up: Duration::from_secs(secs),
+        ..FailoverConfig::default()
+    }
+}
+
 /// db2 applies its relay log slowly: every wait that runs out finds it further along.
 fn slow_catch_up(admin: Script, positions: &[&str]) -> Script {
     let q = positions.iter().map(|p| gtids(p)).collect();
@@ -760,10 +772,7 @@ async fn a_slow_catch_up_is_waited_for_while_it_applies() {
 #[tokio::test(start_paused = true)]
 async fn a_catch_up_past_max_catch_up_fails_and_says_what_is_left() {
     let c = cluster(&["db1", "db2", "db3"]);
-    let timeouts = FailoverConfig {
-        max_catch_up: Duration::from_secs(60),
-        ..FailoverConfig::default()
-    };
+    let timeouts = max_catch_up(60);
     let admin = slow_catch_up(failover_script(), &["0-1-110", "0-1-120", "0-1-140"])
         .expect("start db2", Ok(true))
         .expect("start db3", Ok(true));
@@ -781,10 +790,7 @@ async fn a_catch_up_past_max_catch_up_fails_and_says_what_is_left() {
 #[tokio::test(start_paused = true)]
 async fn the_bound_is_named_when_its_last_short_slice_shows_no_progress() {
     let c = cluster(&["db1", "db2", "db3"]);
-    let timeouts = FailoverConfig {
-        max_catch_up: Duration::from_secs(45),
-        ..FailoverConfig::default()
-    };
+    let timeouts = max_catch_up(45);
     // 30 s slice: progress; the last 15 s slice: none — the bound, not a stall
     let admin = slow_catch_up(failover_script(), &["0-1-110"])
         .expect("wait db2 0-1-150", Ok(false))

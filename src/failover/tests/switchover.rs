@@ -28,15 +28,20 @@ async fn run<G: Guard>(admin: &Script, routes: &FakeVip, guard: &G) -> FailoverR
     rec.rec
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_target_is_promoted_only_after_applying_what_the_fenced_master_wrote() {
-    let admin = Script::default()
+/// The MySQL calls of a switchover db1 → db2 that goes through.
+fn switchover_script() -> Script {
+    Script::default()
         .expect("fence db1", Ok(true))
         .expect("wait db2 0-1-200", Ok(true))
         .expect("promote db2", Ok(true))
         .expect("detach db2", Ok(true))
         .expect("repoint db1->db2 OwnPosition", Ok(true))
-        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+        .expect("repoint db3->db2 ReplicaPosition", Ok(true))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_target_is_promoted_only_after_applying_what_the_fenced_master_wrote() {
+    let admin = switchover_script();
     let routes = FakeVip::at(None);
     let r = run(&admin, &routes, &Alone).await;
     assert_eq!(r.status, Status::Ok, "{r:#?}");
@@ -198,13 +203,7 @@ async fn a_long_write_transaction_on_the_old_master_refuses_the_switchover_befor
 
 #[tokio::test(start_paused = true)]
 async fn a_long_write_transaction_that_ends_within_the_wait_lets_the_switchover_go_on() {
-    let admin = Script::default()
-        .expect("fence db1", Ok(true))
-        .expect("wait db2 0-1-200", Ok(true))
-        .expect("promote db2", Ok(true))
-        .expect("detach db2", Ok(true))
-        .expect("repoint db1->db2 OwnPosition", Ok(true))
-        .expect("repoint db3->db2 ReplicaPosition", Ok(true));
+    let admin = switchover_script();
     admin
         .open
         .lock()
