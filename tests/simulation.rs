@@ -113,6 +113,15 @@ fn a_diverged_replica_is_marked_and_a_deposed_masters_own_writes_keep_nothing_re
     stays_fixed(4997);
 }
 
+/// A failover's new master acknowledged a write and was killed before the record's commit;
+/// it restarted read-only, and the take-over abandoned the record as "stopped before its
+/// promotion": db1 stayed master of record without the write, the VIP on db2, nobody
+/// writable (1 lost, three invariants broken). A promoted node found read-only is reopened.
+#[test]
+fn a_promoted_master_that_restarted_read_only_is_reopened_by_the_take_over() {
+    stays_fixed(25004);
+}
+
 /// A seed replays exactly: run again, it gives the same timeline and the same acknowledged
 /// writes. Seed 2533 did not (1526 or 1527 writes, about half the runs each): one ZooKeeper
 /// session expiry woke two managers in an order tokio's watch channel draws at random, so

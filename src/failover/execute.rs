@@ -388,16 +388,34 @@ impl<A: MysqlAdmin, V: Vip, G: Guard> Edges<'_, A, V, G> {
         snapshot: &Snapshot,
         new: &NodeConfig,
     ) -> Status {
-        let old = rec.rec.old_master.clone();
-        let others: Vec<(&NodeConfig, StartFrom)> = snapshot
+        let others = self.to_repoint(&rec.rec.old_master, snapshot, new);
+        self.after_promotion(rec, new, &others).await.0
+    }
+
+    /// [`Self::complete`] for a promoted `new` found read-only again (it restarted): the
+    /// promotion step once more (guarded, semi-sync as the first time), then the rest.
+    /// `None` when it could not be made writable: nothing after it was done.
+    pub async fn reopen<S: RecordStore>(
+        &self,
+        rec: &mut Recorder<'_, S>,
+        snapshot: &Snapshot,
+        new: &NodeConfig,
+    ) -> Option<Status> {
+        let others = self.to_repoint(&rec.rec.old_master, snapshot, new);
+        self.promote(rec, new, others.is_empty(), "").await.ok()?;
+        Some(self.after_promotion(rec, new, &others).await.0)
+    }
+
+    /// The replicas a take-over repoints to `new`: every reachable one but the old master.
+    fn to_repoint(&self, old: &str, snapshot: &Snapshot, new: &NodeConfig) -> Vec<(&NodeConfig, StartFrom)> {
+        snapshot
             .nodes
             .iter()
             .filter(|n| n.name != new.name && n.name != old)
             .filter(|n| n.ok().and_then(|s| s.replica.as_ref()).is_some())
             .filter_map(|n| self.node(&n.name))
             .map(|n| (n, StartFrom::ReplicaPosition))
-            .collect();
-        self.after_promotion(rec, new, &others).await.0
+            .collect()
     }
 
     /// Everything after a promotion, at once: the VIP to `new`, `new`'s replication reset,

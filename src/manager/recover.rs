@@ -15,6 +15,15 @@ pub enum Recovery {
         /// the promoted node
         new_master: String,
     },
+    /// The planned node is read-only, but it was promoted (the record says so, or a replica
+    /// already follows it) and lacks nothing another node has: it restarted, and MariaDB
+    /// starts read-only, while its acknowledged writes are on it and its replicas. Make it
+    /// writable again, then finish as [`Recovery::Complete`]. Abandoning it instead would
+    /// leave the old master of record behind the writes the new one acknowledged.
+    Reopen {
+        /// the promoted node
+        new_master: String,
+    },
     /// The planned node is writable and every step after its promotion ran, but the new
     /// master was not recorded (the coordinator could not be written): record it.
     Commit {
@@ -57,6 +66,7 @@ pub fn recover(rec: &FailoverRecord, snapshot: &Snapshot) -> Recovery {
         Some(Ok(st)) if !st.read_only => Recovery::Complete {
             new_master: planned.to_string(),
         },
+        Some(Ok(st)) if promoted(rec, snapshot, planned) => reopen(planned, st, snapshot),
         Some(Ok(_)) => {
             let why = format!("{planned} is still read-only: the failover stopped before its promotion");
             let old = snapshot.node(&rec.old_master).and_then(|n| n.ok());
@@ -76,6 +86,54 @@ pub fn recover(rec: &FailoverRecord, snapshot: &Snapshot) -> Recovery {
         None => Recovery::Abandon {
             why: format!("{planned} is no longer in the cluster's configuration"),
         },
+    }
+}
+
+/// Did `planned` become writable, although it is read-only now? The record's promotion step
+/// says so when its write landed; a replica pointed at `planned` says so when it did not,
+/// because replicas are repointed only after the promotion.
+fn promoted(rec: &FailoverRecord, snapshot: &Snapshot, planned: &str) -> bool {
+    rec.step_ok(StepKind::Promote)
+        || snapshot.nodes.iter().filter(|n| n.name != planned).any(|n| {
+            n.ok()
+                .and_then(|s| s.replica.as_ref())
+                .and_then(|r| snapshot.node_at(&r.master_host, r.master_port))
+                .is_some_and(|m| m.name == planned)
+        })
+}
+
+/// A promoted node found read-only again: reopen it, unless that would lose or split —
+/// another node takes writes, or has transactions it lacks (it lost its binlog's tail in
+/// the restart). Each node's own writes do not count: a deposed master's past its failover
+/// are not the cluster's. Refused, the record is closed and the normal decision, which
+/// sees the same nodes, says what a DBA must do.
+fn reopen(planned: &str, st: &crate::topology::NodeState, snapshot: &Snapshot) -> Recovery {
+    let others = snapshot.nodes.iter().filter(|n| n.name != planned);
+    if let Some(w) = others.clone().find(|n| n.ok().is_some_and(|s| !s.read_only)) {
+        return Recovery::Abandon {
+            why: format!(
+                "{planned} was promoted and is read-only again, but {} takes writes: not making a second node writable",
+                w.name
+            ),
+        };
+    }
+    let ahead: Vec<String> = others
+        .filter_map(|n| {
+            let s = n.ok()?;
+            let missing = s.received().without_server(s.server_id).missing_from(&st.executed)?;
+            (!missing.is_empty()).then(|| format!("{} has {missing}", n.name))
+        })
+        .collect();
+    if !ahead.is_empty() {
+        return Recovery::Abandon {
+            why: format!(
+                "{planned} was promoted and is read-only again, but lacks transactions ({}): not making it writable",
+                ahead.join("; ")
+            ),
+        };
+    }
+    Recovery::Reopen {
+        new_master: planned.to_string(),
     }
 }
 
@@ -139,5 +197,87 @@ mod tests {
         rec.kind = Kind::Automatic;
         let s = snapshot(vec![master("db1").with(fenced), replica("db2", replica_of("db1"))]);
         assert!(matches!(recover(&rec, &s), Recovery::Abandon { .. }));
+    }
+
+    fn promoted_record() -> FailoverRecord {
+        let mut rec = failover_record(Some("db2"));
+        rec.steps.push(crate::model::Step {
+            kind: StepKind::Promote,
+            name: "promote db2".into(),
+            offset_ms: 400,
+            duration_ms: Some(5),
+            status: crate::model::Status::Ok,
+            detail: "db2 is writable".into(),
+        });
+        rec
+    }
+
+    /// db2, promoted, acknowledged writes and restarted read-only (simulation seed 25004):
+    /// abandoning the record left db1 master of record behind db2's writes, for ever.
+    #[test]
+    fn a_promoted_candidate_found_read_only_again_is_reopened_not_abandoned() {
+        let restarted = |s: &mut crate::topology::NodeState| {
+            s.replica = None;
+            s.executed = gtids("0-2-101");
+        };
+        let db1 = || master("db1").with(|s| s.read_only = true);
+        let db3 = || {
+            replica("db3", replica_of("db2"))
+                .received("0-2-101")
+                .with(|s| s.server_id = 3)
+        };
+        let s = snapshot(vec![db1(), replica("db2", replica_of("db1")).with(restarted), db3()]);
+        let reopen = Recovery::Reopen {
+            new_master: "db2".into(),
+        };
+        // the record says so
+        assert_eq!(recover(&promoted_record(), &s), reopen);
+        // its last write was lost, but db3 follows db2: only a promotion repoints
+        assert_eq!(recover(&failover_record(Some("db2")), &s), reopen);
+        // a switchover is finished, never undone: db2's writes are not on db1
+        let mut switch = promoted_record();
+        switch.kind = Kind::Switchover;
+        assert_eq!(recover(&switch, &s), reopen);
+    }
+
+    #[test]
+    fn a_promoted_candidate_is_not_reopened_beside_a_writable_node_or_behind_one() {
+        let restarted = |s: &mut crate::topology::NodeState| {
+            s.replica = None;
+            s.executed = gtids("0-2-101");
+        };
+        let db3 = |got: &str| {
+            replica("db3", replica_of("db1"))
+                .received(got)
+                .with(|s| s.server_id = 3)
+        };
+        // db1 takes writes: a second writable node would split the cluster
+        let s = snapshot(vec![
+            master("db1"),
+            replica("db2", replica_of("db1")).with(restarted),
+            db3("0-2-101"),
+        ]);
+        assert!(
+            matches!(recover(&promoted_record(), &s), Recovery::Abandon { why } if why.contains("db1 takes writes"))
+        );
+        // db2 lost its binlog's tail in the restart: db3 has a transaction it lacks
+        let s = snapshot(vec![
+            master("db1").with(|s| s.read_only = true),
+            replica("db2", replica_of("db1")).with(restarted),
+            db3("0-2-102"),
+        ]);
+        assert!(
+            matches!(recover(&promoted_record(), &s), Recovery::Abandon { why } if why.contains("db3 has 0-2-102"))
+        );
+        // the old master's own writes past the failover are not the cluster's
+        let s = snapshot(vec![
+            master("db1").with(|s| {
+                s.read_only = true;
+                s.executed = gtids("0-1-150");
+            }),
+            replica("db2", replica_of("db1")).with(restarted),
+            db3("0-2-101"),
+        ]);
+        assert!(matches!(recover(&promoted_record(), &s), Recovery::Reopen { .. }));
     }
 }

@@ -130,6 +130,22 @@ impl<A: MysqlAdmin, V: Vip, S: Store, L: Leadership> ClusterLoop<A, V, S, L> {
                 let status = act.edges().complete(&mut recorder, &obs.snapshot, new).await;
                 act.conclude(&mut recorder, status, started_wall).await
             }
+            Recovery::Reopen { new_master } => {
+                let Some(new) = act.cluster.node(&new_master) else {
+                    return Settled::NotYet(format!("{new_master} is not a configured node"));
+                };
+                warn!(cluster = %self.name(), failover = %id, "unfinished failover by {previous}: {new_master} was promoted and is read-only again; making it writable and finishing it");
+                let step = recorder.start(StepKind::TakenOver, taken_over).await;
+                let detail = format!(
+                    "{previous} promoted {new_master}, which is read-only again (it restarted) and lacks nothing another node has: promoting it again, then finishing the failover"
+                );
+                recorder.audit(step, Status::Ok, detail).await;
+                match act.edges().reopen(&mut recorder, &obs.snapshot, new).await {
+                    Some(status) => act.conclude(&mut recorder, status, started_wall).await,
+                    // stays running: the next round's take-over judges it again
+                    None => return Settled::NotYet(format!("{id}: cannot make {new_master} writable again")),
+                }
+            }
             Recovery::Commit { new_master } => {
                 warn!(cluster = %self.name(), failover = %id, "unfinished failover by {previous}: {new_master} was promoted and set up, but not recorded; recording it");
                 let step = recorder.start(StepKind::TakenOver, taken_over).await;
