@@ -122,6 +122,15 @@ fn a_promoted_master_that_restarted_read_only_is_reopened_by_the_take_over() {
     stays_fixed(25004);
 }
 
+/// The model, not the manager: a freeze of a killed server "thawed" it back to life writable,
+/// skipping the restart (read-only, skip_slave_start) — two masters that no real server
+/// would make. Signals act on the process as it is: SIGSTOP on a dead server stops nothing.
+#[test]
+fn a_killed_server_is_not_brought_back_writable_by_a_thaw() {
+    stays_fixed(66338);
+    stays_fixed(68876);
+}
+
 /// A seed replays exactly: run again, it gives the same timeline and the same acknowledged
 /// writes. Seed 2533 did not (1526 or 1527 writes, about half the runs each): one ZooKeeper
 /// session expiry woke two managers in an order tokio's watch channel draws at random, so

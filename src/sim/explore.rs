@@ -176,7 +176,11 @@ impl Runner {
     fn apply(&mut self, e: &Episode) -> Applied {
         let applied = match e.fault {
             Fault::Kill(w) => self.one(w).map(Applied::Kill),
-            Fault::Freeze(w) => self.one(w).map(Applied::Freeze),
+            // SIGSTOP on a dead server stops nothing
+            Fault::Freeze(w) => self
+                .one(w)
+                .filter(|n| self.sim.w().nodes.get(n).map(|x| x.process) == Some(Process::Running))
+                .map(Applied::Freeze),
             Fault::Isolate(w) => self.one(w).map(Applied::Isolate),
             Fault::Cut(a, b) => Some(Applied::Cut(self.pairs(a, b))),
             Fault::Flap(a, b, p) => Some(Applied::Flap {
@@ -213,12 +217,27 @@ impl Runner {
 
     fn set(&mut self, a: &Applied, on: bool) {
         match a {
-            Applied::Kill(n) => self
-                .sim
-                .set_process(n, if on { Process::Stopped } else { Process::Running }),
-            Applied::Freeze(n) => self
-                .sim
-                .set_process(n, if on { Process::Frozen } else { Process::Running }),
+            // Each fault acts on the process as it is then, as signals do: SIGKILL ends a
+            // frozen server too, SIGSTOP on a dead one stops nothing, and a thaw does not
+            // restart a server that died meanwhile — nor does it bring back, writable, one
+            // that was killed under the freeze (a restart is always the kill's heal, and
+            // comes up read-only).
+            Applied::Kill(n) => {
+                let now = self.sim.w().nodes.get(n).map(|x| x.process);
+                if on {
+                    self.sim.set_process(n, Process::Stopped);
+                } else if now == Some(Process::Stopped) {
+                    self.sim.set_process(n, Process::Running);
+                }
+            }
+            Applied::Freeze(n) => {
+                let now = self.sim.w().nodes.get(n).map(|x| x.process);
+                match (on, now) {
+                    (true, Some(Process::Running)) => self.sim.set_process(n, Process::Frozen),
+                    (false, Some(Process::Frozen)) => self.sim.set_process(n, Process::Running),
+                    _ => {}
+                }
+            }
             Applied::Isolate(h) => {
                 let mut w = self.sim.w();
                 if on {
