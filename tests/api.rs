@@ -13,7 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::time::Instant;
 
+// the lab's API tokens (chaos/labkit/topology.py): admin (named "token"), read, operate
 const TOKEN: &str = "lab-api-token-0123456789";
+const READ_TOKEN: &str = "lab-api-read-0123456789";
+const OPERATE_TOKEN: &str = "lab-api-operate-0123456789";
 
 struct Manager {
     child: Child,
@@ -91,7 +94,8 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
         .db_name(Some("app"))
         .prefer_socket(false);
     common::netns::run_in(&ns, move || async move {
-        let get = |p: &str| request(&addr, "GET", p, None, None);
+        let get = |p: &str| request(&addr, "GET", p, Some(READ_TOKEN), None);
+        let get_as = |p: &str, token: Option<&str>| request(&addr, "GET", p, token, None);
         let post = |p: &str, token: Option<&str>, body: Option<&str>| request(&addr, "POST", p, token, body);
         let check_no_secret = |r: &Response| {
             assert!(
@@ -199,6 +203,37 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
             }
             let r = post(&format!("/api/v1/clusters/nope/{action}"), Some(TOKEN), None);
             assert_eq!(r.status, 404, "{}", r.body);
+            // a token of a lower role: 403, nothing changes
+            let lower = match action {
+                "pause" | "resume" | "ack" => vec![READ_TOKEN],
+                _ => vec![READ_TOKEN, OPERATE_TOKEN],
+            };
+            for token in lower {
+                let r = post(&p, Some(token), None);
+                assert_eq!(r.status, 403, "{action} as {token}: {}", r.body);
+                assert!(r.json()["error"].as_str().unwrap_or("").contains("role"), "{}", r.body);
+                check_no_secret(&r);
+            }
+        }
+        // reads need a token of at least the read role; health and the checks need none
+        for p in [
+            "/api/v1/clusters",
+            "/api/v1/clusters/lab",
+            "/api/v1/clusters/lab/history",
+            "/metrics",
+        ] {
+            assert_eq!(get_as(p, None).status, 401, "{p}");
+            assert_eq!(get_as(p, Some("wrong-token-wrong-token")).status, 401, "{p}");
+            for t in [READ_TOKEN, OPERATE_TOKEN, TOKEN] {
+                assert_eq!(get_as(p, Some(t)).status, 200, "{p} as {t}");
+            }
+        }
+        for p in [
+            "/api/v1/health",
+            "/api/v1/openapi.json",
+            "/api/v1/clusters/lab/nodes/db1/master",
+        ] {
+            assert_eq!(get_as(p, None).status, 200, "{p}");
         }
         // aborting a record: token, a reason, an existing running record
         let p = "/api/v1/clusters/lab/failovers/lab-20261201T000000.000Z-db1/abort";
@@ -217,10 +252,11 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
         assert_eq!(get("/api/v1/clusters/lab").json()["paused"], false);
         assert_eq!(get("/api/v1/clusters/lab/pause").status, 405);
 
-        // with the token: pause, seen by the loop; resume
-        let r = post("/api/v1/clusters/lab/pause", Some(TOKEN), None);
+        // with an operate token: pause, seen by the loop, under the token's name; resume
+        let r = post("/api/v1/clusters/lab/pause", Some(OPERATE_TOKEN), None);
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.json()["paused"], true);
+        assert_eq!(r.json()["by"], "lab-operator");
         until("the loop sees the pause", Duration::from_secs(5), || {
             get("/api/v1/clusters/lab").json()["paused"] == true
         })
@@ -422,22 +458,28 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
         (out.status.code(), text)
     };
     let (code, out) = cli(&["status"], None);
+    assert_eq!(code, Some(77), "reads need a token: {out}");
+    assert!(out.contains("MYHA_TOKEN"), "{out}");
+    let (code, out) = cli(&["status"], Some(READ_TOKEN));
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("Cluster: lab (mariadb)") && out.contains("| db1 ") && out.contains("master of record"),
         "{out}"
     );
-    let (code, out) = cli(&["status", "--json", "--cluster", "lab"], None);
+    let (code, out) = cli(&["status", "--json", "--cluster", "lab"], Some(READ_TOKEN));
     assert_eq!(code, Some(0), "{out}");
-    let (code, out) = cli(&["history", "--cluster", "lab"], None);
+    let (code, out) = cli(&["history", "--cluster", "lab"], Some(READ_TOKEN));
     assert_eq!(code, Some(0), "{out}");
+    let (code, out) = cli(&["pause", "--cluster", "lab"], Some(READ_TOKEN));
+    assert_eq!(code, Some(77), "a read token pauses nothing: {out}");
+    assert!(out.contains("has the read role; this needs operate"), "{out}");
     let (code, out) = cli(&["pause", "--cluster", "lab"], None);
     assert_eq!(code, Some(77), "no token: {out}");
     let (code, out) = cli(&["pause", "--cluster", "lab"], Some("wrong-token-wrong-token"));
     assert_eq!(code, Some(77), "wrong token: {out}");
     let (code, out) = cli(&["pause", "--cluster", "nope"], Some(TOKEN));
     assert_eq!(code, Some(64), "unknown cluster: {out}");
-    let (code, out) = cli(&["status", "--cluster", "nope"], None);
+    let (code, out) = cli(&["status", "--cluster", "nope"], Some(READ_TOKEN));
     assert_eq!(code, Some(64), "unknown cluster: {out}");
     let (code, out) = cli(&["pause", "--cluster", "lab"], Some(TOKEN));
     assert_eq!(code, Some(0), "{out}");
@@ -457,7 +499,7 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
     let (code, out) = cli(&["switchover", "--cluster", "lab", "--to", "db1"], Some(TOKEN));
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("db2 → db1: Ok") && out.contains("write pause:"), "{out}");
-    let (code, out) = cli(&["history", "--cluster", "lab"], None);
+    let (code, out) = cli(&["history", "--cluster", "lab"], Some(READ_TOKEN));
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("repoint db2 to db1") && out.contains("catch up db1"),
@@ -465,8 +507,12 @@ fn the_api_answers_reads_and_refuses_bad_input_without_changing_anything() {
     );
 
     let log = std::fs::read_to_string(&mgr.log).unwrap();
-    assert!(!log.contains(TOKEN), "the token is in the manager's log");
-    assert!(log.contains("API: automation paused"), "{log}");
+    for t in [TOKEN, READ_TOKEN, OPERATE_TOKEN] {
+        assert!(!log.contains(t), "a token is in the manager's log");
+    }
+    // who acted: the token's name
+    assert!(log.contains("API: automation paused by lab-operator"), "{log}");
+    assert!(log.contains("API: automation paused by token"), "{log}");
     drop(mgr);
     drop(lab);
 }

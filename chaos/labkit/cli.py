@@ -215,7 +215,7 @@ def status_doc() -> dict:
         "spares": [node_doc(h) for h in t.SPARE_HOSTS],
         "initial_master": t.INITIAL_MASTER,
         "users": users,
-        "api": {"port": 7480, "token": t.API_TOKEN},
+        "api": {"port": 7480, "token": t.API_TOKEN, "tokens": {**t.API_TOKENS, "admin": t.API_TOKEN}},
         "zookeeper": {
             "connect": t.zk_connect(),
             "servers": [{"host": z.name, "ip": z.ip, "port": t.ZK_CLIENT_PORT, "pid": zookeeper.pid(z)} for z in t.ZK_HOSTS],

@@ -286,6 +286,8 @@ def write_client_configs():
     secrets = {f"{role}.password": password for role, (_, password) in t.USERS.items()}
     secrets["aws_secret_access_key"] = t.AWS_SECRET_ACCESS_KEY
     secrets["api.token"] = t.API_TOKEN
+    for role, token in t.API_TOKENS.items():
+        secrets[f"api-{role}.token"] = token
     for name, value in secrets.items():
         p = state.path("secrets", name)
         with open(p, "w") as f:

@@ -83,8 +83,10 @@ AWS_ACCESS_KEY_ID = "testing"
 # an S3 bucket on the same API server, for backups
 BACKUP_BUCKET = "myha-lab-backups"
 AWS_SECRET_ACCESS_KEY = "testing"
-# the managers' HTTP API action token (config/lab.toml [api] token_file)
+# the managers' HTTP API tokens (config/lab.toml [api]): admin (named "token"), and one
+# each of the read and operate roles (`[[api.token]]`)
 API_TOKEN = "lab-api-token-0123456789"
+API_TOKENS = {"read": "lab-api-read-0123456789", "operate": "lab-api-operate-0123456789"}
 
 
 def server_id(host: Host) -> int:

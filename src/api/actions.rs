@@ -2,7 +2,7 @@
 //! compare-and-set; whichever manager leads reads it on its next round, so any manager can
 //! take them. Every check happens before anything changes.
 
-use super::auth;
+use super::auth::Caller;
 use super::error::ApiError;
 use super::ApiState;
 use crate::coord::{self, RecordStore, Store};
@@ -11,7 +11,7 @@ use crate::model::{timestamp, unix_ms, FailoverRecord, SharedState, Status, Step
 use crate::topology::Snapshot;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 use tracing::info;
@@ -34,21 +34,21 @@ fn no_body(body: &Bytes) -> Result<(), ApiError> {
 
 async fn change<S: Store>(
     st: &ApiState<S>,
-    headers: &HeaderMap,
+    caller: &Caller,
     cluster: &str,
     body: &Bytes,
     what: &str,
     f: impl Fn(&mut SharedState),
 ) -> Result<Json<Value>, ApiError> {
-    auth::check(st.token.as_ref(), headers)?;
     st.cluster(cluster)?;
     no_body(body)?;
     let v = coord::update(st.store.as_ref(), cluster, f).await?;
-    info!(cluster = %cluster, manager = %st.manager, "API: {what}");
+    info!(cluster = %cluster, manager = %st.manager, by = %caller.name, "API: {what} by {}", caller.name);
     let s = &v.value;
     Ok(Json(json!({
         "cluster": cluster,
         "done": what,
+        "by": caller.name,
         "paused": s.paused,
         "block": s.active_block(unix_ms(crate::model::time::now())),
         "epoch": s.epoch,
@@ -58,21 +58,21 @@ async fn change<S: Store>(
 /// `POST …/pause`: detect and report, but do not act.
 pub async fn pause<S: Store>(
     State(st): State<ApiState<S>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(cluster): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    change(&st, &headers, &cluster, &body, "automation paused", |s| s.paused = true).await
+    change(&st, &caller, &cluster, &body, "automation paused", |s| s.paused = true).await
 }
 
 /// `POST …/resume`
 pub async fn resume<S: Store>(
     State(st): State<ApiState<S>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(cluster): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    change(&st, &headers, &cluster, &body, "automation resumed", |s| {
+    change(&st, &caller, &cluster, &body, "automation resumed", |s| {
         s.paused = false
     })
     .await
@@ -81,11 +81,11 @@ pub async fn resume<S: Store>(
 /// `POST …/ack`: clear the anti-flap block.
 pub async fn ack<S: Store>(
     State(st): State<ApiState<S>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(cluster): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    change(&st, &headers, &cluster, &body, "anti-flap block cleared", |s| {
+    change(&st, &caller, &cluster, &body, "anti-flap block cleared", |s| {
         s.block = None
     })
     .await
@@ -124,21 +124,30 @@ fn abort_body(body: &Bytes) -> Result<String, ApiError> {
 /// waits on it while its planned node cannot be probed (see [`admit::abort`]).
 pub async fn abort<S: Store>(
     State(st): State<ApiState<S>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path((cluster, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    auth::check(st.token.as_ref(), &headers)?;
     st.cluster(&cluster)?;
     let reason = abort_body(&body)?;
     let view = super::read::latest(&st, &cluster)?;
-    let rec = abort_record(st.store.as_ref(), &view.snapshot, &cluster, &id, &reason, &st.manager).await?;
+    let rec = abort_record(
+        st.store.as_ref(),
+        &view.snapshot,
+        &cluster,
+        &id,
+        &reason,
+        &caller.name,
+        &st.manager,
+    )
+    .await?;
     Ok(Json(
         json!({ "cluster": cluster, "done": "failover record aborted", "record": rec }),
     ))
 }
 
-/// Close record `id` of `cluster` as failed, aborted by a DBA for `reason` via manager `via`,
+/// Close record `id` of `cluster` as failed, aborted by `by` (a token's name) for `reason`
+/// via manager `via`,
 /// if [`admit::abort`] allows it on `snapshot`. Nothing is written when it does not.
 pub(super) async fn abort_record<R: RecordStore>(
     store: &R,
@@ -146,6 +155,7 @@ pub(super) async fn abort_record<R: RecordStore>(
     cluster: &str,
     id: &str,
     reason: &str,
+    by: &str,
     via: &str,
 ) -> Result<FailoverRecord, ApiError> {
     let unavailable =
@@ -168,7 +178,7 @@ pub(super) async fn abort_record<R: RecordStore>(
         .unwrap_or(0);
     rec.steps.push(Step {
         kind: StepKind::Aborted,
-        name: format!("aborted by a DBA via {via}"),
+        name: format!("aborted by {by} via {via}"),
         offset_ms,
         duration_ms: Some(0),
         status: Status::Failed,
@@ -206,16 +216,24 @@ mod tests {
         store.save_record(&rec).await.unwrap();
         // the planned node writable: promoted, the leader finishes it — refused, unchanged
         let promoted = snapshot(vec![down("db1"), master("db2")]);
-        let r = abort_record(&store, &promoted, "c1", "c1-test", "db2 is gone", "m2").await;
+        let r = abort_record(&store, &promoted, "c1", "c1-test", "db2 is gone", "alice", "m2").await;
         assert!(matches!(r, Err(ApiError::Conflict(_))), "{r:?}");
         assert_eq!(store.record("c1", "c1-test").await.unwrap(), Some(rec.clone()));
-        let r = abort_record(&store, &promoted, "c1", "c1-nope", "x", "m2").await;
+        let r = abort_record(&store, &promoted, "c1", "c1-nope", "x", "alice", "m2").await;
         assert!(matches!(r, Err(ApiError::NotFound(_))), "{r:?}");
         // cannot be probed: aborted, the reason kept
         let unknown = snapshot(vec![down("db1"), hung("db2")]);
-        let done = abort_record(&store, &unknown, "c1", "c1-test", "db2's host is gone for good", "m2")
-            .await
-            .unwrap();
+        let done = abort_record(
+            &store,
+            &unknown,
+            "c1",
+            "c1-test",
+            "db2's host is gone for good",
+            "alice",
+            "m2",
+        )
+        .await
+        .unwrap();
         let saved = store.record("c1", "c1-test").await.unwrap().unwrap();
         assert_eq!(saved, done);
         assert_eq!(saved.status, Status::Failed);
@@ -226,7 +244,7 @@ mod tests {
             (StepKind::Aborted, "db2's host is gone for good")
         );
         // once aborted, not again
-        let r = abort_record(&store, &unknown, "c1", "c1-test", "again", "m2").await;
+        let r = abort_record(&store, &unknown, "c1", "c1-test", "again", "alice", "m2").await;
         assert!(matches!(r, Err(ApiError::Conflict(_))), "{r:?}");
     }
 

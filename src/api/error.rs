@@ -14,6 +14,9 @@ pub enum ApiError {
     /// 401: no token, or the wrong one.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: a valid token whose role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such cluster, node or route.
     #[error("{0}")]
     NotFound(String),
@@ -33,6 +36,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

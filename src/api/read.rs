@@ -350,7 +350,7 @@ mod tests {
             clusters: Arc::new(BTreeMap::from([("c1".to_string(), rx)])),
             store: Arc::new(FileStore::new(dir.path())),
             metrics: Arc::new(Metrics::new()),
-            token: None,
+            access: Default::default(),
             session: Arc::new(|| None),
             max_replica_lag: Duration::from_secs(10),
             max_switchover_lag: Duration::from_secs(10),

@@ -3,7 +3,7 @@
 //! through the shared state (any manager accepts them, only the leader acts). The answer is
 //! the failover record, waited for up to `wait` seconds.
 
-use super::auth;
+use super::auth::Caller;
 use super::error::ApiError;
 use super::read::latest;
 use super::ApiState;
@@ -12,7 +12,8 @@ use crate::failover::admit::{self, Admission, Refusal};
 use crate::model::{id_time, timestamp, unix_ms, Action, FailoverRecord, Request, Standing, Status};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -73,31 +74,30 @@ impl From<Refusal> for ApiError {
 /// `POST …/switchover {to?, wait?}`
 pub async fn switchover<S: Store>(
     State(st): State<ApiState<S>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(cluster): Path<String>,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    submit(&st, &headers, &cluster, &bytes, Action::Switchover).await
+    submit(&st, &caller, &cluster, &bytes, Action::Switchover).await
 }
 
 /// `POST …/failover {to?, wait?}`
 pub async fn failover<S: Store>(
     State(st): State<ApiState<S>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(cluster): Path<String>,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    submit(&st, &headers, &cluster, &bytes, Action::Failover).await
+    submit(&st, &caller, &cluster, &bytes, Action::Failover).await
 }
 
 async fn submit<S: Store>(
     st: &ApiState<S>,
-    headers: &HeaderMap,
+    caller: &Caller,
     cluster: &str,
     bytes: &Bytes,
     action: Action,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    auth::check(st.token.as_ref(), headers)?;
     st.cluster(cluster)?;
     let (to, wait, force) = body(bytes)?;
     if force && action == Action::Switchover {
@@ -151,6 +151,7 @@ async fn submit<S: Store>(
         action,
         to,
         via: st.manager.clone(),
+        by: caller.name.clone(),
         requested_at: timestamp(now),
         expires_ms: now_ms + EXPIRES_AFTER.as_millis() as u64,
         started: false,

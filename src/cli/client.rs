@@ -54,7 +54,7 @@ impl ClientError {
                 status: 400 | 404 | 405 | 422,
                 ..
             } => 64,
-            ClientError::Refused { status: 401, .. } => 77,
+            ClientError::Refused { status: 401 | 403, .. } => 77,
             ClientError::Refused { status: 409, .. } => 75,
             _ => 69,
         }

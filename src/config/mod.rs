@@ -193,18 +193,73 @@ impl Default for ManagerConfig {
     }
 }
 
-/// `[api]`: the bearer token that action endpoints (switchover, pause, …) require, by
-/// reference like every secret.
+/// `[api]`: who may use the HTTP API. Each `[[api.token]]` is a named bearer token with a
+/// role; the older `token_env` / `token_file` keys name one more, called "token", with the
+/// admin role. Every secret is given by reference.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
+    /// Environment variable holding the admin token named "token".
+    pub token_env: Option<String>,
+    /// File holding the admin token named "token".
+    pub token_file: Option<String>,
+    /// Reads (topology, history, metrics) without a token. Off by default: the topology
+    /// names every server and who the master is.
+    #[serde(default)]
+    pub open_reads: bool,
+    /// `[[api.token]]` entries.
+    #[serde(default, rename = "token")]
+    pub named: Vec<ApiTokenConfig>,
+    /// Every token, resolved.
+    #[serde(skip)]
+    pub tokens: Vec<ApiToken>,
+}
+
+/// One `[[api.token]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTokenConfig {
+    /// Who uses it: the name every action it makes is audited under.
+    pub name: String,
+    /// What it may do.
+    pub role: ApiRole,
     /// Environment variable holding the token.
     pub token_env: Option<String>,
     /// File holding the token.
     pub token_file: Option<String>,
-    /// The resolved token.
-    #[serde(skip)]
-    pub token: Secret,
+}
+
+/// What a token may do; each role may do what the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiRole {
+    /// Topology, history, metrics.
+    Read,
+    /// Also pause, resume, ack.
+    Operate,
+    /// Also switchover, manual failover, aborting a record.
+    Admin,
+}
+
+impl std::fmt::Display for ApiRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ApiRole::Read => "read",
+            ApiRole::Operate => "operate",
+            ApiRole::Admin => "admin",
+        })
+    }
+}
+
+/// A resolved token.
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: ApiRole,
+    /// The bearer value.
+    pub secret: Secret,
 }
 
 /// `[zookeeper]`.

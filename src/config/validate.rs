@@ -1,7 +1,9 @@
 //! Semantic checks of a parsed configuration. Each problem is one line, `key: reason`, with
 //! the key spelled as a path (`cluster.lab.node.db2.port`).
 
-use super::{Config, Credentials, Ec2Config, RouteTableVipConfig, SecretRef, Timing, VipConfig};
+use super::{
+    ApiConfig, ApiRole, ApiToken, Config, Credentials, Ec2Config, RouteTableVipConfig, SecretRef, Timing, VipConfig,
+};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -25,6 +27,59 @@ fn resolve_credentials(key: &str, c: &mut Credentials, problems: &mut Vec<String
         Ok(s) => c.password = s,
         Err(e) => problems.push(format!("{key}: {e}")),
     }
+}
+
+/// The `[api]` tokens: the unnamed admin one ("token") and each `[[api.token]]`. Names and
+/// values must be unique — a value shared by two names could not tell who acted.
+fn resolve_tokens(api: &ApiConfig, problems: &mut Vec<String>) -> Vec<ApiToken> {
+    let keys = ("token_env", "token_file");
+    let mut wanted = Vec::new();
+    if api.token_env.is_none() && api.token_file.is_none() && api.named.is_empty() {
+        problems.push("api: no token: set token_env or token_file, or add [[api.token]] entries".into());
+    }
+    if api.token_env.is_some() || api.token_file.is_some() {
+        let r = SecretRef {
+            env: api.token_env.as_deref(),
+            file: api.token_file.as_deref(),
+            keys,
+        };
+        wanted.push(("api".to_string(), "token".to_string(), ApiRole::Admin, r.resolve()));
+    }
+    for (i, t) in api.named.iter().enumerate() {
+        let key = format!("api.token[{i}]");
+        if !valid_name(&t.name) {
+            problems.push(format!(
+                "{key}.name: {:?} must be 1-64 letters, digits, '-' or '_'",
+                t.name
+            ));
+        }
+        let r = SecretRef {
+            env: t.token_env.as_deref(),
+            file: t.token_file.as_deref(),
+            keys,
+        };
+        wanted.push((key, t.name.clone(), t.role, r.resolve()));
+    }
+    let mut out: Vec<ApiToken> = Vec::new();
+    for (key, name, role, secret) in wanted {
+        match secret {
+            Err(e) => problems.push(format!("{key}: {e}")),
+            Ok(s) if s.expose().len() < 16 => problems.push(format!("{key}: the token must be at least 16 characters")),
+            Ok(s) => {
+                if out.iter().any(|o| o.name == name) {
+                    problems.push(format!("{key}.name: {name:?} is used by another token"));
+                } else if let Some(o) = out.iter().find(|o| o.secret.expose() == s.expose()) {
+                    problems.push(format!(
+                        "{key}: the same token as {:?}: each name needs its own",
+                        o.name
+                    ));
+                } else {
+                    out.push(ApiToken { name, role, secret: s });
+                }
+            }
+        }
+    }
+    out
 }
 
 fn check_timing(t: &Timing, problems: &mut Vec<String>) {
@@ -70,16 +125,7 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
         }
     }
     if let Some(api) = &mut cfg.api {
-        let r = SecretRef {
-            env: api.token_env.as_deref(),
-            file: api.token_file.as_deref(),
-            keys: ("token_env", "token_file"),
-        };
-        match r.resolve() {
-            Ok(t) if t.expose().len() < 16 => problems.push("api: the token must be at least 16 characters".into()),
-            Ok(t) => api.token = t,
-            Err(e) => problems.push(format!("api: {e}")),
-        }
+        api.tokens = resolve_tokens(api, &mut problems);
     }
     if let Some(zk) = &cfg.zookeeper {
         if zk.connect.split(',').any(|hp| {

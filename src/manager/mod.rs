@@ -85,7 +85,7 @@ pub async fn run<A, V, S, L>(
         clusters: Arc::new(views),
         store: edges.store.clone(),
         metrics: metrics.clone(),
-        token: cfg.api.as_ref().map(|a| a.token.clone()),
+        access: Arc::new(crate::api::auth::Access::new(cfg.api.as_ref())),
         session: edges.session.clone(),
         max_replica_lag: cfg.timing.max_replica_lag,
         max_switchover_lag: cfg.failover.switchover_max_lag,

@@ -132,6 +132,9 @@ pub struct Request {
     pub to: Option<String>,
     /// The manager whose API accepted it.
     pub via: String,
+    /// Who asked: the name of the API token (`[[api.token]] name`).
+    #[serde(default)]
+    pub by: String,
     /// When (RFC 3339).
     pub requested_at: String,
     /// Unix milliseconds after which a request nobody started is void: the DBA who asked
@@ -159,7 +162,10 @@ impl fmt::Display for Request {
         if let Some(to) = &self.to {
             write!(f, " to {to}")?;
         }
-        write!(f, " (via {}, {})", self.via, self.requested_at)
+        match self.by.as_str() {
+            "" => write!(f, " (via {}, {})", self.via, self.requested_at),
+            by => write!(f, " (by {by} via {}, {})", self.via, self.requested_at),
+        }
     }
 }
 
