@@ -26,6 +26,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// TLS files for `--url https://…`.
+    #[command(flatten)]
+    pub tls: client::ClientTls,
 }
 
 /// The subcommands.
@@ -235,6 +238,7 @@ pub struct ActionArgs {
 
 /// Run the parsed command.
 pub async fn run(cli: Cli) -> ExitCode {
+    client::use_tls(cli.tls);
     match cli.command {
         Command::CheckConfig { file } => check_config::run(&file),
         Command::Status {

@@ -207,6 +207,16 @@ pub struct ApiConfig {
     /// names every server and who the master is.
     #[serde(default)]
     pub open_reads: bool,
+    /// The API's certificate chain (PEM): the API speaks HTTPS.
+    pub tls_cert_file: Option<String>,
+    /// Its private key (PEM).
+    pub tls_key_file: Option<String>,
+    /// With it, every client must present a certificate this CA signed (mutual TLS).
+    pub client_ca_file: Option<String>,
+    /// Serve plain HTTP — tokens cross the network in clear. Only when set (and said at
+    /// start-up): without TLS files and without it the configuration is refused.
+    #[serde(default)]
+    pub plain_http: bool,
     /// `[[api.token]]` entries.
     #[serde(default, rename = "token")]
     pub named: Vec<ApiTokenConfig>,

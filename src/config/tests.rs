@@ -196,7 +196,8 @@ fn shipped_example_configs_parse() {
                     assert!(
                         p.to_lowercase().contains("password")
                             || p.contains("secret_access_key")
-                            || (p.starts_with("api") && p.contains(": cannot read token file")),
+                            || (p.starts_with("api") && p.contains(": cannot read token file"))
+                            || p.starts_with("api.tls_cert_file: /etc/myha/tls/"),
                         "{f}: {p}"
                     );
                 }
@@ -211,7 +212,7 @@ fn api_tokens_have_names_roles_and_their_own_values() {
     std::env::set_var("MYHA_TEST_TOK_A", "token-aaaaaaaaaaaaaaaa");
     std::env::set_var("MYHA_TEST_TOK_B", "token-bbbbbbbbbbbbbbbb");
     std::env::set_var("MYHA_TEST_TOK_SHORT", "short");
-    let api = |body: &str| format!("[api]\n{body}\n{}", base());
+    let api = |body: &str| format!("[api]\nplain_http = true\n{body}\n{}", base());
     let entry = |name: &str, role: &str, env: &str| {
         format!("[[api.token]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_env = \"{env}\"\n")
     };
@@ -262,4 +263,34 @@ fn api_tokens_have_names_roles_and_their_own_values() {
             "a token leaked: {e}"
         );
     }
+}
+
+#[test]
+fn the_api_is_https_or_plain_http_by_choice() {
+    std::env::set_var("MYHA_TEST_TOK_A", "token-aaaaaaaaaaaaaaaa");
+    let api = |body: &str| format!("[api]\ntoken_env = \"MYHA_TEST_TOK_A\"\n{body}\n{}", base());
+    for (body, want) in [
+        (
+            "",
+            "api: set tls_cert_file and tls_key_file (HTTPS), or plain_http = true",
+        ),
+        ("tls_cert_file = \"/x.crt\"", "api.tls_key_file: missing"),
+        ("tls_key_file = \"/x.key\"", "api.tls_cert_file: missing"),
+        (
+            "client_ca_file = \"/ca.crt\"\nplain_http = true",
+            "api.client_ca_file: needs tls_cert_file",
+        ),
+        (
+            "tls_cert_file = \"/x.crt\"\ntls_key_file = \"/x.key\"",
+            "api.tls_cert_file: /x.crt",
+        ),
+        (
+            "tls_cert_file = \"/x.crt\"\ntls_key_file = \"/x.key\"\nplain_http = true",
+            "api.plain_http: set, but so is tls_cert_file",
+        ),
+    ] {
+        let e = err(&api(body));
+        assert!(e.contains(want), "{body}: {e}");
+    }
+    assert!(parse(&api("plain_http = true"), Path::new("t.toml")).is_ok());
 }

@@ -82,6 +82,30 @@ fn resolve_tokens(api: &ApiConfig, problems: &mut Vec<String>) -> Vec<ApiToken> 
     out
 }
 
+/// HTTPS with both files (loaded here, so a bad file is named before start-up), or plain
+/// HTTP only when asked for.
+fn check_tls(api: &ApiConfig, problems: &mut Vec<String>) {
+    match (&api.tls_cert_file, &api.tls_key_file) {
+        (Some(c), Some(k)) => {
+            if api.plain_http {
+                problems.push("api.plain_http: set, but so is tls_cert_file: choose one".into());
+            }
+            if let Err(e) = crate::api::tls::server_config(c, k, api.client_ca_file.as_deref()) {
+                problems.push(e.to_string());
+            }
+        }
+        (Some(_), None) => problems.push("api.tls_key_file: missing (tls_cert_file is set)".into()),
+        (None, Some(_)) => problems.push("api.tls_cert_file: missing (tls_key_file is set)".into()),
+        (None, None) if api.client_ca_file.is_some() => {
+            problems.push("api.client_ca_file: needs tls_cert_file and tls_key_file".into())
+        }
+        (None, None) if !api.plain_http => problems.push(
+            "api: set tls_cert_file and tls_key_file (HTTPS), or plain_http = true to send tokens in clear".into(),
+        ),
+        (None, None) => {}
+    }
+}
+
 fn check_timing(t: &Timing, problems: &mut Vec<String>) {
     let ms = |d: Duration| d.as_millis();
     if t.probe_interval < Duration::from_millis(50) || t.probe_interval > Duration::from_secs(10) {
@@ -126,6 +150,7 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
     }
     if let Some(api) = &mut cfg.api {
         api.tokens = resolve_tokens(api, &mut problems);
+        check_tls(api, &mut problems);
     }
     if let Some(zk) = &cfg.zookeeper {
         if zk.connect.split(',').any(|hp| {

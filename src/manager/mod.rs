@@ -94,7 +94,12 @@ pub async fn run<A, V, S, L>(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(listener) = listener {
-        tasks.spawn(serve(listener, crate::api::router(api), stop_rx));
+        match tls(cfg.api.as_ref()) {
+            Ok(tls) => {
+                tasks.spawn(serve(listener, crate::api::router(api), tls, stop_rx));
+            }
+            Err(e) => error!("HTTP API not started: {e}"),
+        }
     }
     let lead = edges.lead.clone();
     spawn_loops(&cfg, &manager_id, edges, txs, &metrics, &mut tasks);
@@ -109,11 +114,44 @@ pub async fn run<A, V, S, L>(
 }
 
 /// The HTTP API on `listener` until `stop`.
-async fn serve(listener: TcpListener, app: axum::Router, stop: tokio::sync::oneshot::Receiver<()>) {
-    let served = axum::serve(listener, app).with_graceful_shutdown(async {
+/// The API's TLS configuration, if `[api]` has its files (validated when the configuration
+/// was read; read again here). Plain HTTP is said at start-up.
+fn tls(api: Option<&crate::config::ApiConfig>) -> Result<Option<Arc<rustls::ServerConfig>>, crate::api::tls::TlsError> {
+    match api.and_then(|a| Some((a.tls_cert_file.as_deref()?, a.tls_key_file.as_deref()?, a))) {
+        Some((cert, key, a)) => {
+            let c = crate::api::tls::server_config(cert, key, a.client_ca_file.as_deref())?;
+            let mutual = if a.client_ca_file.is_some() {
+                ", client certificates required"
+            } else {
+                ""
+            };
+            info!("HTTP API over TLS{mutual}");
+            Ok(Some(Arc::new(c)))
+        }
+        None => {
+            warn!("HTTP API over plain HTTP ([api] plain_http, or no [api]): tokens and the topology cross the network in clear");
+            Ok(None)
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let stopped = async {
         let _ = stop.await;
-    });
-    if let Err(e) = served.await {
+    };
+    let served = match tls {
+        Some(cfg) => match crate::api::tls::TlsListener::new(listener, cfg) {
+            Ok(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
+            Err(e) => Err(e),
+        },
+        None => axum::serve(listener, app).with_graceful_shutdown(stopped).await,
+    };
+    if let Err(e) = served {
         error!("HTTP API stopped: {e}");
     }
 }
