@@ -352,6 +352,8 @@ fn a_node_the_configuration_lacks_bootstraps_registers_and_the_managers_watch_it
             ])
             .args(["status", "--json", "--cluster", "lab", "--url", &url])
             .env_remove("MYHA_CONFIG")
+            // reads need a token: the lab's read token (chaos/labkit/topology.py)
+            .env("MYHA_TOKEN", "lab-api-read-0123456789")
             .output()
             .unwrap();
         seen = String::from_utf8_lossy(&o.stdout).into_owned();
