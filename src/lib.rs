@@ -37,5 +37,6 @@ pub mod signal;
 pub mod sim;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod tls;
 pub mod topology;
 pub mod vip;

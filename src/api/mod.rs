@@ -23,7 +23,6 @@ pub mod doc;
 pub mod error;
 pub mod read;
 pub mod requests;
-pub mod tls;
 pub mod view;
 
 use crate::config::ApiRole;

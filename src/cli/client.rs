@@ -104,7 +104,7 @@ impl ApiClient {
             return Err(ClientError::BadUrl(url.to_string()));
         }
         let t = TLS.get().cloned().unwrap_or_default();
-        let tls = crate::api::tls::client_config(t.ca_file.as_deref(), t.cert_file.as_deref(), t.key_file.as_deref())
+        let tls = crate::tls::client_config(t.ca_file.as_deref(), t.cert_file.as_deref(), t.key_file.as_deref())
             .map_err(|e| ClientError::BadArgument(e.to_string()))?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -186,7 +186,7 @@ impl ApiClient {
 mod tests {
     //! The API over TLS, both ends real (rustls), certificates made here (rcgen).
     use super::*;
-    use crate::api::tls::{client_config, server_config, TlsListener};
+    use crate::tls::{client_config, server_config, TlsListener};
     use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
     use std::sync::Arc;
 

@@ -90,7 +90,7 @@ fn check_tls(api: &ApiConfig, problems: &mut Vec<String>) {
             if api.plain_http {
                 problems.push("api.plain_http: set, but so is tls_cert_file: choose one".into());
             }
-            if let Err(e) = crate::api::tls::server_config(c, k, api.client_ca_file.as_deref()) {
+            if let Err(e) = crate::tls::server_config(c, k, api.client_ca_file.as_deref()) {
                 problems.push(e.to_string());
             }
         }

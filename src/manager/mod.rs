@@ -116,10 +116,10 @@ pub async fn run<A, V, S, L>(
 /// The HTTP API on `listener` until `stop`.
 /// The API's TLS configuration, if `[api]` has its files (validated when the configuration
 /// was read; read again here). Plain HTTP is said at start-up.
-fn tls(api: Option<&crate::config::ApiConfig>) -> Result<Option<Arc<rustls::ServerConfig>>, crate::api::tls::TlsError> {
+fn tls(api: Option<&crate::config::ApiConfig>) -> Result<Option<Arc<rustls::ServerConfig>>, crate::tls::TlsError> {
     match api.and_then(|a| Some((a.tls_cert_file.as_deref()?, a.tls_key_file.as_deref()?, a))) {
         Some((cert, key, a)) => {
-            let c = crate::api::tls::server_config(cert, key, a.client_ca_file.as_deref())?;
+            let c = crate::tls::server_config(cert, key, a.client_ca_file.as_deref())?;
             let mutual = if a.client_ca_file.is_some() {
                 ", client certificates required"
             } else {
@@ -145,7 +145,7 @@ async fn serve(
         let _ = stop.await;
     };
     let served = match tls {
-        Some(cfg) => match crate::api::tls::TlsListener::new(listener, cfg) {
+        Some(cfg) => match crate::tls::TlsListener::new(listener, cfg) {
             Ok(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
             Err(e) => Err(e),
         },

@@ -1,6 +1,7 @@
 //! TLS for the API (rustls, no OpenSSL): the server's configuration from `[api]`
 //! `tls_cert_file` / `tls_key_file` / `client_ca_file`, a listener that hands
-//! [`axum::serve`] finished handshakes, and the CLI's client configuration.
+//! [`axum::serve`] finished handshakes, and the CLI's client configuration. Below config,
+//! api and cli, which all use it; it uses nothing of this crate.
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
