@@ -28,9 +28,16 @@ az = "a"
 "#;
 
 fn check(text: &str) -> (i32, String, String) {
+    check_with(text, 0o600)
+}
+
+/// `myha check-config` of `text`, its password file with `mode`.
+fn check_with(text: &str, mode: u32) -> (i32, String, String) {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "s3cret-value\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(mode)).unwrap();
     let cfg = dir.path().join("myha.toml");
     std::fs::write(&cfg, text.replace("PWFILE", pw.to_str().unwrap())).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_myha"))
@@ -51,6 +58,16 @@ fn a_good_file_passes() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("cluster c1 (mariadb): 1 nodes"), "{out}");
     assert!(!out.contains("s3cret-value") && !err.contains("s3cret-value"));
+}
+
+#[test]
+fn a_password_file_every_user_can_read_is_refused() {
+    let (code, out, err) = check_with(GOOD, 0o644);
+    assert_eq!(code, 64, "{out}{err}");
+    assert!(err.contains("is readable by every user (mode 644)"), "{err}");
+    assert!(!out.contains("s3cret-value") && !err.contains("s3cret-value"));
+    let (code, out, err) = check_with(GOOD, 0o640);
+    assert_eq!(code, 0, "group-readable (a service group) is allowed: {out}{err}");
 }
 
 #[test]

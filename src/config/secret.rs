@@ -48,18 +48,36 @@ impl SecretRef<'_> {
                 Ok(_) => Err(format!("environment variable {var} is empty")),
                 Err(_) => Err(format!("environment variable {var} is not set")),
             },
-            (None, Some(path)) => match std::fs::read_to_string(path) {
-                Ok(v) => {
-                    let v = v.strip_suffix('\n').unwrap_or(&v);
-                    let v = v.strip_suffix('\r').unwrap_or(v);
-                    if v.is_empty() {
-                        Err(format!("{} {path} is empty", file_key.replace('_', " ")))
-                    } else {
-                        Ok(Secret(v.to_string()))
-                    }
-                }
-                Err(e) => Err(format!("cannot read {} {path}: {e}", file_key.replace('_', " "))),
+            (None, Some(path)) => match world_readable(path) {
+                Some(mode) => Err(format!(
+                    "{} {path} is readable by every user (mode {mode:o}): chmod o-r it (0600 or 0640)",
+                    file_key.replace('_', " ")
+                )),
+                None => read(path, file_key),
             },
         }
+    }
+}
+
+/// The file's mode when others may read it: a secret any local user can read is not one.
+fn world_readable(path: &str) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o004 != 0).then_some(mode)
+}
+
+fn read(path: &str, file_key: &str) -> Result<Secret, String> {
+    let what = file_key.replace('_', " ");
+    match std::fs::read_to_string(path) {
+        Ok(v) => {
+            let v = v.strip_suffix('\n').unwrap_or(&v);
+            let v = v.strip_suffix('\r').unwrap_or(v);
+            if v.is_empty() {
+                Err(format!("{what} {path} is empty"))
+            } else {
+                Ok(Secret(v.to_string()))
+            }
+        }
+        Err(e) => Err(format!("cannot read {what} {path}: {e}")),
     }
 }
