@@ -147,8 +147,8 @@ pub async fn abort<S: Store>(
 }
 
 /// Close record `id` of `cluster` as failed, aborted by `by` (a token's name) for `reason`
-/// via manager `via`,
-/// if [`admit::abort`] allows it on `snapshot`. Nothing is written when it does not.
+/// via manager `via`, if [`admit::abort`] allows it on `snapshot`. Nothing is written when
+/// it does not.
 pub(super) async fn abort_record<R: RecordStore>(
     store: &R,
     snapshot: &Snapshot,

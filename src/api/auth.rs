@@ -33,11 +33,8 @@ pub struct Access {
 impl Access {
     /// From `[api]` (resolved); none: every request that needs a role is refused.
     pub fn new(api: Option<&ApiConfig>) -> Self {
-        api.map(|a| Access {
-            tokens: a.tokens.clone(),
-            open_reads: a.open_reads,
-        })
-        .unwrap_or_default()
+        api.map(|a| Access::with_tokens(a.tokens.clone(), a.open_reads))
+            .unwrap_or_default()
     }
 
     /// These tokens.

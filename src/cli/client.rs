@@ -106,16 +106,22 @@ impl ApiClient {
         let t = TLS.get().cloned().unwrap_or_default();
         let tls = crate::tls::client_config(t.ca_file.as_deref(), t.cert_file.as_deref(), t.key_file.as_deref())
             .map_err(|e| ClientError::BadArgument(e.to_string()))?;
+        let token = std::env::var("MYHA_TOKEN").ok().filter(|t| !t.is_empty());
+        Ok(ApiClient::with_tls(base, token, tls))
+    }
+
+    /// A client of `base` (checked) with `tls` for https.
+    fn with_tls(base: &str, token: Option<String>, tls: rustls::ClientConfig) -> Self {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(ApiClient {
+        ApiClient {
             base: base.to_string(),
-            token: std::env::var("MYHA_TOKEN").ok().filter(|t| !t.is_empty()),
+            token,
             http: Client::builder(TokioExecutor::new()).build(connector),
-        })
+        }
     }
 
     /// `GET path` → JSON.
@@ -242,16 +248,7 @@ mod tests {
 
     fn client(url: &str, ca: Option<&str>, cert: Option<(&str, &str)>) -> ApiClient {
         let tls = client_config(ca, cert.map(|c| c.0), cert.map(|c| c.1)).unwrap();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        ApiClient {
-            base: url.to_string(),
-            token: None,
-            http: Client::builder(TokioExecutor::new()).build(connector),
-        }
+        ApiClient::with_tls(url, None, tls)
     }
 
     #[tokio::test]

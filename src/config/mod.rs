@@ -220,6 +220,9 @@ pub struct ApiConfig {
     /// `[[api.token]]` entries.
     #[serde(default, rename = "token")]
     pub named: Vec<ApiTokenConfig>,
+    /// The TLS configuration the files make, loaded once when the configuration is read.
+    #[serde(skip)]
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// Every token, resolved.
     #[serde(skip)]
     pub tokens: Vec<ApiToken>,

@@ -84,14 +84,15 @@ fn resolve_tokens(api: &ApiConfig, problems: &mut Vec<String>) -> Vec<ApiToken> 
 
 /// HTTPS with both files (loaded here, so a bad file is named before start-up), or plain
 /// HTTP only when asked for.
-fn check_tls(api: &ApiConfig, problems: &mut Vec<String>) {
+fn resolve_tls(api: &ApiConfig, problems: &mut Vec<String>) -> Option<std::sync::Arc<rustls::ServerConfig>> {
     match (&api.tls_cert_file, &api.tls_key_file) {
         (Some(c), Some(k)) => {
             if api.plain_http {
                 problems.push("api.plain_http: set, but so is tls_cert_file: choose one".into());
             }
-            if let Err(e) = crate::tls::server_config(c, k, api.client_ca_file.as_deref()) {
-                problems.push(e.to_string());
+            match crate::tls::server_config(c, k, api.client_ca_file.as_deref()) {
+                Ok(cfg) => return Some(std::sync::Arc::new(cfg)),
+                Err(e) => problems.push(e.to_string()),
             }
         }
         (Some(_), None) => problems.push("api.tls_key_file: missing (tls_cert_file is set)".into()),
@@ -104,6 +105,7 @@ fn check_tls(api: &ApiConfig, problems: &mut Vec<String>) {
         ),
         (None, None) => {}
     }
+    None
 }
 
 fn check_timing(t: &Timing, problems: &mut Vec<String>) {
@@ -150,7 +152,7 @@ pub fn validate(cfg: &mut Config) -> Vec<String> {
     }
     if let Some(api) = &mut cfg.api {
         api.tokens = resolve_tokens(api, &mut problems);
-        check_tls(api, &mut problems);
+        api.tls = resolve_tls(api, &mut problems);
     }
     if let Some(zk) = &cfg.zookeeper {
         if zk.connect.split(',').any(|hp| {

@@ -510,17 +510,7 @@ fn reopen(s: &Situation, master: &str, why: String) -> Decision {
         return Decision::Nothing { why };
     };
     let ex = excluded(s.errant, &s.shared.needs_rebuild);
-    let mut ahead: Vec<String> = s
-        .snapshot
-        .nodes
-        .iter()
-        .filter(|n| n.name != master && !ex.contains_key(&n.name))
-        .filter_map(|n| {
-            let st = n.ok()?;
-            let missing = st.received().without_server(st.server_id).missing_from(&m.executed)?;
-            (!missing.is_empty()).then(|| format!("{} has {missing}", n.name))
-        })
-        .collect();
+    let mut ahead = s.snapshot.ahead_of(master, &m.executed, |n| ex.contains_key(n));
     if let (Some(_), Some(known)) = (s.policy, s.acked.and_then(|a| a.all())) {
         if let Some(missing) = known.missing_from(&m.executed).filter(|g| !g.is_empty()) {
             ahead.push(format!("{missing} may have been acknowledged"));

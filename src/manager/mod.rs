@@ -94,12 +94,8 @@ pub async fn run<A, V, S, L>(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(listener) = listener {
-        match tls(cfg.api.as_ref()) {
-            Ok(tls) => {
-                tasks.spawn(serve(listener, crate::api::router(api), tls, stop_rx));
-            }
-            Err(e) => error!("HTTP API not started: {e}"),
-        }
+        let tls = tls(cfg.api.as_ref());
+        tasks.spawn(serve(listener, crate::api::router(api), tls, stop_rx));
     }
     let lead = edges.lead.clone();
     spawn_loops(&cfg, &manager_id, edges, txs, &metrics, &mut tasks);
@@ -113,28 +109,27 @@ pub async fn run<A, V, S, L>(
     lead.resign_all().await;
 }
 
-/// The HTTP API on `listener` until `stop`.
-/// The API's TLS configuration, if `[api]` has its files (validated when the configuration
-/// was read; read again here). Plain HTTP is said at start-up.
-fn tls(api: Option<&crate::config::ApiConfig>) -> Result<Option<Arc<rustls::ServerConfig>>, crate::tls::TlsError> {
-    match api.and_then(|a| Some((a.tls_cert_file.as_deref()?, a.tls_key_file.as_deref()?, a))) {
-        Some((cert, key, a)) => {
-            let c = crate::tls::server_config(cert, key, a.client_ca_file.as_deref())?;
+/// The API's TLS configuration, loaded with the configuration; plain HTTP is said at
+/// start-up.
+fn tls(api: Option<&crate::config::ApiConfig>) -> Option<Arc<rustls::ServerConfig>> {
+    match api.and_then(|a| Some((a.tls.clone()?, a))) {
+        Some((c, a)) => {
             let mutual = if a.client_ca_file.is_some() {
                 ", client certificates required"
             } else {
                 ""
             };
             info!("HTTP API over TLS{mutual}");
-            Ok(Some(Arc::new(c)))
+            Some(c)
         }
         None => {
             warn!("HTTP API over plain HTTP ([api] plain_http, or no [api]): tokens and the topology cross the network in clear");
-            Ok(None)
+            None
         }
     }
 }
 
+/// The HTTP API on `listener` until `stop`.
 async fn serve(
     listener: TcpListener,
     app: axum::Router,

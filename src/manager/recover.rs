@@ -108,8 +108,8 @@ fn promoted(rec: &FailoverRecord, snapshot: &Snapshot, planned: &str) -> bool {
 /// are not the cluster's. Refused, the record is closed and the normal decision, which
 /// sees the same nodes, says what a DBA must do.
 fn reopen(planned: &str, st: &crate::topology::NodeState, snapshot: &Snapshot) -> Recovery {
-    let others = snapshot.nodes.iter().filter(|n| n.name != planned);
-    if let Some(w) = others.clone().find(|n| n.ok().is_some_and(|s| !s.read_only)) {
+    let mut others = snapshot.nodes.iter().filter(|n| n.name != planned);
+    if let Some(w) = others.find(|n| n.ok().is_some_and(|s| !s.read_only)) {
         return Recovery::Abandon {
             why: format!(
                 "{planned} was promoted and is read-only again, but {} takes writes: not making a second node writable",
@@ -117,13 +117,7 @@ fn reopen(planned: &str, st: &crate::topology::NodeState, snapshot: &Snapshot) -
             ),
         };
     }
-    let ahead: Vec<String> = others
-        .filter_map(|n| {
-            let s = n.ok()?;
-            let missing = s.received().without_server(s.server_id).missing_from(&st.executed)?;
-            (!missing.is_empty()).then(|| format!("{} has {missing}", n.name))
-        })
-        .collect();
+    let ahead = snapshot.ahead_of(planned, &st.executed, |_| false);
     if !ahead.is_empty() {
         return Recovery::Abandon {
             why: format!(

@@ -169,6 +169,11 @@ impl Runner {
             .collect()
     }
 
+    /// Node `n`'s server process now.
+    fn process(&self, n: &str) -> Option<Process> {
+        self.sim.w().nodes.get(n).map(|x| x.process)
+    }
+
     fn one(&self, who: Who) -> Option<String> {
         self.resolve(who).into_iter().next()
     }
@@ -179,7 +184,7 @@ impl Runner {
             // SIGSTOP on a dead server stops nothing
             Fault::Freeze(w) => self
                 .one(w)
-                .filter(|n| self.sim.w().nodes.get(n).map(|x| x.process) == Some(Process::Running))
+                .filter(|n| self.process(n) == Some(Process::Running))
                 .map(Applied::Freeze),
             Fault::Isolate(w) => self.one(w).map(Applied::Isolate),
             Fault::Cut(a, b) => Some(Applied::Cut(self.pairs(a, b))),
@@ -222,22 +227,16 @@ impl Runner {
             // restart a server that died meanwhile — nor does it bring back, writable, one
             // that was killed under the freeze (a restart is always the kill's heal, and
             // comes up read-only).
-            Applied::Kill(n) => {
-                let now = self.sim.w().nodes.get(n).map(|x| x.process);
-                if on {
-                    self.sim.set_process(n, Process::Stopped);
-                } else if now == Some(Process::Stopped) {
-                    self.sim.set_process(n, Process::Running);
-                }
-            }
-            Applied::Freeze(n) => {
-                let now = self.sim.w().nodes.get(n).map(|x| x.process);
-                match (on, now) {
-                    (true, Some(Process::Running)) => self.sim.set_process(n, Process::Frozen),
-                    (false, Some(Process::Frozen)) => self.sim.set_process(n, Process::Running),
-                    _ => {}
-                }
-            }
+            Applied::Kill(n) => match (on, self.process(n)) {
+                (true, _) => self.sim.set_process(n, Process::Stopped),
+                (false, Some(Process::Stopped)) => self.sim.set_process(n, Process::Running),
+                _ => {}
+            },
+            Applied::Freeze(n) => match (on, self.process(n)) {
+                (true, Some(Process::Running)) => self.sim.set_process(n, Process::Frozen),
+                (false, Some(Process::Frozen)) => self.sim.set_process(n, Process::Running),
+                _ => {}
+            },
             Applied::Isolate(h) => {
                 let mut w = self.sim.w();
                 if on {
@@ -357,8 +356,7 @@ impl Runner {
             w.zk_down = false;
         }
         for n in NODES {
-            let p = self.sim.w().nodes.get(n).map(|x| x.process);
-            if p != Some(Process::Running) {
+            if self.process(n) != Some(Process::Running) {
                 self.sim.set_process(n, Process::Running);
             }
         }

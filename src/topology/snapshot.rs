@@ -79,6 +79,21 @@ impl Snapshot {
         self.nodes.iter().find(|n| n.name == name)
     }
 
+    /// What each reachable node but `node` and those `skip` names received that `executed`
+    /// lacks, one "db3 has 0-2-5" per node. Each node's own writes do not count: a deposed
+    /// master's past its failover, a replica's errant ones, are not the cluster's.
+    pub fn ahead_of(&self, node: &str, executed: &crate::gtid::Gtids, skip: impl Fn(&str) -> bool) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.name != node && !skip(&n.name))
+            .filter_map(|n| {
+                let st = n.ok()?;
+                let missing = st.received().without_server(st.server_id).missing_from(executed)?;
+                (!missing.is_empty()).then(|| format!("{} has {missing}", n.name))
+            })
+            .collect()
+    }
+
     /// The node a replica's `Master_Host:Master_Port` names, matched on the configured
     /// address (replicas are pointed at configured addresses, never at the VIP).
     pub fn node_at(&self, host: &str, port: u16) -> Option<&NodeObservation> {
